@@ -1,0 +1,3 @@
+//! The `bench` subcommands: measurements that print JSON rather than timed tests.
+
+pub mod vfs_overhead;

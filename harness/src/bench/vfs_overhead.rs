@@ -1,0 +1,1 @@
+//! `bench vfs-overhead`: the cost of the fault VFS with nothing armed.

@@ -1,0 +1,64 @@
+//! The JSON-lines protocol between worker processes and the supervisor.
+//!
+//! Every worker (writer, checkpointer, backup) prints one [`Event`] per line on stdout; the
+//! supervisor reads them to learn acknowledged commits, backup progress, markers and claims.
+
+use serde::{Deserialize, Serialize};
+
+/// One line of worker output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "ev", rename_all = "kebab-case")]
+pub enum Event {
+    /// A writer committed transaction `k` (acknowledged: the commit returned OK).
+    Commit { k: u64, writer: u32 },
+    /// A checkpoint ran on the source.
+    Checkpoint {
+        mode: String,
+        rc: i32,
+        log: i32,
+        checkpointed: i32,
+    },
+    /// The backup worker read the source sequence number just before running its strategy.
+    Start { k_start: u64 },
+    /// One `sqlite3_backup_step` call returned.
+    Step {
+        step: u64,
+        rc: i32,
+        remaining: i32,
+        pagecount: i32,
+        restarts: u64,
+    },
+    /// A named phase of a strategy began (non-API strategies: "lock", "copy-db", "rename"...).
+    Phase { name: String },
+    /// A vfs-faults marker fired inside the worker.
+    Marker { name: String },
+    /// The strategy returned with this claim.
+    Claim { claim: Claim },
+    /// The backup worker read the source sequence number after its strategy returned.
+    End { k_end: u64 },
+    /// The worker's fault VFS statistics, sent once before it exits normally.
+    Faults {
+        rule_hits: Vec<vfs_faults::RuleHits>,
+        trace_hash: Option<u64>,
+    },
+}
+
+/// What a strategy says happened. Success must mean a usable, durable snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum Claim {
+    Success,
+    Error { message: String },
+    Aborted { message: String },
+}
+
+impl Event {
+    /// One JSON line (no trailing newline).
+    pub fn to_line(&self) -> String {
+        serde_json::to_string(self).expect("events serialize")
+    }
+    /// Parses one line; `None` for lines that are not events (e.g. stray output).
+    pub fn from_line(line: &str) -> Option<Event> {
+        serde_json::from_str(line).ok()
+    }
+}

@@ -1,0 +1,24 @@
+//! A verification and fault-injection harness for SQLite backups.
+//!
+//! Data flow, one module per stage:
+//! scenario → workload / strategy / fault → run → oracle → report.
+//!
+//! * [`scenario`]: TOML scenario files, validated.
+//! * [`workload`]: the deterministic transaction generator, writers, checkpointer, model.
+//! * [`strategy`]: one module per backup strategy (add new ones there).
+//! * [`fault`]: what goes wrong in an iteration (kills, VFS fault plans).
+//! * [`run`]: the supervisor, worker processes, killer and watchdog.
+//! * [`oracle`]: the verdict on real files.
+//! * [`report`]: JSON, Markdown and the terminal table.
+//! * [`bench`]: the `bench` subcommands.
+
+pub mod bench;
+pub mod cli;
+pub mod event;
+pub mod fault;
+pub mod oracle;
+pub mod report;
+pub mod run;
+pub mod scenario;
+pub mod strategy;
+pub mod workload;

@@ -1,0 +1,78 @@
+//! Backup strategies: one module per strategy, one trait for all.
+//!
+//! To add a strategy: write `strategy/<name>.rs` with a type implementing [`Strategy`], and add
+//! it to [`ALL`] and [`by_name`]. Each runs inside a backup worker process, reports progress
+//! through [`StrategyContext::emit`], and ends with a [`Claim`].
+
+use crate::event::{Claim, Event};
+use crate::workload::WorkloadSpec;
+use std::path::Path;
+
+/// Tunables a scenario can set per strategy.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StrategyParams {
+    /// Pages per `sqlite3_backup_step` (-1 = all at once).
+    pub npage: i32,
+    /// Sleep between steps, in milliseconds.
+    pub sleep_ms: u64,
+    /// `busy_timeout` for the strategy's connections, in milliseconds.
+    pub busy_timeout_ms: u64,
+    /// For `external`: the argv template, with `{src}` and `{dst}`.
+    pub command: Vec<String>,
+}
+
+impl Default for StrategyParams {
+    fn default() -> Self {
+        StrategyParams {
+            npage: 100,
+            sleep_ms: 0,
+            busy_timeout_ms: 5000,
+            command: Vec::new(),
+        }
+    }
+}
+
+/// Everything a strategy gets to work with.
+pub struct StrategyContext<'a> {
+    pub source: &'a Path,
+    pub dest: &'a Path,
+    /// VFS to open the source with (`None` = default VFS).
+    pub source_vfs: Option<&'a str>,
+    /// VFS to open the destination with (`None` = default VFS). The backup worker registers a
+    /// `vfs-faults` instance here with the iteration's fault plan.
+    pub dest_vfs: Option<&'a str>,
+    pub params: &'a StrategyParams,
+    /// The workload, for strategies that write from their own connection (`api-same-conn`).
+    pub workload: &'a WorkloadSpec,
+    /// Progress reporting: step, phase, commit events.
+    pub emit: &'a mut dyn FnMut(Event),
+}
+
+pub trait Strategy {
+    fn name(&self) -> &'static str;
+    /// One line: what it does and where the advice comes from.
+    fn describe(&self) -> &'static str;
+    /// Runs the backup; never panics on SQLite errors, it claims `Error` instead.
+    fn run(&self, ctx: &mut StrategyContext<'_>) -> Claim;
+}
+
+/// Every strategy name, in report order.
+pub const ALL: &[&str] = &[
+    "api-oneshot",
+    "api-step",
+    "api-same-conn",
+    "api-autockpt-off",
+    "vacuum-into",
+    "copy-locked",
+    "seed-option-a",
+    "seed-option-b",
+    "copy-naive",
+    "api-early-finish",
+    "api-journal-off",
+];
+
+/// The strategy called `name`, if there is one.
+pub fn by_name(_name: &str) -> Option<Box<dyn Strategy>> {
+    todo!()
+}
