@@ -4,6 +4,12 @@
 //! it to [`ALL`] and [`by_name`]. Each runs inside a backup worker process, reports progress
 //! through [`StrategyContext::emit`], and ends with a [`Claim`].
 
+pub mod api_oneshot;
+pub mod api_step;
+pub mod common;
+pub mod copy_naive;
+pub mod raw_backup;
+
 use crate::event::{Claim, Event};
 use crate::workload::WorkloadSpec;
 use std::path::Path;
@@ -73,6 +79,11 @@ pub const ALL: &[&str] = &[
 ];
 
 /// The strategy called `name`, if there is one.
-pub fn by_name(_name: &str) -> Option<Box<dyn Strategy>> {
-    todo!()
+pub fn by_name(name: &str) -> Option<Box<dyn Strategy>> {
+    Some(match name {
+        "api-oneshot" => Box::new(api_oneshot::ApiOneshot),
+        "api-step" => Box::new(api_step::ApiStep),
+        "copy-naive" => Box::new(copy_naive::CopyNaive),
+        _ => return None,
+    })
 }

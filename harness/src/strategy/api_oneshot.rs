@@ -1,0 +1,73 @@
+//! `api-oneshot`: the whole database in one `sqlite3_backup_step(-1)` call.
+//!
+//! Why it exists: the simplest correct use of the backup API. One step holds the source read
+//! transaction for the whole copy, so concurrent commits cannot restart it (it never registers
+//! with the source pager), and the destination is written as one transaction.
+
+use super::common::{self, error};
+use super::raw_backup::{describe_rc, is_retryable, RawBackup, SQLITE_DONE, SQLITE_OK};
+use super::{Strategy, StrategyContext};
+use crate::event::{Claim, Event};
+use std::time::{Duration, Instant};
+
+pub struct ApiOneshot;
+
+const NAME: &str = "api-oneshot";
+
+impl Strategy for ApiOneshot {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn describe(&self) -> &'static str {
+        "sqlite3_backup_step(-1) from a separate source connection, BUSY/LOCKED retried (SQLite backup API docs)"
+    }
+
+    fn run(&self, ctx: &mut StrategyContext<'_>) -> Claim {
+        let src = match common::open_source(ctx) {
+            Ok(c) => c,
+            Err(e) => return error(NAME, format!("open source: {e}")),
+        };
+        let mut dst = match common::open_dest(ctx) {
+            Ok(c) => c,
+            Err(e) => return error(NAME, format!("open destination: {e}")),
+        };
+        common::phase(ctx, "backup");
+        let mut bk = match RawBackup::init(&mut dst, &src) {
+            Ok(b) => b,
+            Err(e) => {
+                return error(NAME, format!("backup_init {}: {}", describe_rc(e.rc), e.message))
+            }
+        };
+        let busy_limit = Duration::from_millis(ctx.params.busy_timeout_ms);
+        let started = Instant::now();
+        let mut step = 0u64;
+        let rc = loop {
+            let rc = bk.step(-1);
+            step += 1;
+            (ctx.emit)(Event::Step {
+                step,
+                rc,
+                remaining: bk.remaining(),
+                pagecount: bk.pagecount(),
+                restarts: 0,
+            });
+            if !is_retryable(rc) || started.elapsed() > busy_limit {
+                break rc;
+            }
+            std::thread::sleep(common::BUSY_RETRY);
+        };
+        let msg = bk.dest_errmsg();
+        let frc = bk.finish();
+        if rc != SQLITE_DONE {
+            return error(
+                NAME,
+                format!("backup_step {} (backup_finish {})", describe_rc(rc), describe_rc(frc)),
+            );
+        }
+        if frc != SQLITE_OK {
+            return error(NAME, format!("backup_finish {}: {msg}", describe_rc(frc)));
+        }
+        Claim::Success
+    }
+}
