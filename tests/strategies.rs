@@ -24,7 +24,11 @@ fn make_source(dir: &Path) -> (PathBuf, Connection) {
     .unwrap();
     c.execute_batch("BEGIN").unwrap();
     for i in 0..300i64 {
-        let len = if i % 50 == 0 { 6000 } else { (i as usize * 37) % 700 };
+        let len = if i % 50 == 0 {
+            6000
+        } else {
+            (i as usize * 37) % 700
+        };
         c.execute(
             "INSERT INTO t(n, r, s, b) VALUES (?1, ?2, ?3, zeroblob(?4))",
             rusqlite::params![i * 7 % 101, i as f64 / 3.0, format!("row {i}"), len as i64],
@@ -148,7 +152,11 @@ fn check_copies(name: &str) -> Vec<Event> {
             make_preexisting(&dest);
         }
         let (claim, events) = run(name, &src, &dest, None);
-        assert_eq!(claim, Claim::Success, "{name} pre-existing={pre}: {events:?}");
+        assert_eq!(
+            claim,
+            Claim::Success,
+            "{name} pre-existing={pre}: {events:?}"
+        );
         assert_eq!(content(&dest), expected, "{name} pre-existing={pre}");
         all.extend(events);
     }
@@ -188,7 +196,11 @@ fn copy_naive_copies_when_quiet_and_checkpointed() {
     let dest = dir.path().join("dest.db");
     let (claim, _) = run("copy-naive", &src, &dest, None);
     assert_eq!(claim, Claim::Success);
-    assert_ne!(content(&dest), content(&src), "db file alone misses the WAL");
+    assert_ne!(
+        content(&dest),
+        content(&src),
+        "db file alone misses the WAL"
+    );
     writer
         .execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
         .unwrap();
@@ -215,4 +227,201 @@ fn destination_vfs_is_used() {
         let (claim, _) = run(name, &src, &dest, Some("unix-none"));
         assert_eq!(claim, Claim::Success, "{name} via unix-none");
     }
+}
+
+#[test]
+fn api_autockpt_off_copies_and_reports_its_checkpoint() {
+    let ev = check_copies("api-autockpt-off");
+    assert!(ev
+        .iter()
+        .any(|e| matches!(e, Event::Checkpoint { mode, rc: 0, .. } if mode == "FULL")));
+}
+
+#[test]
+fn api_journal_off_copies_when_nothing_goes_wrong() {
+    check_copies("api-journal-off");
+}
+
+#[test]
+fn api_early_finish_copies_when_nothing_goes_wrong() {
+    let ev = check_copies("api-early-finish");
+    assert_eq!(steps(&ev).last().unwrap().0, 101);
+}
+
+#[test]
+fn api_early_finish_claims_success_on_a_busy_first_step() {
+    // The destination is write-locked by another connection: the first step returns BUSY with
+    // remaining() == 0, which the control takes for "done". api-step retries and gives up.
+    let dir = tempfile::tempdir().unwrap();
+    let (src, _w) = make_source(dir.path());
+    let dest = dir.path().join("locked.db");
+    make_preexisting(&dest);
+    let before = content(&dest);
+    let holder = Connection::open(&dest).unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let (claim, ev) = run("api-early-finish", &src, &dest, None);
+    assert_eq!(claim, Claim::Success, "the control's false success");
+    assert_eq!(steps(&ev), vec![(5, 0, 0)]);
+    let (claim, ev) = run("api-step", &src, &dest, None);
+    assert!(
+        matches!(claim, Claim::Error { ref message } if message.contains("rc=5")),
+        "{claim:?}"
+    );
+    assert!(steps(&ev).iter().all(|s| s.0 == 5));
+    holder.execute_batch("ROLLBACK").unwrap();
+    assert_eq!(content(&dest), before, "destination untouched");
+}
+
+#[test]
+fn vacuum_into_fresh_copies_and_preexisting_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (src, _w) = make_source(dir.path());
+    let fresh = dir.path().join("fresh.db");
+    let (claim, _) = run("vacuum-into", &src, &fresh, None);
+    assert_eq!(claim, Claim::Success);
+    assert_eq!(content(&fresh), content(&src));
+    // SQLite refuses an existing non-empty output: the literal strategy reports that.
+    let pre = dir.path().join("pre.db");
+    make_preexisting(&pre);
+    let before = content(&pre);
+    let (claim, _) = run("vacuum-into", &src, &pre, None);
+    match claim {
+        Claim::Error { message } => {
+            assert!(message.starts_with("vacuum-into: VACUUM INTO"), "{message}");
+            assert!(message.contains("output file already exists"), "{message}");
+        }
+        c => panic!("{c:?}"),
+    }
+    assert_eq!(content(&pre), before);
+}
+
+#[test]
+fn vacuum_into_output_goes_through_the_destination_vfs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (src, _w) = make_source(dir.path());
+    // An unknown VFS in the URI fails: the parameter reaches SQLite.
+    let d1 = dir.path().join("odd?name#1.db");
+    let (claim, _) = run("vacuum-into", &src, &d1, Some("no-such-vfs"));
+    match claim {
+        Claim::Error { message } => assert!(message.contains("no such vfs"), "{message}"),
+        c => panic!("{c:?}"),
+    }
+    assert!(!d1.exists());
+    // A real one works, and the URI escaping keeps the odd file name intact.
+    let (claim, _) = run("vacuum-into", &src, &d1, Some("unix-dotfile"));
+    assert_eq!(claim, Claim::Success);
+    assert_eq!(content(&d1), content(&src));
+}
+
+#[test]
+fn copy_locked_copies_and_leaves_no_sidecars() {
+    check_copies("copy-locked");
+    let dir = tempfile::tempdir().unwrap();
+    let (src, _w) = make_source(dir.path());
+    let dest = dir.path().join("d.db");
+    // A stale temp file and a stale shm from an earlier killed run are replaced/removed.
+    std::fs::write(dir.path().join("d.db.tmp"), b"garbage").unwrap();
+    make_preexisting(&dest);
+    std::fs::write(dir.path().join("d.db-shm"), b"stale").unwrap();
+    let (claim, ev) = run("copy-locked", &src, &dest, None);
+    assert_eq!(claim, Claim::Success);
+    assert_eq!(content(&dest), content(&src));
+    for s in [".tmp", ".tmp-wal", ".tmp-shm", "-wal", "-shm", "-journal"] {
+        let p = dir.path().join(format!("d.db{s}"));
+        assert!(!p.exists(), "{} left behind", p.display());
+    }
+    let phases: Vec<&str> = ev
+        .iter()
+        .filter_map(|e| match e {
+            Event::Phase { name } => Some(name.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        phases,
+        [
+            "lock",
+            "copy-db",
+            "copy-wal",
+            "unlock",
+            "checkpoint",
+            "rename"
+        ]
+    );
+    // The result is a self-contained rollback-journal database.
+    let c = Connection::open(&dest).unwrap();
+    let mode: String = c
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "delete");
+}
+
+#[test]
+fn copy_locked_keeps_a_hot_journal_destination_consistent() {
+    // An old destination with a hot journal (a killed earlier write) is rolled back by SQLite
+    // before the rename, never left to be "recovered" onto the new file.
+    let dir = tempfile::tempdir().unwrap();
+    let (src, _w) = make_source(dir.path());
+    let dest = dir.path().join("d.db");
+    make_preexisting(&dest);
+    let journal = dir.path().join("d.db-journal");
+    std::fs::write(&journal, vec![0u8; 512]).unwrap(); // not hot (zero header), must just go
+    let (claim, _) = run("copy-locked", &src, &dest, None);
+    assert_eq!(claim, Claim::Success);
+    assert!(!journal.exists());
+    assert_eq!(content(&dest), content(&src));
+}
+
+#[test]
+fn seed_option_b_copies_when_quiet() {
+    check_copies("seed-option-b");
+}
+
+#[test]
+fn seed_option_a_fails_as_sqlite_says() {
+    // Literal seed option A: inside BEGIN IMMEDIATE, `PRAGMA wal_checkpoint(TRUNCATE)` fails
+    // with SQLITE_LOCKED "database table is locked" (the btree refuses to checkpoint from a
+    // connection with an open transaction). The advice stops there: the destination is never
+    // touched, and the source is still a WAL database with the same content.
+    let dir = tempfile::tempdir().unwrap();
+    let (src, _w) = make_source(dir.path());
+    let src_before = content(&src);
+    for pre in [false, true] {
+        let dest = dir.path().join(format!("a-{pre}.db"));
+        if pre {
+            make_preexisting(&dest);
+        }
+        let dest_before = pre.then(|| content(&dest));
+        let (claim, ev) = run("seed-option-a", &src, &dest, None);
+        assert_eq!(
+            claim,
+            Claim::Error {
+                message: "seed-option-a: PRAGMA wal_checkpoint(TRUNCATE): database table is locked"
+                    .into()
+            }
+        );
+        assert!(steps(&ev).is_empty(), "the backup never started");
+        match dest_before {
+            Some(b) => assert_eq!(content(&dest), b),
+            None => assert!(!dest.exists()),
+        }
+    }
+    assert_eq!(content(&src), src_before);
+    let c = Connection::open(&src).unwrap();
+    let mode: String = c
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    // The next two steps of the advice would fail too: journal_mode=DELETE is refused inside a
+    // transaction, and a backup whose source connection holds a write transaction gets BUSY.
+    c.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let e = c
+        .query_row("PRAGMA journal_mode=DELETE", [], |r| r.get::<_, String>(0))
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("cannot change out of wal mode from within a transaction"),
+        "{e}"
+    );
+    c.execute_batch("ROLLBACK").unwrap();
 }

@@ -36,7 +36,10 @@ impl Strategy for ApiOneshot {
         let mut bk = match RawBackup::init(&mut dst, &src) {
             Ok(b) => b,
             Err(e) => {
-                return error(NAME, format!("backup_init {}: {}", describe_rc(e.rc), e.message))
+                return error(
+                    NAME,
+                    format!("backup_init {}: {}", describe_rc(e.rc), e.message),
+                )
             }
         };
         let busy_limit = Duration::from_millis(ctx.params.busy_timeout_ms);
@@ -62,7 +65,11 @@ impl Strategy for ApiOneshot {
         if rc != SQLITE_DONE {
             return error(
                 NAME,
-                format!("backup_step {} (backup_finish {})", describe_rc(rc), describe_rc(frc)),
+                format!(
+                    "backup_step {} (backup_finish {})",
+                    describe_rc(rc),
+                    describe_rc(frc)
+                ),
             );
         }
         if frc != SQLITE_OK {

@@ -41,9 +41,12 @@ pub fn open_source(ctx: &StrategyContext<'_>) -> rusqlite::Result<Connection> {
 
 /// The destination connection, through `ctx.dest_vfs`. No busy timeout on purpose: BUSY from
 /// the destination (a lock holder, or a fault VFS) must reach the strategy's step loop, which
-/// retries it itself, instead of being hidden inside SQLite's busy handler.
+/// retries it itself, instead of being hidden inside SQLite's busy handler. (rusqlite installs
+/// a 5 s busy timeout on every connection it opens; it is switched off here.)
 pub fn open_dest(ctx: &StrategyContext<'_>) -> rusqlite::Result<Connection> {
-    open(ctx.dest, ctx.dest_vfs)
+    let c = open(ctx.dest, ctx.dest_vfs)?;
+    c.busy_timeout(Duration::ZERO)?;
+    Ok(c)
 }
 
 /// Counts backup restarts from the `(remaining, pagecount)` pairs of successive steps.
@@ -238,7 +241,11 @@ pub fn wal_checkpoint(conn: &Connection, mode: &str) -> rusqlite::Result<(i32, i
 pub fn emit_checkpoint(ctx: &mut StrategyContext<'_>, mode: &str, row: (i32, i32, i32)) {
     (ctx.emit)(Event::Checkpoint {
         mode: mode.into(),
-        rc: if row.0 != 0 { raw_backup::SQLITE_BUSY } else { SQLITE_OK },
+        rc: if row.0 != 0 {
+            raw_backup::SQLITE_BUSY
+        } else {
+            SQLITE_OK
+        },
         log: row.1,
         checkpointed: row.2,
     });

@@ -4,11 +4,19 @@
 //! it to [`ALL`] and [`by_name`]. Each runs inside a backup worker process, reports progress
 //! through [`StrategyContext::emit`], and ends with a [`Claim`].
 
+pub mod api_autockpt_off;
+pub mod api_early_finish;
+pub mod api_journal_off;
 pub mod api_oneshot;
+pub mod api_same_conn;
 pub mod api_step;
 pub mod common;
+pub mod copy_locked;
 pub mod copy_naive;
 pub mod raw_backup;
+pub mod seed_option_a;
+pub mod seed_option_b;
+pub mod vacuum_into;
 
 use crate::event::{Claim, Event};
 use crate::workload::WorkloadSpec;
@@ -83,7 +91,15 @@ pub fn by_name(name: &str) -> Option<Box<dyn Strategy>> {
     Some(match name {
         "api-oneshot" => Box::new(api_oneshot::ApiOneshot),
         "api-step" => Box::new(api_step::ApiStep),
+        "api-same-conn" => Box::new(api_same_conn::ApiSameConn),
+        "api-autockpt-off" => Box::new(api_autockpt_off::ApiAutockptOff),
+        "vacuum-into" => Box::new(vacuum_into::VacuumInto),
+        "copy-locked" => Box::new(copy_locked::CopyLocked),
+        "seed-option-a" => Box::new(seed_option_a::SeedOptionA),
+        "seed-option-b" => Box::new(seed_option_b::SeedOptionB),
         "copy-naive" => Box::new(copy_naive::CopyNaive),
+        "api-early-finish" => Box::new(api_early_finish::ApiEarlyFinish),
+        "api-journal-off" => Box::new(api_journal_off::ApiJournalOff),
         _ => return None,
     })
 }

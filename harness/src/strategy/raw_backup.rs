@@ -67,7 +67,9 @@ impl<'a> RawBackup<'a> {
         let (dest_db, src_db) = unsafe { (dest.handle(), src.handle()) };
         // SAFETY: both handles are valid (above); the schema names are static NUL-terminated
         // strings. On failure SQLite returns NULL and records the error on `dest_db`.
-        let p = unsafe { ffi::sqlite3_backup_init(dest_db, c"main".as_ptr(), src_db, c"main".as_ptr()) };
+        let p = unsafe {
+            ffi::sqlite3_backup_init(dest_db, c"main".as_ptr(), src_db, c"main".as_ptr())
+        };
         match NonNull::new(p) {
             Some(handle) => Ok(RawBackup {
                 handle,
@@ -152,7 +154,8 @@ mod tests {
 
     fn source(rows: i64) -> Connection {
         let c = Connection::open_in_memory().unwrap();
-        c.execute_batch("CREATE TABLE t(x INTEGER, y BLOB);").unwrap();
+        c.execute_batch("CREATE TABLE t(x INTEGER, y BLOB);")
+            .unwrap();
         for i in 0..rows {
             c.execute("INSERT INTO t VALUES (?1, zeroblob(900))", [i])
                 .unwrap();
@@ -166,10 +169,18 @@ mod tests {
         let mut dst = Connection::open_in_memory().unwrap();
         {
             let mut b = RawBackup::init(&mut dst, &src).unwrap();
-            assert_eq!((b.remaining(), b.pagecount()), (0, 0), "zero before first step");
+            assert_eq!(
+                (b.remaining(), b.pagecount()),
+                (0, 0),
+                "zero before first step"
+            );
             assert_eq!(b.step(2), SQLITE_OK);
             assert!(b.remaining() > 0);
-            assert_eq!(b.finish(), SQLITE_OK, "finish after an incomplete step is OK");
+            assert_eq!(
+                b.finish(),
+                SQLITE_OK,
+                "finish after an incomplete step is OK"
+            );
         }
         let mut b = RawBackup::init(&mut dst, &src).unwrap();
         let mut last = SQLITE_OK;
@@ -180,7 +191,9 @@ mod tests {
         assert_eq!(b.remaining(), 0);
         assert_eq!(b.step(10), SQLITE_DONE, "DONE is sticky");
         assert_eq!(b.finish(), SQLITE_OK);
-        let n: i64 = dst.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap();
+        let n: i64 = dst
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(n, 200);
     }
 
@@ -191,9 +204,26 @@ mod tests {
         let mut dst = Connection::open_in_memory().unwrap();
         dst.execute_batch("CREATE TABLE u(a); BEGIN; SELECT * FROM u;")
             .unwrap();
-        let e = RawBackup::init(&mut dst, &src).err().expect("init must fail");
+        let e = RawBackup::init(&mut dst, &src)
+            .err()
+            .expect("init must fail");
         assert_eq!(primary(e.rc), ffi::SQLITE_ERROR);
         assert!(e.message.contains("in use"), "{}", e.message);
+    }
+
+    #[test]
+    fn step_is_busy_while_the_source_connection_holds_a_write_transaction() {
+        let src = source(10);
+        let mut dst = Connection::open_in_memory().unwrap();
+        src.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let mut b = RawBackup::init(&mut dst, &src).unwrap();
+        assert_eq!(b.step(-1), SQLITE_BUSY);
+        assert_eq!((b.remaining(), b.pagecount()), (0, 0));
+        assert_eq!(
+            b.finish(),
+            SQLITE_BUSY,
+            "finish returns the last (retryable) code"
+        );
     }
 
     #[test]

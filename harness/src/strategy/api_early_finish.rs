@@ -1,0 +1,93 @@
+//! `api-early-finish` (negative control): a stepped backup that treats
+//! `sqlite3_backup_remaining() == 0` as "done".
+//!
+//! Why it exists: the harness must catch it. What is wrong, on purpose: `remaining()` is 0 both
+//! before the first successful step (so a first step that returns BUSY looks finished) and
+//! right after the final step copied the last page but *failed to commit* the destination (an
+//! I/O error, `SQLITE_FULL` or BUSY from the destination's VFS inside that commit). Only
+//! `SQLITE_DONE` means committed; this loop ignores the code, ignores `finish()`'s result, and
+//! claims `Success`.
+
+use super::common::{self, error, RestartCounter};
+use super::raw_backup::{describe_rc, is_retryable, RawBackup, SQLITE_DONE, SQLITE_OK};
+use super::{Strategy, StrategyContext};
+use crate::event::{Claim, Event};
+use std::time::Duration;
+
+pub struct ApiEarlyFinish;
+
+const NAME: &str = "api-early-finish";
+
+impl Strategy for ApiEarlyFinish {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn describe(&self) -> &'static str {
+        "control: stepped API that stops when remaining()==0 and claims success without SQLITE_DONE"
+    }
+
+    fn run(&self, ctx: &mut StrategyContext<'_>) -> Claim {
+        let src = match common::open_source(ctx) {
+            Ok(c) => c,
+            Err(e) => return error(NAME, format!("open source: {e}")),
+        };
+        let mut dst = match common::open_dest(ctx) {
+            Ok(c) => c,
+            Err(e) => return error(NAME, format!("open destination: {e}")),
+        };
+        common::phase(ctx, "backup");
+        let mut bk = match RawBackup::init(&mut dst, &src) {
+            Ok(b) => b,
+            Err(e) => {
+                return error(
+                    NAME,
+                    format!("backup_init {}: {}", describe_rc(e.rc), e.message),
+                )
+            }
+        };
+        let npage = ctx.params.npage;
+        let sleep = Duration::from_millis(ctx.params.sleep_ms);
+        let mut counter = RestartCounter::new(npage);
+        let mut step = 0u64;
+        loop {
+            let rc = bk.step(npage);
+            step += 1;
+            let (remaining, pagecount) = (bk.remaining(), bk.pagecount());
+            let restarts = counter.observe(rc, remaining, pagecount);
+            (ctx.emit)(Event::Step {
+                step,
+                rc,
+                remaining,
+                pagecount,
+                restarts,
+            });
+            // The bug: "nothing remaining" taken to mean "done", whatever rc says.
+            if remaining == 0 {
+                break;
+            }
+            if rc != SQLITE_OK && rc != SQLITE_DONE && !is_retryable(rc) {
+                let frc = bk.finish();
+                return error(
+                    NAME,
+                    format!(
+                        "backup_step {} (backup_finish {})",
+                        describe_rc(rc),
+                        describe_rc(frc)
+                    ),
+                );
+            }
+            let pause = if is_retryable(rc) {
+                sleep.max(common::BUSY_RETRY)
+            } else {
+                sleep
+            };
+            if !pause.is_zero() {
+                std::thread::sleep(pause);
+            }
+        }
+        // The bug, continued: finish()'s code is ignored too.
+        let _ = bk.finish();
+        Claim::Success
+    }
+}

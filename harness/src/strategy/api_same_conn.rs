@@ -1,0 +1,62 @@
+//! `api-same-conn`: the backup is driven from the writer's own connection, which keeps
+//! committing workload transactions between steps.
+//!
+//! Why it exists: the SQLite author's advice for backups of a busy database (e.g. over a
+//! network): writes made through the source connection itself are pushed into the running
+//! backup (`backupUpdate` re-sends the changed pages), so they do not restart it. Commits from
+//! *other* connections still do. Each own commit is acknowledged as `Commit{k, writer: 99}`.
+
+use super::common::{self, error};
+use super::raw_backup::is_retryable;
+use super::{Strategy, StrategyContext};
+use crate::event::{Claim, Event};
+use crate::workload::{self, WorkloadError};
+
+pub struct ApiSameConn;
+
+const NAME: &str = "api-same-conn";
+
+/// The `writer` id of commits made by this strategy's own connection.
+pub const SAME_CONN_WRITER: u32 = 99;
+
+impl Strategy for ApiSameConn {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn describe(&self) -> &'static str {
+        "stepped backup driven from the writer's own connection, one commit between steps: pages re-sent, no restart (SQLite author's advice)"
+    }
+
+    fn run(&self, ctx: &mut StrategyContext<'_>) -> Claim {
+        let src = match common::open_source(ctx) {
+            Ok(c) => c,
+            Err(e) => return error(NAME, format!("open source: {e}")),
+        };
+        let mut dst = match common::open_dest(ctx) {
+            Ok(c) => c,
+            Err(e) => return error(NAME, format!("open destination: {e}")),
+        };
+        let src_ref = &src;
+        let mut commit = |ctx: &mut StrategyContext<'_>| -> Result<(), String> {
+            match workload::commit_next(src_ref, ctx.workload) {
+                Ok(k) => {
+                    (ctx.emit)(Event::Commit {
+                        k,
+                        writer: SAME_CONN_WRITER,
+                    });
+                    Ok(())
+                }
+                // Another writer held the lock for longer than busy_timeout: the commit did not
+                // happen, the backup is unaffected; carry on with the next step.
+                Err(WorkloadError::Sqlite { ref source, .. }) if sqlite_busy(source) => Ok(()),
+                Err(e) => Err(format!("commit_next: {e}")),
+            }
+        };
+        common::run_stepped(NAME, ctx, &mut dst, &src, &mut commit)
+    }
+}
+
+fn sqlite_busy(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if is_retryable(f.extended_code))
+}
