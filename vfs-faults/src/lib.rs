@@ -1,13 +1,117 @@
 //! vfs-faults: a fault-injecting SQLite VFS that wraps the real one.
 //!
-//! (Interface skeleton: the implementation lands with the vfs-faults issue.)
+//! [`FaultVfs::register`] adds a named VFS to SQLite that forwards every method (shared memory
+//! and memory-mapped I/O included) to a base VFS (the platform default unless
+//! [`Options::base`] says otherwise). Connections opened with
+//! `Connection::open_with_flags_and_vfs(path, flags, "name")` or a `?vfs=name` URI go through it.
+//! Each instance keeps its own state, so parallel tests with different names do not collide.
+//!
+//! On the way through it
+//! - classifies each file by its open flags ([`FileKind`]) and by the *role* the caller gave its
+//!   database path ([`FaultVfs::set_role`]; a journal or WAL inherits the role of its database);
+//! - counts every operation kind × file kind ([`FaultVfs::counters`]);
+//! - optionally traces every operation ([`FaultVfs::set_trace`], [`FaultVfs::trace_jsonl`],
+//!   [`FaultVfs::trace_hash`]); off by default;
+//! - applies a [`FaultPlan`]: an ordered list of [`Rule`]s, each a [`Selector`] plus an
+//!   [`Action`], and records how often each rule matched and fired ([`FaultVfs::rule_hits`]).
+//!
+//! # Writing a plan
+//!
+//! A selector picks operations by kind (`ops`), file kind (`file`), `role` or path glob
+//! (`path`), an occurrence (`when`: every, the n-th, a range, or a seeded probability, counted
+//! per rule from 1) and optionally only after a named marker was emitted (`after_marker`).
+//! Every rule counts the operations its selector matches, independently of the other rules.
+//! When several rules fire on one operation, all `marker` and `delay` rules take effect, and the
+//! first other rule decides the outcome. Actions:
+//!
+//! | action | effect |
+//! |---|---|
+//! | `error` | fail with the code, once, or on every later matching op if `persistent` |
+//! | `torn-write` | write the first `keep_sectors` sectors (or `keep_bytes`), report OK or `then` |
+//! | `lost-write` | report OK, do nothing (also for `sync` and `truncate`) |
+//! | `short-read` | read `keep_bytes`, zero the rest, return `SQLITE_IOERR_SHORT_READ` |
+//! | `delay` | sleep `ms`, then perform the op |
+//! | `kill` | SIGKILL the process `before` or `after` the op |
+//! | `power-cut` | put the files in a simulated power-loss state, then `_exit` ([`POWER_CUT_EXIT_CODE`]) or, `in-process`, fail every later op on them |
+//! | `marker` | emit a named event to [`FaultVfs::on_marker`] and/or [`Options::marker_fd`] |
+//!
+//! `xUnlock`, `xClose` and `xShmUnmap` always release their resource; an injected error only
+//! changes what SQLite is told. Random draws (probabilities, power-cut outcomes) come from a
+//! `ChaCha8Rng` seeded with [`FaultPlan::seed`], so the same plan replays identically.
+//!
+//! A power cut needs to know what is not yet durable, so the VFS keeps undo logs while the plan
+//! contains a `power-cut` rule (or [`FaultVfs::set_power_tracking`] is on); see [`CutReport`].
+//!
+//! # Example: a plan in Rust
+//!
+//! ```
+//! use vfs_faults::*;
+//!
+//! let plan = FaultPlan {
+//!     seed: 7,
+//!     rules: vec![Rule {
+//!         name: Some("kill after 5th dest write".into()),
+//!         select: Selector {
+//!             ops: vec![OpKind::Write],
+//!             file: Some(FileKind::MainDb),
+//!             role: Some("destination".into()),
+//!             when: Occurrence::Nth(5),
+//!             ..Selector::default()
+//!         },
+//!         action: Action::Kill { when: KillWhen::After },
+//!     }],
+//! };
+//! // Hand it to a child process:
+//! let value = plan.to_env_value();
+//! assert_eq!(FaultPlan::parse(&value).unwrap(), plan);
+//!
+//! // Or arm a VFS in this process (not armed here: no connection uses it).
+//! let vfs = FaultVfs::register("doc-example", FaultPlan::default()).unwrap();
+//! vfs.set_role("/tmp/dest.db", "destination");
+//! assert_eq!(vfs.name(), "doc-example");
+//! ```
+//!
+//! # Example: a plan in the environment variable ([`PLAN_ENV`]), TOML or JSON
+//!
+//! ```
+//! use vfs_faults::*;
+//!
+//! let toml = r#"
+//! seed = 1
+//!
+//! [[rules]]
+//! name = "fsync fails on the destination journal"
+//! select = { ops = ["sync"], file = "main-journal", role = "destination", when = { nth = 1 } }
+//! action = { kind = "error", code = "ioerr-fsync" }
+//!
+//! [[rules]]
+//! select = { ops = ["write"], file = "main-db", after_marker = "go", when = { probability = 0.1 } }
+//! action = { kind = "power-cut", mode = "exit" }
+//! "#;
+//! std::env::set_var("MY_PLAN", toml);
+//! let plan = FaultPlan::from_env("MY_PLAN").unwrap().unwrap();
+//! assert_eq!(plan.rules.len(), 2);
+//!
+//! let json = r#"{"seed":1,"rules":[{"select":{"ops":["write"],"when":{"nth":5}},
+//!                "action":{"kind":"kill","when":"after"}}]}"#;
+//! assert_eq!(FaultPlan::parse(json).unwrap().rules[0].action, Action::Kill { when: KillWhen::After });
+//! ```
 
+mod classify;
+mod engine;
+mod ffi;
 pub mod plan;
+mod powercut;
+mod trace;
 
+pub use engine::{occurrence_fires, POWER_CUT_EXIT_CODE};
 pub use plan::*;
+pub use powercut::CutReport;
 
+use engine::Shared;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 #[derive(Debug, thiserror::Error)]
 pub enum VfsError {
@@ -30,6 +134,10 @@ pub struct Options {
     /// Keep a trace of every operation.
     pub trace: bool,
     pub plan: FaultPlan,
+    /// File descriptor that receives one JSON line `{"marker": NAME, "pid": PID}` per marker.
+    pub marker_fd: Option<i32>,
+    /// Keep power-cut undo logs even without a `power-cut` rule (for [`FaultVfs::power_cut_now`]).
+    pub track_power: bool,
 }
 
 /// Counts of operations, by operation kind and file kind.
@@ -38,12 +146,36 @@ pub struct Counters {
     pub by_op: BTreeMap<String, BTreeMap<String, u64>>,
 }
 
+impl Counters {
+    /// Count for one operation kind and file kind.
+    pub fn get(&self, op: OpKind, file: FileKind) -> u64 {
+        self.by_op
+            .get(&kebab(&op))
+            .and_then(|m| m.get(&kebab(&file)))
+            .copied()
+            .unwrap_or(0)
+    }
+    /// Count for one operation kind over all files.
+    pub fn total(&self, op: OpKind) -> u64 {
+        self.by_op.get(&kebab(&op)).map_or(0, |m| m.values().sum())
+    }
+}
+
+fn kebab<T: Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => String::new(),
+    }
+}
+
 /// How often one rule of the plan fired.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RuleHits {
     pub index: usize,
     pub name: Option<String>,
+    /// Operations its selector matched (the occurrence counter).
     pub matched: u64,
+    /// Times its action was applied. 0 = the rule tested nothing.
     pub fired: u64,
 }
 
@@ -63,8 +195,10 @@ pub struct TraceEntry {
 /// A registered instance. Cloning shares the instance.
 #[derive(Clone)]
 pub struct FaultVfs {
-    _private: (),
+    shared: Arc<Shared>,
 }
+
+static REGISTRY: Mutex<BTreeMap<String, FaultVfs>> = Mutex::new(BTreeMap::new());
 
 impl FaultVfs {
     pub fn register(name: &str, plan: FaultPlan) -> Result<FaultVfs, VfsError> {
@@ -76,43 +210,160 @@ impl FaultVfs {
             },
         )
     }
-    pub fn register_with(_name: &str, _opts: Options) -> Result<FaultVfs, VfsError> {
-        todo!()
+
+    /// Registers a new instance. Fails if a VFS of that name exists already.
+    pub fn register_with(name: &str, opts: Options) -> Result<FaultVfs, VfsError> {
+        let mut reg = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
+        let shared = Arc::new(Shared::new(name, opts.plan, opts.trace, opts.track_power));
+        shared.set_marker_fd(opts.marker_fd);
+        ffi::register(Arc::clone(&shared), opts.base.as_deref(), opts.make_default).map_err(
+            |message| VfsError::Register {
+                name: name.to_string(),
+                message,
+            },
+        )?;
+        let vfs = FaultVfs { shared };
+        reg.insert(name.to_string(), vfs.clone());
+        Ok(vfs)
     }
+
+    /// The instance registered under `name` by this process, if any.
+    pub fn get(name: &str) -> Option<FaultVfs> {
+        REGISTRY
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .cloned()
+    }
+
     pub fn name(&self) -> &str {
-        todo!()
+        &self.shared.name
     }
-    pub fn set_plan(&self, _plan: FaultPlan) {
-        todo!()
+
+    /// Replaces the plan: rule counters, markers, the generator (re-seeded), power-cut state
+    /// and the dead files of an in-process power cut are all reset. Counters and trace are kept.
+    pub fn set_plan(&self, plan: FaultPlan) {
+        self.shared.set_plan(plan);
     }
-    pub fn set_role(&self, _path_glob: &str, _role: &str) {
-        todo!()
+
+    /// Stops applying the plan (counting and tracing continue); [`FaultVfs::arm`] resumes.
+    pub fn disarm(&self) {
+        self.shared.set_enabled(false);
     }
-    pub fn set_trace(&self, _on: bool) {
-        todo!()
+
+    /// Resumes applying the plan after [`FaultVfs::disarm`].
+    pub fn arm(&self) {
+        self.shared.set_enabled(true);
     }
+
+    /// Gives a database path (exact path or glob with `*`/`?`) a role. Its journal, WAL and
+    /// super-journals inherit it. The last matching call wins.
+    pub fn set_role(&self, path_glob: &str, role: &str) {
+        self.shared.set_role(path_glob, role);
+    }
+
+    pub fn set_trace(&self, on: bool) {
+        self.shared.set_trace(on);
+    }
+
+    /// Keeps power-cut undo logs even without a `power-cut` rule.
+    pub fn set_power_tracking(&self, on: bool) {
+        self.shared.set_power_tracking(on);
+    }
+
     pub fn counters(&self) -> Counters {
-        todo!()
+        let mut c = Counters::default();
+        for (op, kind, n) in self.shared.counter_table() {
+            c.by_op
+                .entry(kebab(&op))
+                .or_default()
+                .insert(kebab(&kind), n);
+        }
+        c
     }
+
     pub fn rule_hits(&self) -> Vec<RuleHits> {
-        todo!()
+        self.shared.rule_hits()
     }
+
     pub fn trace(&self) -> Vec<TraceEntry> {
-        todo!()
+        self.shared.trace()
     }
+
+    /// Empties the trace and restarts its op index.
+    pub fn clear_trace(&self) {
+        self.shared.clear_trace();
+    }
+
+    /// The trace as JSON lines.
+    pub fn trace_jsonl(&self) -> String {
+        trace::to_jsonl(&self.shared.trace())
+    }
+
+    /// Hash of the trace without paths: equal for two runs of the same scenario.
     pub fn trace_hash(&self) -> u64 {
-        todo!()
+        trace::hash(&self.shared.trace())
     }
-    pub fn on_marker(&self, _f: impl Fn(&str) + Send + Sync + 'static) {
-        todo!()
+
+    /// Called with the marker name whenever a `marker` rule fires (replaces the previous one).
+    pub fn on_marker(&self, f: impl Fn(&str) + Send + Sync + 'static) {
+        self.shared.set_marker_cb(Arc::new(f));
+    }
+
+    /// Sends marker events to this fd as JSON lines (None = stop).
+    pub fn set_marker_fd(&self, fd: Option<i32>) {
+        self.shared.set_marker_fd(fd);
+    }
+
+    /// Emits a marker from outside the VFS (for `after_marker` selectors and the callbacks).
+    pub fn emit_marker(&self, name: &str) {
+        self.shared.emit_marker(name);
+    }
+
+    /// Cuts the power now. `Exit` does not return; `InProcess` returns what the cut did.
+    pub fn power_cut_now(&self, mode: PowerCutMode, unsynced: Unsynced) -> Option<CutReport> {
+        self.shared.power_cut(mode, unsynced)
+    }
+
+    /// The report of the last in-process power cut.
+    pub fn last_power_cut(&self) -> Option<CutReport> {
+        self.shared.last_cut()
+    }
+
+    /// Whether any write, size change, creation or deletion is not yet durable (tracking on).
+    pub fn has_unsynced(&self) -> bool {
+        self.shared.has_unsynced()
     }
 }
 
 impl FaultPlan {
     /// Reads a plan (JSON or TOML) from the environment variable `var`; `Ok(None)` if unset.
-    pub fn from_env(_var: &str) -> Result<Option<FaultPlan>, VfsError> {
-        todo!()
+    pub fn from_env(var: &str) -> Result<Option<FaultPlan>, VfsError> {
+        match std::env::var(var) {
+            Err(std::env::VarError::NotPresent) => Ok(None),
+            Err(e) => Err(VfsError::Plan {
+                source_name: var.to_string(),
+                message: e.to_string(),
+            }),
+            Ok(s) if s.trim().is_empty() => Ok(None),
+            Ok(s) => FaultPlan::parse(&s)
+                .map(Some)
+                .map_err(|message| VfsError::Plan {
+                    source_name: var.to_string(),
+                    message,
+                }),
+        }
     }
+
+    /// Parses a plan from JSON (text starting with `{`) or TOML.
+    pub fn parse(text: &str) -> Result<FaultPlan, String> {
+        if text.trim_start().starts_with('{') {
+            serde_json::from_str(text).map_err(|e| format!("JSON: {e}"))
+        } else {
+            toml::from_str(text).map_err(|e| format!("TOML: {e}"))
+        }
+    }
+
     /// The JSON form to put in [`PLAN_ENV`] for a child process.
     pub fn to_env_value(&self) -> String {
         serde_json::to_string(self).expect("plan serializes")

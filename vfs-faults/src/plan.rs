@@ -150,6 +150,19 @@ pub enum PowerCutMode {
     InProcess,
 }
 
+/// At a power cut, what happens to data and directory entries that were not yet synced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Unsynced {
+    /// Seeded per sector (keep / revert / garble) and per entry or size change (keep / revert).
+    #[default]
+    Random,
+    /// Worst case without garbage: every unsynced change is undone (deleted files come back).
+    Revert,
+    /// Everything written survives, as with a SIGKILL.
+    Keep,
+}
+
 /// What a rule does to a selected operation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
@@ -185,6 +198,10 @@ pub enum Action {
     PowerCut {
         #[serde(default)]
         mode: PowerCutMode,
+        /// How unsynced writes, size changes, creations and deletions fare (default: seeded
+        /// random per sector / entry).
+        #[serde(default)]
+        unsynced: Unsynced,
     },
     /// Emit a named marker (callback and/or fd), then perform the operation normally.
     Marker { name: String },
