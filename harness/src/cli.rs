@@ -1,10 +1,28 @@
-//! Command line: parses arguments and dispatches to the library.
+//! Command line: parses arguments, dispatches to the library, maps outcomes to exit codes.
+//!
+//! Exit codes: 0 results match the scenario's expectations, 1 they do not, 2 the harness could
+//! not run (bad scenario, unknown strategy, missing tool), always with a one-line reason;
+//! 130 after Ctrl-C (the partial report is still written).
 
+use crate::report::{table, Report};
+use crate::run::{self, RunContext, RunResult, Selection};
+use crate::scenario::Scenario;
+use crate::strategy::{self, StrategyParams};
+use crate::workload::WorkloadSpec;
+use anyhow::{anyhow, Context, Result};
 use clap::{Parser, Subcommand};
-use std::path::PathBuf;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 #[derive(Parser, Debug)]
-#[command(name = "sqlite-backup-harness", version, about = "Verification and fault-injection harness for SQLite backups")]
+#[command(
+    name = "sqlite-backup-harness",
+    version,
+    about = "Verification and fault-injection harness for SQLite backups"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -12,10 +30,45 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Run a scenario: print a verdict table, write report.json and report.md.
+    Scenario {
+        /// A bundled scenario name (see `list`) or a path to a TOML file.
+        name: String,
+        #[arg(long)]
+        seed: Option<u64>,
+        #[arg(long)]
+        iterations: Option<u32>,
+        /// Comma-separated strategy names (default: the scenario's).
+        #[arg(long)]
+        strategies: Option<String>,
+        /// Also write the JSON report here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Where `<scenario>-<timestamp>/` goes.
+        #[arg(long, default_value = "reports")]
+        report_dir: PathBuf,
+    },
+    /// List the bundled scenarios and the strategies, one line each.
+    List,
+    /// Re-run one iteration exactly, from the ID printed with each violation.
+    Replay {
+        id: String,
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Repeat this many times (for timing-dependent kill points).
+        #[arg(long, default_value_t = 1)]
+        times: u32,
+    },
     /// Benchmarks (JSON out).
     Bench {
         #[command(subcommand)]
         which: BenchCommand,
+    },
+    /// Internal: a worker process spawned by the supervisor.
+    #[command(hide = true)]
+    Worker {
+        #[command(subcommand)]
+        role: WorkerCommand,
     },
 }
 
@@ -28,10 +81,311 @@ pub enum BenchCommand {
     },
 }
 
+#[derive(Subcommand, Debug)]
+pub enum WorkerCommand {
+    Writer {
+        #[arg(long)]
+        source: PathBuf,
+        #[arg(long)]
+        spec: String,
+        #[arg(long)]
+        id: u32,
+        #[arg(long, default_value_t = 0.0)]
+        rate: f64,
+    },
+    Checkpointer {
+        #[arg(long)]
+        source: PathBuf,
+        #[arg(long)]
+        interval_ms: u64,
+        #[arg(long)]
+        truncate_every: u32,
+    },
+    Backup {
+        #[arg(long)]
+        strategy: String,
+        #[arg(long)]
+        source: PathBuf,
+        #[arg(long)]
+        dest: PathBuf,
+        #[arg(long)]
+        spec: String,
+        #[arg(long)]
+        params: String,
+    },
+}
+
+/// An error that means "the harness could not run" (exit 2).
+#[derive(Debug)]
+struct Usage(String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for Usage {}
+
 /// Runs the command line; returns the process exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Bench { which: BenchCommand::VfsOverhead { json: _ } } => 0,
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("HARNESS_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+    let outcome = match cli.command {
+        Command::Scenario {
+            name,
+            seed,
+            iterations,
+            strategies,
+            json,
+            report_dir,
+        } => cmd_scenario(&name, seed, iterations, strategies, json, &report_dir),
+        Command::List => cmd_list(),
+        Command::Replay { id, json, times } => cmd_replay(&id, json, times),
+        Command::Bench { which } => match which {
+            BenchCommand::VfsOverhead { json } => bench_vfs_overhead(json),
+        },
+        Command::Worker { role } => cmd_worker(role).map(|()| 0),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {}", one_line(&e));
+            2
+        }
+    }
+}
+
+fn one_line(e: &anyhow::Error) -> String {
+    format!("{e:#}").replace('\n', " ")
+}
+
+fn bench_vfs_overhead(_json: Option<PathBuf>) -> Result<i32> {
+    Err(anyhow!(Usage("bench vfs-overhead is not built yet".into())))
+}
+
+fn cmd_list() -> Result<i32> {
+    println!("scenarios:");
+    for (name, description) in crate::scenario::bundled() {
+        println!("  {name:<20} {description}");
+    }
+    println!("strategies:");
+    for name in strategy::ALL {
+        let describe = strategy::by_name(name)
+            .map(|s| s.describe())
+            .unwrap_or("(missing)");
+        println!("  {name:<20} {describe}");
+    }
+    Ok(0)
+}
+
+fn load_scenario(name: &str) -> Result<Scenario> {
+    Scenario::load(name).map_err(|e| anyhow!(Usage(e.to_string())))
+}
+
+/// Installs the Ctrl-C handler once and returns the flag it sets.
+fn interrupt_flag() -> Arc<AtomicBool> {
+    static FLAG: std::sync::OnceLock<Arc<AtomicBool>> = std::sync::OnceLock::new();
+    FLAG.get_or_init(|| {
+        let flag = Arc::new(AtomicBool::new(false));
+        let f = flag.clone();
+        let _ = ctrlc::set_handler(move || f.store(true, Ordering::SeqCst));
+        flag
+    })
+    .clone()
+}
+
+fn progress_bar(len: u64) -> ProgressBar {
+    if !std::io::stdout().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} [{elapsed}]")
+            .expect("static template"),
+    );
+    bar
+}
+
+fn cmd_scenario(
+    name: &str,
+    seed: Option<u64>,
+    iterations: Option<u32>,
+    strategies: Option<String>,
+    json: Option<PathBuf>,
+    report_dir: &Path,
+) -> Result<i32> {
+    let mut scenario = load_scenario(name)?;
+    if let Some(seed) = seed {
+        scenario.seed = seed;
+    }
+    if let Some(n) = iterations {
+        if n == 0 || n > 100_000 {
+            return Err(anyhow!(Usage(format!(
+                "--iterations {n} is out of range 1..=100000"
+            ))));
+        }
+        scenario.iterations = n;
+    }
+    if let Some(list) = &strategies {
+        scenario
+            .select_strategies(list)
+            .map_err(|e| anyhow!(Usage(e.to_string())))?;
+    }
+    let total = u64::from(scenario.iterations) * scenario.strategies.len() as u64;
+    let interrupted = interrupt_flag();
+    let mut ctx = RunContext::new(scenario.clone(), name.to_string(), interrupted)
+        .with_context(|| format!("scenario {} (seed {})", scenario.name, scenario.seed))?;
+    let bar = progress_bar(total);
+    let run = run::run_scenario(&mut ctx, &Selection::default(), true, |r| {
+        bar.set_message(format!("{} #{}: {}", r.strategy, r.iteration, r.verdict.kind.as_str()));
+        bar.inc(1);
+    });
+    bar.finish_and_clear();
+    finish_run(&run, json.as_deref(), report_dir)
+}
+
+/// Prints the table, writes the reports, and picks the exit code.
+fn finish_run(run: &RunResult, json: Option<&Path>, report_dir: &Path) -> Result<i32> {
+    let report = Report::build(run);
+    print!("{}", table::render(&report, 5));
+    let dir = crate::report::run_dir(report_dir, &report.scenario);
+    let written = report
+        .write(&dir)
+        .with_context(|| format!("writing the report to {}", dir.display()))?;
+    if let Some(path) = json {
+        report
+            .write_json(path)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    println!(
+        "\n{} iterations in {:.1} s; writers {:.0} commits/s during backups ({:.0} standalone)",
+        report.results.len(),
+        report.duration_s,
+        report.commits_per_s,
+        report.standalone_commits_per_s
+    );
+    println!("report: {}", written.display());
+    if run.interrupted {
+        eprintln!("interrupted: partial report written");
+        return Ok(130);
+    }
+    if let Some(e) = &run.error {
+        eprintln!("error: {e}");
+        return Ok(2);
+    }
+    Ok(if report.expectations_met { 0 } else { 1 })
+}
+
+fn cmd_replay(id: &str, json: Option<PathBuf>, times: u32) -> Result<i32> {
+    let (scenario_id, seed, strategy, iteration) = crate::fault::parse_replay_id(id)
+        .ok_or_else(|| {
+            anyhow!(Usage(format!(
+                "replay ID `{id}` is not of the form scenario:seed:strategy:iteration"
+            )))
+        })?;
+    let mut scenario = load_scenario(&scenario_id)?;
+    scenario.seed = seed;
+    if scenario.strategy(&strategy).is_none() {
+        scenario
+            .select_strategies(&strategy)
+            .map_err(|e| anyhow!(Usage(e.to_string())))?;
+    }
+    let entry = scenario.strategy(&strategy).expect("selected").clone();
+    let plan = crate::fault::plan_iteration(&scenario, &entry, iteration);
+    let interrupted = interrupt_flag();
+    let mut ctx = RunContext::new(scenario.clone(), scenario_id.clone(), interrupted)
+        .with_context(|| format!("replay {id}"))?;
+    let selection = Selection {
+        strategy: Some(strategy.clone()),
+        iteration: Some(iteration),
+    };
+    let mut runs = Vec::new();
+    for _ in 0..times.max(1) {
+        let run = run::run_scenario(&mut ctx, &selection, false, |_| {});
+        if let Some(e) = &run.error {
+            return Err(anyhow!("replay {id}: {e}"));
+        }
+        if run.interrupted {
+            return Ok(130);
+        }
+        runs.extend(run.results);
+    }
+    let first = runs.first().ok_or_else(|| anyhow!("replay {id}: no result"))?;
+    let mut counts = std::collections::BTreeMap::<String, u64>::new();
+    for r in &runs {
+        *counts.entry(r.verdict.kind.as_str().to_string()).or_default() += 1;
+    }
+    let out = serde_json::json!({
+        "id": id,
+        "verdict": first.verdict.kind.as_str(),
+        "detail": first.verdict.detail,
+        "k": first.verdict.k,
+        "lag": first.verdict.lag,
+        "fault": plan.fault,
+        "fault_label": plan.fault.label(),
+        "fault_hit": first.fault_hit,
+        "deterministic": plan.fault.deterministic(),
+        "destination": plan.destination.as_str(),
+        "claim": first.claim,
+        "times": runs.len(),
+        "verdicts": counts,
+        "results": runs,
+    });
+    let text = serde_json::to_string_pretty(&out).expect("json");
+    if let Some(path) = &json {
+        std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    println!(
+        "{id}: {} ({}){}",
+        first.verdict.kind.as_str(),
+        first.verdict.detail,
+        if plan.fault.deterministic() {
+            String::new()
+        } else {
+            " [kill point is timing-dependent; use --times N]".into()
+        }
+    );
+    if runs.len() > 1 {
+        println!("verdicts over {} runs: {counts:?}", runs.len());
+    }
+    if json.is_none() {
+        println!("{text}");
+    }
+    Ok(0)
+}
+
+fn cmd_worker(role: WorkerCommand) -> Result<()> {
+    let parse_spec = |s: &str| -> Result<WorkloadSpec> {
+        serde_json::from_str(s).context("worker --spec is not a workload spec")
+    };
+    match role {
+        WorkerCommand::Writer {
+            source,
+            spec,
+            id,
+            rate,
+        } => run::worker::writer(&source, &parse_spec(&spec)?, id, rate),
+        WorkerCommand::Checkpointer {
+            source,
+            interval_ms,
+            truncate_every,
+        } => run::worker::checkpointer(&source, interval_ms, truncate_every),
+        WorkerCommand::Backup {
+            strategy,
+            source,
+            dest,
+            spec,
+            params,
+        } => {
+            let params: StrategyParams =
+                serde_json::from_str(&params).context("worker --params")?;
+            run::worker::backup(&strategy, &source, &dest, &parse_spec(&spec)?, &params)
+        }
     }
 }

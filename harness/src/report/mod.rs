@@ -1,0 +1,224 @@
+//! Reports: what a run found, per strategy, with a replay command for every violation.
+//!
+//! [`Report`] is the JSON contract of DESIGN.md (plus more fields); [`markdown`] renders it for
+//! people and [`table`] for the terminal.
+
+pub mod markdown;
+pub mod table;
+
+use crate::oracle::VerdictKind;
+use crate::run::{IterationResult, RunResult};
+use crate::scenario::Expect;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// One violation, with the command that replays it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ViolationRef {
+    pub kind: VerdictKind,
+    pub iteration: u32,
+    pub replay: String,
+    pub fault: String,
+    pub destination: String,
+    pub deterministic: bool,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StrategyReport {
+    pub name: String,
+    pub expect: Expect,
+    pub iterations: u64,
+    /// Every verdict kind, zero counts included.
+    pub verdicts: BTreeMap<String, u64>,
+    /// Faults that actually happened, by kind ("kill", "ioerr").
+    pub faults_hit: BTreeMap<String, u64>,
+    /// Faults that were planned, by kind; planned but not hit tested nothing.
+    pub faults_planned: BTreeMap<String, u64>,
+    pub violations: Vec<ViolationRef>,
+    /// Largest and median `k_end - k` over snapshot verdicts.
+    pub lag_max: Option<u64>,
+    pub lag_median: Option<u64>,
+    pub restarts_max: u64,
+    pub backup_ms_median: u64,
+    /// Whether the verdicts match `expect`.
+    pub expectation_met: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report {
+    pub scenario: String,
+    pub seed: u64,
+    pub sqlite_version: String,
+    pub duration_s: f64,
+    /// Commits acknowledged on the sources while backups ran.
+    pub source_commits: u64,
+    /// Writer commits per second while backups ran.
+    pub commits_per_s: f64,
+    /// Writer commits per second with no backup running.
+    pub standalone_commits_per_s: f64,
+    pub strategies: Vec<StrategyReport>,
+    pub expectations_met: bool,
+    pub interrupted: bool,
+    pub error: Option<String>,
+    /// Every iteration, in run order.
+    pub results: Vec<IterationResult>,
+}
+
+impl Report {
+    pub fn build(run: &RunResult) -> Report {
+        let strategies: Vec<StrategyReport> = run
+            .scenario
+            .strategies
+            .iter()
+            .map(|entry| {
+                let rs: Vec<&IterationResult> = run
+                    .results
+                    .iter()
+                    .filter(|r| r.strategy == entry.name)
+                    .collect();
+                summarize(&entry.name, entry.expect, &rs)
+            })
+            .collect();
+        let expectations_met = strategies.iter().all(|s| s.expectation_met);
+        Report {
+            scenario: run.scenario.name.clone(),
+            seed: run.scenario.seed,
+            sqlite_version: run.sqlite_version.clone(),
+            duration_s: (run.duration_s * 10.0).round() / 10.0,
+            source_commits: run.source_commits(),
+            commits_per_s: run.commits_per_s().round(),
+            standalone_commits_per_s: run.standalone_commits_per_s.round(),
+            strategies,
+            expectations_met,
+            interrupted: run.interrupted,
+            error: run.error.clone(),
+            results: run.results.clone(),
+        }
+    }
+
+    /// Writes `report.json` and `report.md` into `dir` (created). Returns the JSON path.
+    pub fn write(&self, dir: &Path) -> std::io::Result<PathBuf> {
+        std::fs::create_dir_all(dir)?;
+        let json = dir.join("report.json");
+        self.write_json(&json)?;
+        std::fs::write(dir.join("report.md"), markdown::render(self))?;
+        Ok(json)
+    }
+
+    pub fn write_json(&self, path: &Path) -> std::io::Result<()> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)?;
+        }
+        let text = serde_json::to_string_pretty(self).expect("report serializes");
+        std::fs::write(path, text + "\n")
+    }
+}
+
+/// The `replay` command line for an ID.
+pub fn replay_command(id: &str) -> String {
+    format!("cargo run -- replay {id}")
+}
+
+fn summarize(name: &str, expect: Expect, rs: &[&IterationResult]) -> StrategyReport {
+    let mut verdicts: BTreeMap<String, u64> = VerdictKind::ALL
+        .iter()
+        .map(|k| (k.as_str().to_string(), 0))
+        .collect();
+    let mut faults_hit = BTreeMap::new();
+    let mut faults_planned = BTreeMap::new();
+    let mut violations = Vec::new();
+    let mut lags = Vec::new();
+    let mut times: Vec<u64> = rs.iter().map(|r| r.backup_ms).collect();
+    for r in rs {
+        *verdicts.entry(r.verdict.kind.as_str().to_string()).or_default() += 1;
+        if let Some(key) = r.fault.hit_key() {
+            *faults_planned.entry(key.to_string()).or_default() += 1;
+            if r.fault_hit {
+                *faults_hit.entry(key.to_string()).or_default() += 1;
+            }
+        }
+        if let Some(lag) = r.verdict.lag {
+            lags.push(lag);
+        }
+        if r.verdict.kind.is_violation() {
+            violations.push(ViolationRef {
+                kind: r.verdict.kind,
+                iteration: r.iteration,
+                replay: replay_command(&r.replay),
+                fault: r.fault.label(),
+                destination: r.destination.as_str().to_string(),
+                deterministic: r.deterministic,
+                detail: r.verdict.detail.clone(),
+            });
+        }
+    }
+    lags.sort_unstable();
+    times.sort_unstable();
+    let expectation_met = match expect {
+        Expect::Safe => violations.is_empty(),
+        Expect::Unsafe => !violations.is_empty(),
+        Expect::Any => true,
+    };
+    StrategyReport {
+        name: name.to_string(),
+        expect,
+        iterations: rs.len() as u64,
+        verdicts,
+        faults_hit,
+        faults_planned,
+        violations,
+        lag_max: lags.last().copied(),
+        lag_median: lags.get(lags.len() / 2).copied(),
+        restarts_max: rs.iter().map(|r| r.restarts).max().unwrap_or(0),
+        backup_ms_median: times.get(times.len() / 2).copied().unwrap_or(0),
+        expectation_met,
+    }
+}
+
+/// `reports/<scenario>-<UTC timestamp>` under `base`.
+pub fn run_dir(base: &Path, scenario: &str) -> PathBuf {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let safe: String = scenario
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+        .collect();
+    base.join(format!("{safe}-{}", utc_stamp(secs)))
+}
+
+/// `YYYYMMDD-HHMMSS` in UTC (civil-from-days, Howard Hinnant's algorithm).
+fn utc_stamp(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_stamp_is_civil_time() {
+        assert_eq!(utc_stamp(0), "19700101-000000");
+        assert_eq!(utc_stamp(1_795_000_000), "20261118-110640");
+        assert_eq!(utc_stamp(951_782_400), "20000229-000000");
+    }
+}

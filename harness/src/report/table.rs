@@ -1,0 +1,91 @@
+//! The verdict table printed on the terminal after a run.
+
+use super::Report;
+use crate::oracle::VerdictKind;
+
+/// Short column headers for the verdict kinds, in [`VerdictKind::ALL`] order.
+const HEADERS: [&str; 9] = [
+    "untouched", "snapshot", "corrupt", "torn", "false-ok", "window", "src-dmg", "stall", "error",
+];
+
+/// The verdict table: one row per strategy, violations marked, then one replay line per
+/// violation (at most `max_replays` per strategy).
+pub fn render(report: &Report, max_replays: usize) -> String {
+    let name_w = report
+        .strategies
+        .iter()
+        .map(|s| s.name.len())
+        .max()
+        .unwrap_or(8)
+        .max(8);
+    let mut out = String::new();
+    out.push_str(&format!("{:<name_w$}  {:<6}  {:>4}", "strategy", "expect", "runs"));
+    for h in HEADERS {
+        out.push_str(&format!("  {h:>w$}", w = h.len().max(4)));
+    }
+    out.push_str("  faults hit   result\n");
+    for s in &report.strategies {
+        out.push_str(&format!(
+            "{:<name_w$}  {:<6}  {:>4}",
+            s.name,
+            s.expect.as_str(),
+            s.iterations
+        ));
+        for (kind, h) in VerdictKind::ALL.iter().zip(HEADERS) {
+            let n = s.verdicts.get(kind.as_str()).copied().unwrap_or(0);
+            let cell = if n > 0 && kind.is_violation() {
+                format!("{n}!")
+            } else {
+                n.to_string()
+            };
+            out.push_str(&format!("  {cell:>w$}", w = h.len().max(4)));
+        }
+        let hits: Vec<String> = s
+            .faults_planned
+            .iter()
+            .map(|(k, planned)| {
+                let hit = s.faults_hit.get(k).copied().unwrap_or(0);
+                format!("{k} {hit}/{planned}")
+            })
+            .collect();
+        let hits = if hits.is_empty() {
+            "-".to_string()
+        } else {
+            hits.join(", ")
+        };
+        let result = match (s.expectation_met, s.expect) {
+            (true, crate::scenario::Expect::Unsafe) => "ok (caught)",
+            (true, _) => "ok",
+            (false, crate::scenario::Expect::Unsafe) => "NOT CAUGHT",
+            (false, _) => "VIOLATED",
+        };
+        out.push_str(&format!("  {hits:<11}  {result}\n"));
+    }
+    let mut any = false;
+    for s in &report.strategies {
+        for v in s.violations.iter().take(max_replays) {
+            if !any {
+                out.push_str("\nviolations (replay with the command shown):\n");
+                any = true;
+            }
+            out.push_str(&format!(
+                "  {:<16} {} iter {:>3} [{}; dest {}{}]  {}\n",
+                v.kind.as_str(),
+                s.name,
+                v.iteration,
+                v.fault,
+                v.destination,
+                if v.deterministic { "" } else { "; timing-dependent" },
+                v.replay
+            ));
+        }
+        if s.violations.len() > max_replays {
+            out.push_str(&format!(
+                "  ... and {} more for {} (see the report)\n",
+                s.violations.len() - max_replays,
+                s.name
+            ));
+        }
+    }
+    out
+}

@@ -1,0 +1,328 @@
+//! One iteration: a private temp dir, a source under a storm of writers, one backup worker with
+//! one planned fault, the killer and the watchdog, then the oracle on the files left behind.
+
+use super::child::{describe_status, Child, Message, Tag};
+use super::killer::Killer;
+use super::watchdog::Watchdog;
+use super::{RunContext, RunError};
+use crate::event::{Claim, Event};
+use crate::fault::{replay_id, IterationPlan, PlannedFault};
+use crate::oracle::{self, Observation, SourceCheck, Verdict, Window};
+use crate::scenario::{DestinationChoice, StrategyEntry};
+use crate::workload;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// Everything one iteration found.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IterationResult {
+    pub strategy: String,
+    pub iteration: u32,
+    pub replay: String,
+    pub destination: DestinationChoice,
+    pub fault: PlannedFault,
+    /// Whether the planned fault actually happened.
+    pub fault_hit: bool,
+    /// Whether a replay places the fault at the same point (see [`PlannedFault::deterministic`]).
+    pub deterministic: bool,
+    pub claim: Option<Claim>,
+    pub window: Window,
+    pub verdict: Verdict,
+    pub source: SourceCheck,
+    /// How the backup worker ended ("exit 0", "signal 9").
+    pub exit: String,
+    pub steps: u64,
+    pub restarts: u64,
+    pub backup_ms: u64,
+    /// Commits acknowledged while the backup ran.
+    pub commits_during_backup: u64,
+    pub last_event: Option<Event>,
+}
+
+/// Runs iteration `plan` of `entry`. `Err(Interrupted)` on Ctrl-C.
+pub fn run_iteration(
+    ctx: &mut RunContext,
+    entry: &StrategyEntry,
+    plan: &IterationPlan,
+) -> Result<IterationResult, RunError> {
+    let scenario = ctx.scenario.clone();
+    let dir = ctx.iteration_dir()?;
+    let src = dir.path().join("source.db");
+    let dst = dir.path().join("dest.db");
+    std::fs::copy(&ctx.base_source, &src)
+        .map_err(|e| RunError::io(format!("copying the source to {}", src.display()), e))?;
+    workload::create_destination(&dst, &plan.destination.kind(), plan.seed)
+        .map_err(|e| RunError::Setup(format!("destination {}: {e}", dst.display())))?;
+    let pre = oracle::take_pre_image(&dst).map_err(|e| RunError::Setup(e.to_string()))?;
+
+    let (tx, rx) = mpsc::channel::<Message>();
+    let mut helpers = spawn_source_load(ctx, &src, dir.path(), &tx)?;
+
+    // Warm up: let the writers commit before the backup starts.
+    let mut max_acked = 0u64;
+    let mut acked_total = 0u64;
+    let warm_deadline = Instant::now() + Duration::from_secs(5);
+    while acked_total < scenario.workload.warmup_commits
+        && scenario.workload.writers > 0
+        && Instant::now() < warm_deadline
+    {
+        ctx.check_interrupt()?;
+        if let Ok(Message::Event(_, Event::Commit { k, .. })) =
+            rx.recv_timeout(Duration::from_millis(20))
+        {
+            max_acked = max_acked.max(k);
+            acked_total += 1;
+        }
+    }
+    let k_before = read_seq(&src)?;
+
+    let mut env = Vec::new();
+    let vfs_plan = plan.fault.vfs_plan(plan.seed);
+    if !vfs_plan.rules.is_empty() {
+        env.push((vfs_faults::PLAN_ENV.to_string(), vfs_plan.to_env_value()));
+    }
+    let args = vec![
+        "backup".to_string(),
+        "--strategy".into(),
+        entry.name.clone(),
+        "--source".into(),
+        src.display().to_string(),
+        "--dest".into(),
+        dst.display().to_string(),
+        "--spec".into(),
+        serde_json::to_string(&ctx.spec).expect("spec serializes"),
+        "--params".into(),
+        serde_json::to_string(&entry.params).expect("params serialize"),
+    ];
+    let started = Instant::now();
+    let mut backup = Child::spawn(
+        Tag::Backup,
+        &args,
+        &env,
+        &dir.path().join("backup.stderr"),
+        tx.clone(),
+    )
+    .map_err(|e| RunError::io("spawning the backup worker".into(), e))?;
+    drop(tx);
+
+    let mut killer = Killer::new(&plan.fault, started);
+    let mut watchdog = Watchdog::new(
+        started,
+        Duration::from_millis(scenario.watchdog_ms),
+        Duration::from_millis(scenario.budget_ms),
+    );
+    let mut seen = BackupSeen::default();
+    let mut commits_during_backup = 0u64;
+    let mut closed = false;
+    let mut stall: Option<String> = None;
+    let mut we_killed = false;
+    loop {
+        ctx.check_interrupt()?;
+        match rx.recv_timeout(Duration::from_millis(5)) {
+            Ok(Message::Event(Tag::Backup, ev)) => {
+                watchdog.progress(&ev);
+                if let Event::Commit { k, .. } = ev {
+                    max_acked = max_acked.max(k);
+                }
+                seen.record(ev);
+                if killer.after_event(seen.events) && backup.kill() {
+                    we_killed = true;
+                }
+            }
+            Ok(Message::Event(_, Event::Commit { k, .. })) => {
+                max_acked = max_acked.max(k);
+                commits_during_backup += 1;
+            }
+            Ok(Message::Event(..)) => {}
+            Ok(Message::Closed(Tag::Backup)) => closed = true,
+            Ok(Message::Closed(_)) => {}
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => closed = true,
+        }
+        if closed && backup.try_status().is_some() {
+            break;
+        }
+        if killer.on_time(Instant::now()) && backup.kill() {
+            we_killed = true;
+        }
+        if stall.is_none() {
+            if let Some(why) = watchdog.check(Instant::now(), seen.last.as_ref()) {
+                backup.kill();
+                stall = Some(why);
+            }
+        }
+    }
+    let status = backup.wait();
+    let backup_ms = started.elapsed().as_millis() as u64;
+    let k_after = read_seq(&src)?;
+
+    // Stop the load, then collect what is still in flight.
+    for h in helpers.iter_mut() {
+        h.kill();
+    }
+    drop(helpers);
+    while let Ok(msg) = rx.recv_timeout(Duration::from_millis(1)) {
+        if let Message::Event(_, Event::Commit { k, .. }) = msg {
+            max_acked = max_acked.max(k);
+        }
+    }
+
+    let exit = describe_status(status);
+    let fault_hit = match &plan.fault {
+        PlannedFault::None => false,
+        PlannedFault::KillAfterEvent { .. } | PlannedFault::KillDelay { .. } => we_killed,
+        PlannedFault::KillDestOp { .. } => !we_killed && stall.is_none() && exit == "signal 9",
+        PlannedFault::FinalCommitIoerr => seen.rules_fired > 0,
+    };
+    let window = Window {
+        k_start: seen.k_start.unwrap_or(k_before),
+        k_end: seen.k_end.unwrap_or(k_after),
+    };
+    ctx.model_advance(k_after.max(max_acked))?;
+    let source = oracle::check_source(&src, &mut ctx.model, max_acked)
+        .map_err(|e| RunError::Oracle(e.to_string()))?;
+    let state = oracle::inspect_destination(&dst, &pre, &mut ctx.model)
+        .map_err(|e| RunError::Oracle(e.to_string()))?;
+    let obs = Observation {
+        claim: seen.claim.clone(),
+        window,
+        stall,
+    };
+    let mut verdict = oracle::classify(&state, &obs, &source);
+    if verdict.kind.is_violation() || seen.claim.is_none() {
+        let stderr = tail(&dir.path().join("backup.stderr"), 300);
+        if !stderr.is_empty() {
+            verdict.detail = format!("{}; worker stderr: {stderr}", verdict.detail);
+        }
+    }
+    if std::env::var_os("HARNESS_KEEP_FAILED").is_some() && verdict.kind.is_violation() {
+        let kept = dir.keep();
+        tracing::warn!("kept iteration files in {}", kept.display());
+    }
+    Ok(IterationResult {
+        strategy: entry.name.clone(),
+        iteration: plan.iteration,
+        replay: replay_id(
+            &ctx.scenario_id,
+            scenario.seed,
+            &entry.name,
+            plan.iteration,
+        ),
+        destination: plan.destination,
+        fault: plan.fault.clone(),
+        fault_hit,
+        deterministic: plan.fault.deterministic(),
+        claim: seen.claim,
+        window,
+        verdict,
+        source,
+        exit,
+        steps: seen.steps,
+        restarts: seen.restarts,
+        backup_ms,
+        commits_during_backup,
+        last_event: seen.last,
+    })
+}
+
+/// Spawns the writers and the checkpointer on `src`.
+pub(super) fn spawn_source_load(
+    ctx: &RunContext,
+    src: &Path,
+    dir: &Path,
+    tx: &mpsc::Sender<Message>,
+) -> Result<Vec<Child>, RunError> {
+    let scenario = &ctx.scenario;
+    let spec_json = serde_json::to_string(&ctx.spec).expect("spec serializes");
+    let mut children = Vec::new();
+    for id in 0..scenario.workload.writers {
+        let args = vec![
+            "writer".to_string(),
+            "--source".into(),
+            src.display().to_string(),
+            "--spec".into(),
+            spec_json.clone(),
+            "--id".into(),
+            id.to_string(),
+            "--rate".into(),
+            scenario.workload.rate.to_string(),
+        ];
+        let stderr = dir.join(format!("writer{id}.stderr"));
+        children.push(
+            Child::spawn(Tag::Writer(id), &args, &[], &stderr, tx.clone())
+                .map_err(|e| RunError::io("spawning a writer".into(), e))?,
+        );
+    }
+    if scenario.checkpointer.enabled {
+        let args = vec![
+            "checkpointer".to_string(),
+            "--source".into(),
+            src.display().to_string(),
+            "--interval-ms".into(),
+            scenario.checkpointer.interval_ms.to_string(),
+            "--truncate-every".into(),
+            scenario.checkpointer.truncate_every.to_string(),
+        ];
+        let stderr = dir.join("checkpointer.stderr");
+        children.push(
+            Child::spawn(Tag::Checkpointer, &args, &[], &stderr, tx.clone())
+                .map_err(|e| RunError::io("spawning the checkpointer".into(), e))?,
+        );
+    }
+    Ok(children)
+}
+
+/// What the supervisor learned from the backup worker's events.
+#[derive(Default)]
+struct BackupSeen {
+    events: u64,
+    k_start: Option<u64>,
+    k_end: Option<u64>,
+    claim: Option<Claim>,
+    steps: u64,
+    restarts: u64,
+    rules_fired: u64,
+    last: Option<Event>,
+}
+
+impl BackupSeen {
+    fn record(&mut self, ev: Event) {
+        self.events += 1;
+        match &ev {
+            Event::Start { k_start } => self.k_start = Some(*k_start),
+            Event::End { k_end } => self.k_end = Some(*k_end),
+            Event::Claim { claim } => self.claim = Some(claim.clone()),
+            Event::Step { step, restarts, .. } => {
+                self.steps = *step;
+                self.restarts = *restarts;
+            }
+            Event::Faults { rule_hits, .. } => {
+                self.rules_fired = rule_hits.iter().map(|r| r.fired).sum();
+            }
+            _ => {}
+        }
+        if !matches!(ev, Event::Faults { .. }) {
+            self.last = Some(ev);
+        }
+    }
+}
+
+pub(super) fn read_seq(src: &Path) -> Result<u64, RunError> {
+    let conn =
+        rusqlite::Connection::open_with_flags(src, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(|e| RunError::Setup(format!("opening {}: {e}", src.display())))?;
+    let _ = conn.busy_timeout(Duration::from_secs(5));
+    workload::read_seq(&conn).map_err(|e| RunError::Setup(e.to_string()))
+}
+
+fn tail(path: &PathBuf, max: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let text = text.trim();
+    let start = text.len().saturating_sub(max);
+    let start = (start..=text.len())
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(text.len());
+    text[start..].replace('\n', " | ")
+}

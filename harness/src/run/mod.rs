@@ -1,0 +1,263 @@
+//! The supervisor: runs a scenario's iterations, each in a private temp dir with its own
+//! worker processes, and collects what the oracle says about each.
+//!
+//! * [`child`]: spawning, reading and killing worker processes.
+//! * [`worker`]: the child side (`harness worker ...`).
+//! * [`iteration`]: one iteration, from setup to verdict.
+//! * [`killer`] and [`watchdog`]: when to SIGKILL the backup worker.
+
+pub mod child;
+pub mod iteration;
+pub mod killer;
+pub mod watchdog;
+pub mod worker;
+
+pub use iteration::IterationResult;
+
+use crate::fault::plan_iteration;
+use crate::scenario::Scenario;
+use crate::workload::{self, Model, WorkloadSpec};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("interrupted")]
+    Interrupted,
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("setup: {0}")]
+    Setup(String),
+    #[error("oracle: {0}")]
+    Oracle(String),
+}
+
+impl RunError {
+    pub fn io(what: String, source: std::io::Error) -> RunError {
+        RunError::Io { what, source }
+    }
+}
+
+/// State shared by the iterations of one run.
+pub struct RunContext {
+    pub scenario: Scenario,
+    /// How replay IDs name the scenario (its name, or the path it was loaded from).
+    pub scenario_id: String,
+    pub spec: WorkloadSpec,
+    pub model: Model,
+    /// Keeps the base source alive.
+    _base_dir: tempfile::TempDir,
+    /// The source in state S(0), copied into each iteration.
+    pub base_source: PathBuf,
+    interrupted: Arc<AtomicBool>,
+}
+
+impl RunContext {
+    pub fn new(
+        scenario: Scenario,
+        scenario_id: String,
+        interrupted: Arc<AtomicBool>,
+    ) -> Result<RunContext, RunError> {
+        let spec = scenario.workload_spec();
+        let base_dir = temp_dir()?;
+        let base_source = base_dir.path().join("base.db");
+        workload::create_source(&base_source, &spec)
+            .map_err(|e| RunError::Setup(format!("creating the source: {e}")))?;
+        let model = Model::new(&spec).map_err(|e| RunError::Setup(format!("model: {e}")))?;
+        Ok(RunContext {
+            scenario,
+            scenario_id,
+            spec,
+            model,
+            _base_dir: base_dir,
+            base_source,
+            interrupted,
+        })
+    }
+
+    /// A fresh private directory for one iteration, removed when dropped.
+    pub fn iteration_dir(&self) -> Result<tempfile::TempDir, RunError> {
+        temp_dir()
+    }
+
+    pub fn check_interrupt(&self) -> Result<(), RunError> {
+        if self.interrupted.load(Ordering::Relaxed) {
+            Err(RunError::Interrupted)
+        } else {
+            Ok(())
+        }
+    }
+
+    pub fn model_advance(&mut self, k: u64) -> Result<(), RunError> {
+        self.model
+            .digest_at(k)
+            .map(|_| ())
+            .map_err(|e| RunError::Oracle(format!("model replay to {k}: {e}")))
+    }
+}
+
+/// Temp dirs go to RAM (`/dev/shm`) when there is one: iterations are I/O heavy.
+fn temp_dir() -> Result<tempfile::TempDir, RunError> {
+    let shm = std::path::Path::new("/dev/shm");
+    let builder = {
+        let mut b = tempfile::Builder::new();
+        b.prefix("sqlite-backup-harness-");
+        b
+    };
+    let made = if shm.is_dir() {
+        builder.tempdir_in(shm).or_else(|_| builder.tempdir())
+    } else {
+        builder.tempdir()
+    };
+    made.map_err(|e| RunError::io("creating a temp dir".into(), e))
+}
+
+/// Everything a run found (the report's input).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunResult {
+    pub scenario: Scenario,
+    pub duration_s: f64,
+    pub sqlite_version: String,
+    /// Commits per second of the writers with no backup running (measured at the start).
+    pub standalone_commits_per_s: f64,
+    pub results: Vec<IterationResult>,
+    pub interrupted: bool,
+    /// Set when the run stopped on an error; the results so far are still reported.
+    pub error: Option<String>,
+}
+
+impl RunResult {
+    /// Commits acknowledged while backups ran, over the time backups ran.
+    pub fn commits_per_s(&self) -> f64 {
+        let commits: u64 = self.results.iter().map(|r| r.commits_during_backup).sum();
+        let ms: u64 = self.results.iter().map(|r| r.backup_ms).sum();
+        if ms == 0 {
+            0.0
+        } else {
+            commits as f64 * 1000.0 / ms as f64
+        }
+    }
+    /// Total commits acknowledged on the sources while backups ran.
+    pub fn source_commits(&self) -> u64 {
+        self.results.iter().map(|r| r.commits_during_backup).sum()
+    }
+}
+
+/// Which iterations to run.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// Only this strategy.
+    pub strategy: Option<String>,
+    /// Only this iteration.
+    pub iteration: Option<u32>,
+}
+
+/// Runs the scenario's iterations (interleaving strategies), calling `on_result` after each.
+pub fn run_scenario(
+    ctx: &mut RunContext,
+    selection: &Selection,
+    measure_standalone: bool,
+    mut on_result: impl FnMut(&IterationResult),
+) -> RunResult {
+    let started = Instant::now();
+    let scenario = ctx.scenario.clone();
+    let mut results = Vec::new();
+    let mut error = None;
+    let mut interrupted = false;
+    let standalone = if measure_standalone {
+        match standalone_rate(ctx, Duration::from_millis(1000)) {
+            Ok(r) => r,
+            Err(RunError::Interrupted) => {
+                interrupted = true;
+                0.0
+            }
+            Err(e) => {
+                error = Some(e.to_string());
+                0.0
+            }
+        }
+    } else {
+        0.0
+    };
+    let iterations: Vec<u32> = match selection.iteration {
+        Some(i) => vec![i],
+        None => (0..scenario.iterations).collect(),
+    };
+    'outer: for &i in &iterations {
+        if interrupted || error.is_some() {
+            break;
+        }
+        for entry in &scenario.strategies {
+            if selection.strategy.as_deref().is_some_and(|s| s != entry.name) {
+                continue;
+            }
+            let plan = plan_iteration(&scenario, entry, i);
+            match iteration::run_iteration(ctx, entry, &plan) {
+                Ok(r) => {
+                    on_result(&r);
+                    results.push(r);
+                }
+                Err(RunError::Interrupted) => {
+                    interrupted = true;
+                    break 'outer;
+                }
+                Err(e) => {
+                    error = Some(format!(
+                        "{} iteration {i} (seed {}): {e}",
+                        entry.name, scenario.seed
+                    ));
+                    break 'outer;
+                }
+            }
+        }
+    }
+    RunResult {
+        scenario,
+        duration_s: started.elapsed().as_secs_f64(),
+        sqlite_version: rusqlite::version().to_string(),
+        standalone_commits_per_s: standalone,
+        results,
+        interrupted,
+        error,
+    }
+}
+
+/// The writers' commit rate on a private copy of the source with no backup running.
+fn standalone_rate(ctx: &RunContext, window: Duration) -> Result<f64, RunError> {
+    if ctx.scenario.workload.writers == 0 {
+        return Ok(0.0);
+    }
+    let dir = ctx.iteration_dir()?;
+    let src = dir.path().join("source.db");
+    std::fs::copy(&ctx.base_source, &src)
+        .map_err(|e| RunError::io("copying the source".into(), e))?;
+    let (tx, rx) = mpsc::channel();
+    let children = iteration::spawn_source_load(ctx, &src, dir.path(), &tx)?;
+    drop(tx);
+    // Skip process start-up: count from the first acknowledged commit.
+    let mut first: Option<Instant> = None;
+    let mut count = 0u64;
+    let deadline = Instant::now() + window + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        ctx.check_interrupt()?;
+        if let Ok(child::Message::Event(_, crate::event::Event::Commit { .. })) =
+            rx.recv_timeout(Duration::from_millis(10))
+        {
+            let t0 = *first.get_or_insert_with(Instant::now);
+            count += 1;
+            if t0.elapsed() >= window {
+                break;
+            }
+        }
+    }
+    drop(children);
+    let secs = first.map(|t| t.elapsed().as_secs_f64()).unwrap_or(0.0);
+    Ok(if secs > 0.0 { count as f64 / secs } else { 0.0 })
+}

@@ -1,0 +1,110 @@
+//! The child side of the supervisor: what `harness worker ...` runs.
+//!
+//! Writers and the checkpointer apply the workload to the source; the backup worker arms its
+//! fault VFS from [`vfs_faults::PLAN_ENV`], runs one strategy and reports its claim. All of them
+//! print [`Event`]s as JSON lines on stdout.
+
+use crate::event::{Claim, Event};
+use crate::fault::{DEST_ROLE, SOURCE_ROLE};
+use crate::run::child::die_with_parent;
+use crate::strategy::{self, StrategyContext, StrategyParams};
+use crate::workload::{self, WorkloadSpec};
+use anyhow::{anyhow, Context, Result};
+use rusqlite::{Connection, OpenFlags};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use vfs_faults::{FaultPlan, FaultVfs, PLAN_ENV};
+
+/// The name the backup worker registers its fault VFS under.
+pub const VFS_NAME: &str = "harness-faults";
+
+/// Prints one event line and flushes, so the supervisor sees it before any kill.
+pub fn emit(ev: Event) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{}", ev.to_line());
+    let _ = out.flush();
+}
+
+pub fn writer(source: &Path, spec: &WorkloadSpec, id: u32, rate: f64) -> Result<()> {
+    die_with_parent();
+    let rate = (rate > 0.0).then_some(rate);
+    workload::run_writer(source, spec, id, rate, None, &mut emit)
+        .with_context(|| format!("writer {id} on {}", source.display()))
+}
+
+pub fn checkpointer(source: &Path, interval_ms: u64, truncate_every: u32) -> Result<()> {
+    die_with_parent();
+    workload::run_checkpointer(source, interval_ms, truncate_every, &mut emit)
+        .with_context(|| format!("checkpointer on {}", source.display()))
+}
+
+fn absolute(p: &Path) -> Result<PathBuf> {
+    let dir = p
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let dir = dir
+        .canonicalize()
+        .with_context(|| format!("resolving {}", dir.display()))?;
+    Ok(dir.join(p.file_name().ok_or_else(|| anyhow!("{} has no file name", p.display()))?))
+}
+
+fn read_source_seq(source: &Path) -> Result<u64> {
+    let conn = Connection::open_with_flags(source, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .with_context(|| format!("opening {}", source.display()))?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    Ok(workload::read_seq(&conn)?)
+}
+
+/// Runs one strategy from source to destination with the VFS plan from the environment.
+pub fn backup(
+    strategy_name: &str,
+    source: &Path,
+    dest: &Path,
+    spec: &WorkloadSpec,
+    params: &StrategyParams,
+) -> Result<()> {
+    die_with_parent();
+    let strategy = strategy::by_name(strategy_name)
+        .ok_or_else(|| anyhow!("unknown strategy `{strategy_name}`"))?;
+    let plan = FaultPlan::from_env(PLAN_ENV)
+        .with_context(|| format!("reading {PLAN_ENV}"))?
+        .unwrap_or_default();
+    let vfs = FaultVfs::register(VFS_NAME, plan).context("registering the fault VFS")?;
+    let source = absolute(source)?;
+    let dest = absolute(dest)?;
+    vfs.set_role(&dest.to_string_lossy(), DEST_ROLE);
+    vfs.set_role(&source.to_string_lossy(), SOURCE_ROLE);
+    vfs.on_marker(|name| {
+        emit(Event::Marker {
+            name: name.to_string(),
+        })
+    });
+
+    let k_start = read_source_seq(&source)?;
+    emit(Event::Start { k_start });
+    let mut sink = emit;
+    let mut ctx = StrategyContext {
+        source: &source,
+        dest: &dest,
+        source_vfs: None,
+        dest_vfs: Some(VFS_NAME),
+        params,
+        workload: spec,
+        emit: &mut sink,
+    };
+    let claim = strategy.run(&mut ctx);
+    emit(Event::Claim {
+        claim: claim.clone(),
+    });
+    let k_end = read_source_seq(&source)?;
+    emit(Event::End { k_end });
+    emit(Event::Faults {
+        rule_hits: vfs.rule_hits(),
+        trace_hash: None,
+    });
+    if let Claim::Error { message } = &claim {
+        tracing::debug!(strategy = strategy_name, %message, "strategy claimed error");
+    }
+    Ok(())
+}
