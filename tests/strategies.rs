@@ -425,3 +425,58 @@ fn seed_option_a_fails_as_sqlite_says() {
     );
     c.execute_batch("ROLLBACK").unwrap();
 }
+
+#[test]
+fn api_same_conn_commits_between_steps_without_restarting() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("w.db");
+    let spec = WorkloadSpec {
+        initial_pages: 60,
+        ..WorkloadSpec::default()
+    };
+    harness::workload::create_source(&src, &spec).unwrap();
+    let params = StrategyParams {
+        npage: 10,
+        busy_timeout_ms: 500,
+        ..StrategyParams::default()
+    };
+    for pre in [false, true] {
+        let dest = dir.path().join(format!("same-{pre}.db"));
+        if pre {
+            make_preexisting(&dest);
+        }
+        let mut events = Vec::new();
+        let mut emit = |e: Event| events.push(e);
+        let mut ctx = StrategyContext {
+            source: &src,
+            dest: &dest,
+            source_vfs: None,
+            dest_vfs: None,
+            params: &params,
+            workload: &spec,
+            emit: &mut emit,
+        };
+        let claim = strategy::by_name("api-same-conn").unwrap().run(&mut ctx);
+        assert_eq!(claim, Claim::Success, "{events:?}");
+        let commits: Vec<u64> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Commit { k, writer: 99 } => Some(*k),
+                _ => None,
+            })
+            .collect();
+        assert!(commits.len() >= 3, "{commits:?}");
+        assert!(commits.windows(2).all(|w| w[1] == w[0] + 1), "{commits:?}");
+        let restarts = events
+            .iter()
+            .any(|e| matches!(e, Event::Step { restarts, .. } if *restarts > 0));
+        assert!(!restarts, "own commits must not restart the backup");
+        // Every own commit was pushed into the backup: the copy is the source as of the last.
+        assert_eq!(content(&dest), content(&src));
+        let c = Connection::open(&dest).unwrap();
+        assert_eq!(
+            harness::workload::read_seq(&c).unwrap(),
+            *commits.last().unwrap()
+        );
+    }
+}
