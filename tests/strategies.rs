@@ -50,7 +50,20 @@ fn make_source(dir: &Path) -> (PathBuf, Connection) {
 
 /// Schema plus the rows of every table, sorted, as text.
 fn content(path: &Path) -> Vec<String> {
-    let c = Connection::open(path).unwrap();
+    try_content(path).unwrap()
+}
+
+/// [`content`] that reports a damaged database instead of panicking.
+fn try_content(path: &Path) -> Result<Vec<String>, rusqlite::Error> {
+    let c = Connection::open(path)?;
+    let ok: String = c.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+    if ok != "ok" {
+        return Err(rusqlite::Error::InvalidQuery);
+    }
+    Ok(content_of(&c))
+}
+
+fn content_of(c: &Connection) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let mut names = Vec::new();
     {
@@ -89,6 +102,69 @@ fn content(path: &Path) -> Vec<String> {
         out.extend(rows);
     }
     out
+}
+
+/// Copies the destination and its sidecars, as they are right now, into `snap_dir` (what a kill
+/// at this instant would leave behind); returns the copied database's path.
+fn snapshot(dest: &Path, snap_dir: &Path) -> PathBuf {
+    std::fs::create_dir_all(snap_dir).unwrap();
+    let name = dest.file_name().unwrap().to_string_lossy().into_owned();
+    for suffix in ["", "-journal", "-wal"] {
+        let from = dest.with_file_name(format!("{name}{suffix}"));
+        if from.exists() {
+            std::fs::copy(&from, snap_dir.join(format!("{name}{suffix}"))).unwrap();
+        }
+    }
+    snap_dir.join(name)
+}
+
+/// Runs `name` into a pre-existing destination and snapshots it at every event; returns the
+/// recovered content of each snapshot (Err = damaged), the old and the new content.
+#[allow(clippy::type_complexity)]
+fn kill_points(
+    name: &str,
+) -> (
+    Vec<(String, Result<Vec<String>, rusqlite::Error>)>,
+    Vec<String>,
+    Vec<String>,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let (src, _w) = make_source(dir.path());
+    let dest = dir.path().join("k.db");
+    make_preexisting(&dest);
+    let old = content(&dest);
+    let params = StrategyParams {
+        npage: 7,
+        ..StrategyParams::default()
+    };
+    let workload = WorkloadSpec::default();
+    let mut snaps = Vec::new();
+    let mut emit = |e: Event| {
+        let snap_dir = dir.path().join(format!("snap{}", snaps.len()));
+        if !matches!(e, Event::Phase { .. } | Event::Step { .. }) || snaps.len() > 40 {
+            return;
+        }
+        if dest.exists() {
+            snaps.push((format!("{e:?}"), snapshot(&dest, &snap_dir)));
+        }
+    };
+    let mut ctx = StrategyContext {
+        source: &src,
+        dest: &dest,
+        source_vfs: None,
+        dest_vfs: None,
+        params: &params,
+        workload: &workload,
+        emit: &mut emit,
+    };
+    let claim = strategy::by_name(name).unwrap().run(&mut ctx);
+    assert_eq!(claim, Claim::Success);
+    let new = content(&src);
+    let states = snaps
+        .into_iter()
+        .map(|(ev, p)| (ev, try_content(&p)))
+        .collect();
+    (states, old, new)
 }
 
 fn make_preexisting(dest: &Path) {
@@ -479,4 +555,34 @@ fn api_same_conn_commits_between_steps_without_restarting() {
             *commits.last().unwrap()
         );
     }
+}
+
+#[test]
+fn kills_mid_backup_leave_old_or_new_for_journaled_and_copy_locked() {
+    for name in ["api-step", "copy-locked"] {
+        let (states, old, new) = kill_points(name);
+        assert!(states.len() > 3, "{name}");
+        for (ev, st) in &states {
+            let st = st
+                .as_ref()
+                .unwrap_or_else(|e| panic!("{name} at {ev}: damaged ({e})"));
+            assert!(
+                st == &old || st == &new,
+                "{name} at {ev}: neither old nor new"
+            );
+        }
+    }
+}
+
+#[test]
+fn api_journal_off_is_torn_by_a_kill_mid_backup() {
+    let (states, old, new) = kill_points("api-journal-off");
+    let torn = states
+        .iter()
+        .filter(|(_, st)| st.as_ref().map_or(true, |c| c != &old && c != &new))
+        .count();
+    assert!(
+        torn > 0,
+        "the control must leave a torn destination mid-backup"
+    );
 }
