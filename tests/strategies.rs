@@ -434,18 +434,50 @@ fn copy_locked_copies_and_leaves_no_sidecars() {
 
 #[test]
 fn copy_locked_keeps_a_hot_journal_destination_consistent() {
-    // An old destination with a hot journal (a killed earlier write) is rolled back by SQLite
-    // before the rename, never left to be "recovered" onto the new file.
+    // An old destination with a hot journal (a writer killed mid-transaction) must be rolled
+    // back by SQLite before the rename, never left to be "recovered" onto the new file.
     let dir = tempfile::tempdir().unwrap();
     let (src, _w) = make_source(dir.path());
-    let dest = dir.path().join("d.db");
-    make_preexisting(&dest);
-    let journal = dir.path().join("d.db-journal");
-    std::fs::write(&journal, vec![0u8; 512]).unwrap(); // not hot (zero header), must just go
-    let (claim, _) = run("copy-locked", &src, &dest, None);
+    let live = dir.path().join("live.db");
+    make_preexisting(&live);
+    let old = content(&live);
+    let w = Connection::open(&live).unwrap();
+    w.execute_batch("PRAGMA cache_size=10; BEGIN; UPDATE t SET junk = hex(randomblob(300));")
+        .unwrap();
+    // The files as a kill right now would leave them: db with spilled pages + hot journal.
+    let dest = snapshot(&live, &dir.path().join("crashed"));
+    w.execute_batch("ROLLBACK").unwrap();
+    let journal = dest.with_file_name("live.db-journal");
+    assert!(journal.exists() && std::fs::metadata(&journal).unwrap().len() > 512);
+    // Snapshot the destination (with its journal) at every phase: each must recover to the old
+    // content or be the new one.
+    let params = StrategyParams::default();
+    let workload = WorkloadSpec::default();
+    let mut snaps = Vec::new();
+    let mut emit = |e: Event| {
+        if let Event::Phase { name } = e {
+            let d = dir.path().join(format!("at-{}-{name}", snaps.len()));
+            snaps.push((name, snapshot(&dest, &d)));
+        }
+    };
+    let mut ctx = StrategyContext {
+        source: &src,
+        dest: &dest,
+        source_vfs: None,
+        dest_vfs: None,
+        params: &params,
+        workload: &workload,
+        emit: &mut emit,
+    };
+    let claim = strategy::by_name("copy-locked").unwrap().run(&mut ctx);
     assert_eq!(claim, Claim::Success);
     assert!(!journal.exists());
-    assert_eq!(content(&dest), content(&src));
+    let new = content(&src);
+    assert_eq!(content(&dest), new);
+    assert_eq!(snaps.len(), 6);
+    for (phase, snap) in snaps {
+        assert_eq!(content(&snap), old, "at phase {phase}");
+    }
 }
 
 #[test]
