@@ -13,6 +13,7 @@ pub const PLAN_ENV: &str = "VFS_FAULTS_PLAN";
 #[serde(deny_unknown_fields)]
 pub struct FaultPlan {
     /// Seed of the plan's named generator (ChaCha8Rng): probabilities, torn sectors, power cuts.
+    /// (TOML integers are i64: a TOML plan can only hold seeds up to `i64::MAX`.)
     #[serde(default)]
     pub seed: u64,
     #[serde(default)]
