@@ -5,6 +5,8 @@
 //! user's next open would, so hot journals and WAL files are recovered first.
 
 pub mod digest;
+mod inspect;
+mod verdict;
 
 use crate::event::Claim;
 use crate::workload::Model;
@@ -124,29 +126,156 @@ pub struct Verdict {
 }
 
 /// Records the destination's pre-image before the strategy runs.
-pub fn take_pre_image(_dest: &Path) -> Result<PreImage, OracleError> {
-    todo!()
+pub fn take_pre_image(dest: &Path) -> Result<PreImage, OracleError> {
+    let len = match std::fs::metadata(dest) {
+        Ok(m) => m.len(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(PreImage::Absent),
+        Err(e) => return Err(io_err(dest, format!("stat: {e}"))),
+    };
+    if len == 0 {
+        return Ok(PreImage::Absent);
+    }
+    match inspect::open_and_digest(dest) {
+        Ok((_conn, d)) => Ok(PreImage::Present(d)),
+        Err(reason) => Err(io_err(dest, format!("pre-image: {reason}"))),
+    }
 }
 
 /// Opens the destination (recovering it), checks integrity, digests it and compares.
+///
+/// A missing file is an empty database. The sequence number a destination claims is trusted
+/// for replay only up to [`Model::max_k`] + [`crate::workload::REPLAY_MARGIN`]: beyond that no
+/// source state can match (the supervisor advances the model to the source's final `k` first),
+/// and a garbage `meta.seq` must not make the model replay forever.
 pub fn inspect_destination(
-    _dest: &Path,
-    _pre: &PreImage,
-    _model: &mut Model,
+    dest: &Path,
+    pre: &PreImage,
+    model: &mut Model,
 ) -> Result<DestState, OracleError> {
-    todo!()
+    let pre_digest = match pre {
+        PreImage::Absent => digest::Digest::EMPTY,
+        PreImage::Present(d) => *d,
+    };
+    let (conn, d) = if dest.exists() {
+        match inspect::open_and_digest(dest) {
+            Ok((c, d)) => (Some(c), d),
+            Err(reason) => return Ok(DestState::Corrupt { reason }),
+        }
+    } else {
+        (None, digest::Digest::EMPTY)
+    };
+    if d == pre_digest {
+        return Ok(DestState::Untouched);
+    }
+    let other = model.lookup(&d);
+    let seq = match conn.as_ref().map(crate::workload::read_seq) {
+        Some(Ok(seq)) => seq,
+        Some(Err(e)) => {
+            return Ok(DestState::Torn {
+                reason: format!(
+                    "digest {d} matches neither the pre-image nor a known state{}; no sequence \
+                     number: {e}",
+                    matched(other)
+                ),
+            })
+        }
+        None => {
+            return Ok(DestState::Torn {
+                reason: format!("the destination file is gone (pre-image digest {pre_digest})"),
+            })
+        }
+    };
+    if seq > model.max_k().saturating_add(crate::workload::REPLAY_MARGIN) {
+        return Ok(DestState::Torn {
+            reason: format!(
+                "meta.seq = {seq} is beyond anything the source committed (model at {}){}",
+                model.max_k(),
+                matched(other)
+            ),
+        });
+    }
+    let expected = model.digest_at(seq)?;
+    if d == expected {
+        return Ok(DestState::Snapshot { k: seq });
+    }
+    Ok(DestState::Torn {
+        reason: format!(
+            "meta.seq = {seq} but the digest {d} differs from S({seq}) = {expected}{}",
+            matched(model.lookup(&d))
+        ),
+    })
+}
+
+fn matched(k: Option<u64>) -> String {
+    match k {
+        Some(j) => format!(" (it equals S({j}))"),
+        None => " (it matches no computed S(j))".to_string(),
+    }
+}
+
+fn io_err(path: &Path, message: String) -> OracleError {
+    OracleError::Io {
+        path: path.display().to_string(),
+        message,
+    }
 }
 
 /// Checks the source: integrity, digest equals `S(k)`, and `k >= max_acked`.
 pub fn check_source(
-    _source: &Path,
-    _model: &mut Model,
-    _max_acked: u64,
+    source: &Path,
+    model: &mut Model,
+    max_acked: u64,
 ) -> Result<SourceCheck, OracleError> {
-    todo!()
+    if !source.exists() {
+        return Ok(SourceCheck {
+            k: 0,
+            damage: Some("the source file is gone".to_string()),
+        });
+    }
+    let (conn, d) = match inspect::open_and_digest(source) {
+        Ok(x) => x,
+        Err(reason) => {
+            return Ok(SourceCheck {
+                k: 0,
+                damage: Some(reason),
+            })
+        }
+    };
+    let k = match crate::workload::read_seq(&conn) {
+        Ok(k) => k,
+        Err(e) => {
+            return Ok(SourceCheck {
+                k: 0,
+                damage: Some(format!("no sequence number: {e}")),
+            })
+        }
+    };
+    if k > model.max_k().saturating_add(crate::workload::REPLAY_MARGIN) {
+        return Ok(SourceCheck {
+            k,
+            damage: Some(format!(
+                "meta.seq = {k} is far beyond the model ({}), not replaying",
+                model.max_k()
+            )),
+        });
+    }
+    let expected = model.digest_at(k)?;
+    let damage = if d != expected {
+        Some(format!(
+            "digest {d} differs from S({k}) = {expected}{}",
+            matched(model.lookup(&d))
+        ))
+    } else if k < max_acked {
+        Some(format!(
+            "lost acknowledged commits: meta.seq = {k} < {max_acked} acknowledged"
+        ))
+    } else {
+        None
+    };
+    Ok(SourceCheck { k, damage })
 }
 
 /// The verdict, from the destination's state, what the strategy claimed, and the source.
-pub fn classify(_dest: &DestState, _obs: &Observation, _source: &SourceCheck) -> Verdict {
-    todo!()
+pub fn classify(dest: &DestState, obs: &Observation, source: &SourceCheck) -> Verdict {
+    verdict::classify(dest, obs, source)
 }

@@ -3,7 +3,15 @@
 //! Transaction `k` applies `ops(seed, k)`, a pure function, so the committed state `S(k)` of the
 //! source is known without logging anything: [`Model`] replays it and keeps one digest per `k`.
 
-use crate::oracle::digest::Digest;
+pub mod model;
+pub mod ops;
+pub mod setup;
+pub mod worker;
+
+pub use model::{Model, REPLAY_MARGIN};
+pub use setup::{create_destination, DestJournal, DestinationKind};
+pub use worker::{open_writer, run_checkpointer, run_writer};
+
 use rusqlite::Connection;
 use std::path::Path;
 
@@ -53,36 +61,78 @@ impl Default for WorkloadSpec {
 }
 
 /// Creates the source database in state `S(0)`, in WAL mode, and closes it cleanly.
-pub fn create_source(_path: &Path, _spec: &WorkloadSpec) -> Result<(), WorkloadError> {
-    todo!()
+pub fn create_source(path: &Path, spec: &WorkloadSpec) -> Result<(), WorkloadError> {
+    setup::create_source(path, spec)
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy) | Some(rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
+fn conn_name(conn: &Connection) -> String {
+    conn.path().unwrap_or("?").to_string()
 }
 
 /// Runs one transaction on `conn`: `BEGIN IMMEDIATE; k = seq + 1; ops(seed, k); seq = k; COMMIT`.
 /// Returns `k`. `conn` must have a busy timeout set.
-pub fn commit_next(_conn: &Connection, _spec: &WorkloadSpec) -> Result<u64, WorkloadError> {
-    todo!()
+pub fn commit_next(conn: &Connection, spec: &WorkloadSpec) -> Result<u64, WorkloadError> {
+    let mut tries = 0u32;
+    loop {
+        match conn.execute_batch("BEGIN IMMEDIATE") {
+            Ok(()) => break,
+            Err(e) if is_busy(&e) && tries < 10_000 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            Err(e) => return Err(sqlite_err("BEGIN IMMEDIATE", &conn_name(conn), e)),
+        }
+    }
+    let body = || -> rusqlite::Result<u64> {
+        let k = read_seq_raw(conn)? + 1;
+        for op in ops::ops(spec, k) {
+            let (sql, params) = op.sql();
+            if matches!(op, ops::Op::Ddl(_)) {
+                conn.execute_batch(&sql)?;
+            } else {
+                conn.prepare_cached(&sql)?
+                    .execute(rusqlite::params_from_iter(params.iter()))?;
+            }
+        }
+        conn.prepare_cached("UPDATE meta SET seq = ?1 WHERE id = 1")?
+            .execute([k as i64])?;
+        conn.execute_batch("COMMIT")?;
+        Ok(k)
+    };
+    match body() {
+        Ok(k) => Ok(k),
+        Err(e) => {
+            if !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+            Err(sqlite_err("commit_next", &conn_name(conn), e))
+        }
+    }
+}
+
+fn read_seq_raw(conn: &Connection) -> rusqlite::Result<u64> {
+    let seq: i64 = conn
+        .prepare_cached("SELECT seq FROM meta WHERE id = 1")?
+        .query_row([], |r| r.get(0))?;
+    u64::try_from(seq).map_err(|_| rusqlite::Error::IntegralValueOutOfRange(0, seq))
 }
 
 /// The sequence number `k` of the last committed transaction in `conn`'s database.
-pub fn read_seq(_conn: &Connection) -> Result<u64, WorkloadError> {
-    todo!()
+pub fn read_seq(conn: &Connection) -> Result<u64, WorkloadError> {
+    read_seq_raw(conn).map_err(|e| sqlite_err("read meta.seq", &conn_name(conn), e))
 }
 
-/// Replays the workload in memory and knows the digest of `S(k)` for every `k` it reached.
-pub struct Model {
-    _private: (),
-}
-
-impl Model {
-    pub fn new(_spec: &WorkloadSpec) -> Result<Model, WorkloadError> {
-        todo!()
-    }
-    /// Digest of `S(k)`, advancing the replay as far as needed.
-    pub fn digest_at(&mut self, _k: u64) -> Result<Digest, WorkloadError> {
-        todo!()
-    }
-    /// The `k` whose state has this digest, among those computed so far.
-    pub fn lookup(&self, _digest: &Digest) -> Option<u64> {
-        todo!()
+pub(crate) fn sqlite_err(op: &str, path: &str, source: rusqlite::Error) -> WorkloadError {
+    WorkloadError::Sqlite {
+        op: op.to_string(),
+        path: path.to_string(),
+        source,
     }
 }

@@ -1,0 +1,51 @@
+//! Opening a database the way a user's next open would, and reading it completely.
+//!
+//! Why its own module: the oracle must never "help" a file. It opens read-write without create
+//! through the default VFS, so a hot journal is rolled back and a WAL is recovered by SQLite
+//! itself, and it never touches `-journal`/`-wal` files. Every failure is a reason string: a
+//! corrupt file is an expected input, not an error of the harness.
+
+use rusqlite::{Connection, OpenFlags};
+use std::path::Path;
+use std::time::Duration;
+
+use super::digest::{digest_connection, Digest};
+
+/// Opens `path` (recovering it), runs `PRAGMA integrity_check` and digests it.
+/// `Err(reason)` when it cannot be opened, fails integrity, or cannot be read.
+pub(crate) fn open_and_digest(path: &Path) -> Result<(Connection, Digest), String> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| format!("cannot open: {e}"))?;
+    conn.busy_timeout(Duration::from_millis(5000))
+        .map_err(|e| format!("cannot set busy_timeout: {e}"))?;
+    integrity(&conn)?;
+    let d = digest_connection(&conn).map_err(|e| format!("cannot read every row: {e}"))?;
+    Ok((conn, d))
+}
+
+fn integrity(conn: &Connection) -> Result<(), String> {
+    let mut stmt = conn
+        .prepare("PRAGMA integrity_check")
+        .map_err(|e| format!("integrity_check failed: {e}"))?;
+    let rows: Vec<String> = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .and_then(|it| it.collect())
+        .map_err(|e| format!("integrity_check failed: {e}"))?;
+    if rows.len() == 1 && rows[0] == "ok" {
+        Ok(())
+    } else {
+        let mut text = rows.join("; ");
+        if text.len() > 300 {
+            let mut cut = 300;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            text.truncate(cut);
+            text.push('…');
+        }
+        Err(format!("integrity_check: {text}"))
+    }
+}

@@ -1,0 +1,154 @@
+//! The verdict: combines the destination's state, the strategy's claim and the source check.
+//!
+//! Kept apart from the file inspection so the precedence rules are easy to read and test:
+//! source damage, then corrupt, torn, out-of-window, false success, stall, error, and finally
+//! the allowed outcomes untouched and snapshot.
+
+use super::{DestState, Observation, SourceCheck, Verdict, VerdictKind};
+use crate::event::Claim;
+
+pub(crate) fn classify(dest: &DestState, obs: &Observation, source: &SourceCheck) -> Verdict {
+    let w = obs.window;
+    let snap = match dest {
+        DestState::Snapshot { k } => Some(*k),
+        _ => None,
+    };
+    let lag = snap.map(|k| w.k_end.saturating_sub(k));
+    let state = match dest {
+        DestState::Untouched => "destination untouched".to_string(),
+        DestState::Snapshot { k } => format!(
+            "snapshot S({k}), window [{}, {}], lag {}",
+            w.k_start,
+            w.k_end,
+            w.k_end.saturating_sub(*k)
+        ),
+        DestState::Corrupt { reason } => format!("corrupt: {reason}"),
+        DestState::Torn { reason } => format!("torn: {reason}"),
+    };
+    let claim = match &obs.claim {
+        None => "no claim (worker died)".to_string(),
+        Some(Claim::Success) => "claimed success".to_string(),
+        Some(Claim::Error { message }) => format!("claimed error: {message}"),
+        Some(Claim::Aborted { message }) => format!("claimed aborted: {message}"),
+    };
+    let (kind, detail) = if let Some(damage) = &source.damage {
+        (
+            VerdictKind::SourceDamaged,
+            format!("source damaged at k={}: {damage}; {state}", source.k),
+        )
+    } else {
+        match (dest, snap) {
+            (DestState::Corrupt { .. }, _) => (VerdictKind::Corrupt, format!("{state}; {claim}")),
+            (DestState::Torn { .. }, _) => (VerdictKind::Torn, format!("{state}; {claim}")),
+            (_, Some(k)) if k < w.k_start || k > w.k_end => (
+                VerdictKind::OutOfWindow,
+                format!("{state}: outside the window; {claim}"),
+            ),
+            _ if obs.claim == Some(Claim::Success) && snap.is_none() => {
+                (VerdictKind::FalseSuccess, format!("{claim}, but {state}"))
+            }
+            _ if obs.stall.is_some() => (
+                VerdictKind::Stall,
+                format!(
+                    "stalled: {}; {state}",
+                    obs.stall.as_deref().unwrap_or_default()
+                ),
+            ),
+            _ if matches!(obs.claim, Some(Claim::Error { .. })) => {
+                (VerdictKind::Error, format!("{claim}; {state}"))
+            }
+            (DestState::Untouched, _) => (VerdictKind::Untouched, format!("{state}; {claim}")),
+            _ => (VerdictKind::Snapshot, format!("{state}; {claim}")),
+        }
+    };
+    let (k, lag) = if matches!(kind, VerdictKind::SourceDamaged) && snap.is_none() {
+        (None, None)
+    } else {
+        (snap, lag)
+    };
+    Verdict {
+        kind,
+        k,
+        lag,
+        detail,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oracle::Window;
+
+    fn obs(claim: Option<Claim>, stall: Option<&str>) -> Observation {
+        Observation {
+            claim,
+            window: Window {
+                k_start: 10,
+                k_end: 20,
+            },
+            stall: stall.map(str::to_string),
+        }
+    }
+    const OK: SourceCheck = SourceCheck {
+        k: 30,
+        damage: None,
+    };
+
+    #[test]
+    fn precedence() {
+        let snap = |k| DestState::Snapshot { k };
+        let torn = DestState::Torn { reason: "x".into() };
+        let corrupt = DestState::Corrupt { reason: "y".into() };
+        let s = Some(Claim::Success);
+        let err = Some(Claim::Error {
+            message: "e".into(),
+        });
+        let v = |d: &DestState, o: &Observation, src: &SourceCheck| classify(d, o, src).kind;
+        let bad = SourceCheck {
+            k: 3,
+            damage: Some("lost".into()),
+        };
+        assert_eq!(
+            v(&snap(15), &obs(s.clone(), None), &bad),
+            VerdictKind::SourceDamaged
+        );
+        assert_eq!(
+            v(&corrupt, &obs(s.clone(), None), &OK),
+            VerdictKind::Corrupt
+        );
+        assert_eq!(v(&torn, &obs(None, Some("w")), &OK), VerdictKind::Torn);
+        assert_eq!(
+            v(&snap(9), &obs(s.clone(), None), &OK),
+            VerdictKind::OutOfWindow
+        );
+        assert_eq!(
+            v(&snap(21), &obs(None, None), &OK),
+            VerdictKind::OutOfWindow
+        );
+        assert_eq!(
+            v(&DestState::Untouched, &obs(s.clone(), None), &OK),
+            VerdictKind::FalseSuccess
+        );
+        assert_eq!(
+            v(&DestState::Untouched, &obs(None, Some("w")), &OK),
+            VerdictKind::Stall
+        );
+        assert_eq!(
+            v(&snap(12), &obs(err.clone(), None), &OK),
+            VerdictKind::Error
+        );
+        assert_eq!(
+            v(&DestState::Untouched, &obs(err, None), &OK),
+            VerdictKind::Error
+        );
+        assert_eq!(
+            v(&DestState::Untouched, &obs(None, None), &OK),
+            VerdictKind::Untouched
+        );
+        let ok = classify(&snap(16), &obs(s, None), &OK);
+        assert_eq!(
+            (ok.kind, ok.k, ok.lag),
+            (VerdictKind::Snapshot, Some(16), Some(4))
+        );
+    }
+}

@@ -1,0 +1,246 @@
+//! Creating the source in state `S(0)` and the destinations a strategy writes into.
+//!
+//! The source's initial content is built by [`build_initial`], which the model also runs on its
+//! in-memory database, so both start from the very same `S(0)`.
+
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rusqlite::types::Value;
+use rusqlite::Connection;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+use super::ops::{initial_row, BASE_SCHEMA, BASE_TABLES};
+use super::{sqlite_err, WorkloadError, WorkloadSpec};
+
+/// Rows inserted between two page-count checks while building `S(0)`.
+const BATCH: u64 = 16;
+
+/// Fills an empty database (its page size already set) with `S(0)`, in one transaction.
+/// Returns the number of initial rows.
+pub fn build_initial(conn: &Connection, spec: &WorkloadSpec) -> rusqlite::Result<u64> {
+    let tx = conn.unchecked_transaction()?;
+    tx.execute_batch(BASE_SCHEMA)?;
+    let mut j = 0u64;
+    loop {
+        let pages: i64 = tx.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+        if pages >= spec.initial_pages as i64 {
+            break;
+        }
+        for _ in 0..BATCH {
+            j += 1;
+            let (table, values) = initial_row(spec, j);
+            let sql = format!("INSERT INTO {table}(id, n, r, s, b) VALUES (?1, ?2, ?3, ?4, ?5)");
+            tx.prepare_cached(&sql)?
+                .execute(rusqlite::params_from_iter(values.iter()))?;
+        }
+    }
+    tx.commit()?;
+    Ok(j)
+}
+
+/// Creates the source database in state `S(0)`, in WAL mode, and closes it cleanly (no `-wal`).
+pub fn create_source(path: &Path, spec: &WorkloadSpec) -> Result<(), WorkloadError> {
+    let p = path.display().to_string();
+    if path.exists() {
+        return Err(WorkloadError::Other(format!(
+            "create source {p}: file already exists"
+        )));
+    }
+    let conn = Connection::open(path).map_err(|e| sqlite_err("open", &p, e))?;
+    conn.execute_batch(&format!("PRAGMA page_size = {};", spec.page_size))
+        .map_err(|e| sqlite_err("set page_size", &p, e))?;
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .map_err(|e| sqlite_err("set journal_mode=WAL", &p, e))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(WorkloadError::Other(format!(
+            "create source {p}: journal_mode is {mode}, not wal"
+        )));
+    }
+    conn.execute_batch("PRAGMA synchronous = NORMAL;")
+        .map_err(|e| sqlite_err("set synchronous", &p, e))?;
+    build_initial(&conn, spec).map_err(|e| sqlite_err("build S(0)", &p, e))?;
+    checkpoint_truncate(&conn, &p)?;
+    conn.close().map_err(|(_, e)| sqlite_err("close", &p, e))?;
+    Ok(())
+}
+
+fn checkpoint_truncate(conn: &Connection, p: &str) -> Result<(), WorkloadError> {
+    let busy: i64 = conn
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
+        .map_err(|e| sqlite_err("wal_checkpoint(TRUNCATE)", p, e))?;
+    if busy != 0 {
+        return Err(WorkloadError::Other(format!(
+            "wal_checkpoint(TRUNCATE) on {p}: busy"
+        )));
+    }
+    Ok(())
+}
+
+/// Journal mode of a pre-existing destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DestJournal {
+    Delete,
+    Wal,
+}
+
+/// What the destination holds before the strategy runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DestinationKind {
+    /// No file at all.
+    Fresh,
+    /// A valid database with unrelated content.
+    Existing { journal: DestJournal },
+    /// A database whose tables have the source's names but other columns and content.
+    Conflicting { journal: DestJournal },
+}
+
+/// Creates the destination as `kind` says (for `Fresh`, removes any file at `path`).
+pub fn create_destination(
+    path: &Path,
+    kind: &DestinationKind,
+    seed: u64,
+) -> Result<(), WorkloadError> {
+    let p = path.display().to_string();
+    for suffix in ["", "-journal", "-wal", "-shm"] {
+        let f = format!("{p}{suffix}");
+        if Path::new(&f).exists() {
+            std::fs::remove_file(&f)
+                .map_err(|e| WorkloadError::Other(format!("remove {f}: {e}")))?;
+        }
+    }
+    let (journal, schema, conflicting) = match kind {
+        DestinationKind::Fresh => return Ok(()),
+        DestinationKind::Existing { journal } => (journal, EXISTING_SCHEMA, false),
+        DestinationKind::Conflicting { journal } => (journal, CONFLICTING_SCHEMA, true),
+    };
+    let conn = Connection::open(path).map_err(|e| sqlite_err("open", &p, e))?;
+    if *journal == DestJournal::Wal {
+        conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))
+            .map_err(|e| sqlite_err("set journal_mode=WAL", &p, e))?;
+    }
+    let fill = || -> rusqlite::Result<()> {
+        let tx = conn.unchecked_transaction()?;
+        tx.execute_batch(schema)?;
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xDE57_0000);
+        let n = rng.random_range(200..400u32);
+        for i in 0..n {
+            let text: String = (0..rng.random_range(0..300usize))
+                .map(|_| (b'A' + rng.random_range(0..26u8)) as char)
+                .collect();
+            let blob: Vec<u8> = (0..rng.random_range(0..500usize))
+                .map(|_| rng.random())
+                .collect();
+            let x: f64 = rng.random::<f64>() * 100.0;
+            if conflicting {
+                let t = BASE_TABLES[i as usize % 3];
+                tx.prepare_cached(&format!(
+                    "INSERT INTO {t}(name, payload, weight) VALUES (?1, ?2, ?3)"
+                ))?
+                .execute(rusqlite::params![text, blob, x])?;
+                tx.execute(
+                    "INSERT INTO meta(key, value) VALUES (?1, ?2)",
+                    rusqlite::params![format!("k{i}"), Value::Real(x)],
+                )?;
+            } else {
+                tx.prepare_cached(
+                    "INSERT INTO notes(title, body, score, n) VALUES (?1, ?2, ?3, ?4)",
+                )?
+                .execute(rusqlite::params![text, blob, x, i as i64])?;
+                if i % 4 == 0 {
+                    tx.prepare_cached("INSERT INTO tags(note, tag) VALUES (?1, ?2)")?
+                        .execute(rusqlite::params![i as i64 + 1, format!("tag{}", i % 7)])?;
+                }
+            }
+        }
+        tx.commit()
+    };
+    fill().map_err(|e| sqlite_err("fill destination", &p, e))?;
+    if *journal == DestJournal::Wal {
+        checkpoint_truncate(&conn, &p)?;
+    }
+    conn.close().map_err(|(_, e)| sqlite_err("close", &p, e))?;
+    Ok(())
+}
+
+const EXISTING_SCHEMA: &str = "
+CREATE TABLE notes(id INTEGER PRIMARY KEY, title TEXT, body BLOB, score REAL, n INTEGER);
+CREATE TABLE tags(note INTEGER, tag TEXT, PRIMARY KEY (note, tag)) WITHOUT ROWID;
+CREATE INDEX notes_score ON notes(score);
+";
+
+const CONFLICTING_SCHEMA: &str = "
+CREATE TABLE meta(key TEXT PRIMARY KEY, value);
+CREATE TABLE t0(name TEXT, payload BLOB, weight REAL);
+CREATE TABLE t1(name TEXT, payload BLOB, weight REAL);
+CREATE TABLE t2(name TEXT, payload BLOB, weight REAL);
+CREATE INDEX t1_r ON t1(weight);
+";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oracle::digest::digest_connection;
+
+    fn small() -> WorkloadSpec {
+        WorkloadSpec {
+            initial_pages: 60,
+            ..WorkloadSpec::default()
+        }
+    }
+
+    #[test]
+    fn source_is_wal_clean_and_big_enough() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("src.db");
+        create_source(&path, &small()).unwrap();
+        assert!(!dir.path().join("src.db-wal").exists());
+        let c = Connection::open(&path).unwrap();
+        let mode: String = c
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        let pages: i64 = c.query_row("PRAGMA page_count", [], |r| r.get(0)).unwrap();
+        assert!(pages >= 60);
+        assert_eq!(super::super::read_seq(&c).unwrap(), 0);
+    }
+
+    #[test]
+    fn destinations() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut digests = Vec::new();
+        for (i, kind) in [
+            DestinationKind::Fresh,
+            DestinationKind::Existing {
+                journal: DestJournal::Delete,
+            },
+            DestinationKind::Existing {
+                journal: DestJournal::Wal,
+            },
+            DestinationKind::Conflicting {
+                journal: DestJournal::Delete,
+            },
+            DestinationKind::Conflicting {
+                journal: DestJournal::Wal,
+            },
+        ]
+        .iter()
+        .enumerate()
+        {
+            let path = dir.path().join(format!("d{i}.db"));
+            create_destination(&path, kind, 7).unwrap();
+            assert!(!dir.path().join(format!("d{i}.db-wal")).exists());
+            if *kind == DestinationKind::Fresh {
+                assert!(!path.exists());
+                continue;
+            }
+            let c = Connection::open(&path).unwrap();
+            digests.push(digest_connection(&c).unwrap());
+        }
+        assert_eq!(digests[0], digests[1]); // same content, journal mode aside
+        assert_ne!(digests[0], digests[2]);
+    }
+}

@@ -1,0 +1,115 @@
+//! The writer and checkpointer loops that worker processes run against the source.
+//!
+//! Why separate processes: real writers hold real locks; a strategy must cope with them exactly as
+//! it would in production. These loops run until their limit or until they are SIGKILLed, and
+//! report every acknowledged commit and every checkpoint as an [`Event`].
+
+use rusqlite::Connection;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use super::{commit_next, sqlite_err, WorkloadError, WorkloadSpec};
+use crate::event::Event;
+
+/// Opens the source as a writer does: busy timeout 5 s, WAL, `synchronous=NORMAL`.
+pub fn open_writer(source: &Path) -> Result<Connection, WorkloadError> {
+    let p = source.display().to_string();
+    let conn = Connection::open_with_flags(
+        source,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| sqlite_err("open", &p, e))?;
+    conn.busy_timeout(Duration::from_millis(5000))
+        .map_err(|e| sqlite_err("busy_timeout", &p, e))?;
+    conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))
+        .map_err(|e| sqlite_err("set journal_mode=WAL", &p, e))?;
+    conn.execute_batch("PRAGMA synchronous = NORMAL;")
+        .map_err(|e| sqlite_err("set synchronous", &p, e))?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+/// Commits transactions on `source` until `max_commits` (or forever), emitting
+/// `Event::Commit` after each; paced to `rate_per_s` commits per second when given.
+pub fn run_writer(
+    source: &Path,
+    spec: &WorkloadSpec,
+    writer_id: u32,
+    rate_per_s: Option<f64>,
+    max_commits: Option<u64>,
+    emit: &mut dyn FnMut(Event),
+) -> Result<(), WorkloadError> {
+    let conn = open_writer(source)?;
+    let start = Instant::now();
+    let mut n = 0u64;
+    while max_commits.is_none_or(|m| n < m) {
+        if let Some(rate) = rate_per_s.filter(|r| *r > 0.0) {
+            let due = start + Duration::from_secs_f64(n as f64 / rate);
+            let now = Instant::now();
+            if due > now {
+                std::thread::sleep(due - now);
+            }
+        }
+        let k = commit_next(&conn, spec)?;
+        n += 1;
+        emit(Event::Commit {
+            k,
+            writer: writer_id,
+        });
+    }
+    Ok(())
+}
+
+/// Every `interval_ms`, a PASSIVE checkpoint of `source`; every `truncate_every`-th one
+/// (0 = never) a TRUNCATE. Emits `Event::Checkpoint` for each; runs until killed.
+pub fn run_checkpointer(
+    source: &Path,
+    interval_ms: u64,
+    truncate_every: u32,
+    emit: &mut dyn FnMut(Event),
+) -> Result<(), WorkloadError> {
+    run_checkpointer_for(source, interval_ms, truncate_every, None, emit)
+}
+
+/// [`run_checkpointer`] with an optional limit on the number of checkpoints.
+pub fn run_checkpointer_for(
+    source: &Path,
+    interval_ms: u64,
+    truncate_every: u32,
+    max_checkpoints: Option<u64>,
+    emit: &mut dyn FnMut(Event),
+) -> Result<(), WorkloadError> {
+    let p = source.display().to_string();
+    let conn = open_writer(source)?;
+    conn.busy_timeout(Duration::from_millis(1000))
+        .map_err(|e| sqlite_err("busy_timeout", &p, e))?;
+    let mut n = 0u64;
+    while max_checkpoints.is_none_or(|m| n < m) {
+        std::thread::sleep(Duration::from_millis(interval_ms));
+        n += 1;
+        let mode = if truncate_every > 0 && n % truncate_every as u64 == 0 {
+            "TRUNCATE"
+        } else {
+            "PASSIVE"
+        };
+        let res = conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
+            Ok((
+                r.get::<_, i32>(0)?,
+                r.get::<_, i32>(1)?,
+                r.get::<_, i32>(2)?,
+            ))
+        });
+        let (rc, log, checkpointed) = match res {
+            Ok((busy, log, ck)) => (if busy != 0 { 5 } else { 0 }, log, ck),
+            Err(rusqlite::Error::SqliteFailure(e, _)) => (e.extended_code, -1, -1),
+            Err(e) => return Err(sqlite_err("wal_checkpoint", &p, e)),
+        };
+        emit(Event::Checkpoint {
+            mode: mode.to_string(),
+            rc,
+            log,
+            checkpointed,
+        });
+    }
+    Ok(())
+}
