@@ -165,8 +165,8 @@ fn one_line(e: &anyhow::Error) -> String {
     format!("{e:#}").replace('\n', " ")
 }
 
-fn bench_vfs_overhead(_json: Option<PathBuf>) -> Result<i32> {
-    Err(anyhow!(Usage("bench vfs-overhead is not built yet".into())))
+fn bench_vfs_overhead(json: Option<PathBuf>) -> Result<i32> {
+    crate::bench::vfs_overhead::run(json.as_deref()).map(|_| 0)
 }
 
 fn cmd_list() -> Result<i32> {
