@@ -243,7 +243,12 @@ fn cmd_scenario(
         .with_context(|| format!("scenario {} (seed {})", scenario.name, scenario.seed))?;
     let bar = progress_bar(total);
     let run = run::run_scenario(&mut ctx, &Selection::default(), true, |r| {
-        bar.set_message(format!("{} #{}: {}", r.strategy, r.iteration, r.verdict.kind.as_str()));
+        bar.set_message(format!(
+            "{} #{}: {}",
+            r.strategy,
+            r.iteration,
+            r.verdict.kind.as_str()
+        ));
         bar.inc(1);
     });
     bar.finish_and_clear();
@@ -283,8 +288,8 @@ fn finish_run(run: &RunResult, json: Option<&Path>, report_dir: &Path) -> Result
 }
 
 fn cmd_replay(id: &str, json: Option<PathBuf>, times: u32) -> Result<i32> {
-    let (scenario_id, seed, strategy, iteration) = crate::fault::parse_replay_id(id)
-        .ok_or_else(|| {
+    let (scenario_id, seed, strategy, iteration) =
+        crate::fault::parse_replay_id(id).ok_or_else(|| {
             anyhow!(Usage(format!(
                 "replay ID `{id}` is not of the form scenario:seed:strategy:iteration"
             )))
@@ -316,10 +321,14 @@ fn cmd_replay(id: &str, json: Option<PathBuf>, times: u32) -> Result<i32> {
         }
         runs.extend(run.results);
     }
-    let first = runs.first().ok_or_else(|| anyhow!("replay {id}: no result"))?;
+    let first = runs
+        .first()
+        .ok_or_else(|| anyhow!("replay {id}: no result"))?;
     let mut counts = std::collections::BTreeMap::<String, u64>::new();
     for r in &runs {
-        *counts.entry(r.verdict.kind.as_str().to_string()).or_default() += 1;
+        *counts
+            .entry(r.verdict.kind.as_str().to_string())
+            .or_default() += 1;
     }
     let out = serde_json::json!({
         "id": id,

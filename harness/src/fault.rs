@@ -6,11 +6,12 @@
 //! and its arms in [`draw_fault`], [`PlannedFault::vfs_plan`] and the supervisor's kill logic.
 
 use crate::scenario::{DestinationChoice, FaultKind, Scenario, StrategyEntry};
+
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use vfs_faults::{
-    Action, ErrorCode, FaultPlan, FileKind, KillWhen, OpKind, Occurrence, Rule, Selector,
+    Action, ErrorCode, FaultPlan, FileKind, KillWhen, Occurrence, OpKind, Rule, Selector,
 };
 
 /// The role the backup worker gives the destination path in its fault VFS.
@@ -35,9 +36,10 @@ pub enum PlannedFault {
     },
     /// SIGKILL from the supervisor `ms` after the backup worker started.
     KillDelay { ms: u64 },
-    /// An I/O error on every sync of the destination: only the final commit syncs the
-    /// destination database (rollback mode) or its WAL (WAL mode, synchronous=FULL), so the
-    /// backup fails after `remaining()` reached 0 and before `SQLITE_DONE`.
+    /// An I/O error on the destination's commit sync: the database file's sync in rollback
+    /// modes (only the commit syncs it), the WAL's second sync in WAL mode (the first one
+    /// follows the WAL header). The backup fails after `remaining()` reached 0 and before
+    /// `SQLITE_DONE`.
     FinalCommitIoerr,
 }
 
@@ -64,18 +66,26 @@ impl PlannedFault {
         match self {
             PlannedFault::None => "none".into(),
             PlannedFault::KillAfterEvent { n } => format!("kill after event #{n}"),
-            PlannedFault::KillDestOp { op, file, nth, when } => {
-                format!("kill {when:?} dest {file:?} {op:?} #{nth}").to_lowercase()
-            }
+            PlannedFault::KillDestOp {
+                op,
+                file,
+                nth,
+                when,
+            } => format!("kill {when:?} dest {file:?} {op:?} #{nth}").to_lowercase(),
             PlannedFault::KillDelay { ms } => format!("kill after {ms} ms"),
-            PlannedFault::FinalCommitIoerr => "ioerr-fsync on every dest sync".into(),
+            PlannedFault::FinalCommitIoerr => "ioerr-fsync on the dest commit sync".into(),
         }
     }
 
     /// The fault plan the backup worker's VFS gets, if the fault lives in the VFS.
     pub fn vfs_plan(&self, seed: u64) -> FaultPlan {
         let rules = match self {
-            PlannedFault::KillDestOp { op, file, nth, when } => vec![Rule {
+            PlannedFault::KillDestOp {
+                op,
+                file,
+                nth,
+                when,
+            } => vec![Rule {
                 name: Some(self.label()),
                 select: Selector {
                     ops: vec![*op],
@@ -86,23 +96,26 @@ impl PlannedFault {
                 },
                 action: Action::Kill { when: *when },
             }],
-            PlannedFault::FinalCommitIoerr => [FileKind::MainDb, FileKind::Wal]
-                .into_iter()
-                .map(|file| Rule {
-                    name: Some(format!("ioerr-fsync dest {file:?}").to_lowercase()),
-                    select: Selector {
-                        ops: vec![OpKind::Sync],
-                        file: Some(file),
-                        role: Some(DEST_ROLE.into()),
-                        when: Occurrence::Every,
-                        ..Selector::default()
-                    },
-                    action: Action::Error {
-                        code: ErrorCode::IoerrFsync,
-                        persistent: false,
-                    },
-                })
-                .collect(),
+            PlannedFault::FinalCommitIoerr => [
+                (FileKind::MainDb, Occurrence::Every),
+                (FileKind::Wal, Occurrence::Nth(2)),
+            ]
+            .into_iter()
+            .map(|(file, when)| Rule {
+                name: Some(format!("ioerr-fsync dest {file:?}").to_lowercase()),
+                select: Selector {
+                    ops: vec![OpKind::Sync],
+                    file: Some(file),
+                    role: Some(DEST_ROLE.into()),
+                    when,
+                    ..Selector::default()
+                },
+                action: Action::Error {
+                    code: ErrorCode::IoerrFsync,
+                    persistent: false,
+                },
+            })
+            .collect(),
             _ => Vec::new(),
         };
         FaultPlan { seed, rules }
@@ -154,10 +167,14 @@ pub fn plan_iteration(scenario: &Scenario, entry: &StrategyEntry, iteration: u32
         .complete_fraction
         .unwrap_or(scenario.faults.complete_fraction);
     let fault_kinds = entry.faults.as_deref().unwrap_or(&scenario.faults.kinds);
-    // Alternate fault-free and faulted iterations in a seeded pattern that keeps the fraction.
-    let faulted = !fault_kinds.is_empty() && !rng.random_bool(complete);
-    let fault = if faulted {
-        let kind = fault_kinds[rng.random_range(0..fault_kinds.len())];
+    // Stratified rather than drawn: iteration i is faulted when the running count of faulted
+    // iterations, ceil(i * f), steps up, so a few iterations already mix both kinds, and the
+    // fault kinds take turns. The fault's parameters are drawn from the seed.
+    let f = 1.0 - complete;
+    let before = (f64::from(iteration) * f).ceil() as usize;
+    let upto = (f64::from(iteration + 1) * f).ceil() as usize;
+    let fault = if !fault_kinds.is_empty() && upto > before {
+        let kind = fault_kinds[before % fault_kinds.len()];
         draw_fault(scenario, &entry.name, kind, &mut rng)
     } else {
         PlannedFault::None
@@ -178,6 +195,12 @@ fn draw_fault(
 ) -> PlannedFault {
     let through_vfs = writes_dest_through_vfs(strategy);
     match kind {
+        FaultKind::KillDestWrite if through_vfs => PlannedFault::KillDestOp {
+            op: OpKind::Write,
+            file: FileKind::MainDb,
+            nth: rng.random_range(1..=u64::from(scenario.source.pages.max(2))),
+            when: KillWhen::After,
+        },
         FaultKind::KillDestOp if through_vfs => {
             // Mostly destination database writes (the long phase), sometimes the commit's
             // durability points: journal sync, db sync, journal delete.
@@ -220,7 +243,7 @@ fn draw_fault(
         // Kill after event n; also the stand-in for VFS faults on strategies that do not
         // write the destination through SQLite.
         _ => PlannedFault::KillAfterEvent {
-            n: rng.random_range(1..=12),
+            n: rng.random_range(1..=8),
         },
     }
 }
@@ -263,20 +286,43 @@ mod tests {
                 plan_iteration(&s, &s.strategies[0], i)
             );
         }
-        let a: Vec<_> = (0..50).map(|i| plan_iteration(&s, &s.strategies[0], i)).collect();
+        let a: Vec<_> = (0..50)
+            .map(|i| plan_iteration(&s, &s.strategies[0], i))
+            .collect();
         let mut s2 = s.clone();
         s2.seed = 10;
-        let b: Vec<_> = (0..50).map(|i| plan_iteration(&s2, &s2.strategies[0], i)).collect();
+        let b: Vec<_> = (0..50)
+            .map(|i| plan_iteration(&s2, &s2.strategies[0], i))
+            .collect();
         assert_ne!(a, b);
     }
 
     #[test]
-    fn about_half_the_iterations_are_fault_free() {
-        let s = scenario();
+    fn faulted_iterations_follow_the_fraction_and_kinds_take_turns() {
+        let mut s = scenario();
         let none = (0..400)
             .filter(|&i| plan_iteration(&s, &s.strategies[0], i).fault == PlannedFault::None)
             .count();
-        assert!((150..250).contains(&none), "{none}");
+        assert_eq!(none, 200);
+        // The first iteration is faulted, so even a 1-iteration run tests a fault.
+        assert_ne!(
+            plan_iteration(&s, &s.strategies[0], 0).fault,
+            PlannedFault::None
+        );
+        s.faults.kinds = vec![FaultKind::KillDelay, FaultKind::FinalCommitIoerr];
+        let kinds: Vec<_> = (0..4)
+            .map(|i| plan_iteration(&s, &s.strategies[0], i).fault)
+            .collect();
+        assert!(
+            matches!(kinds[0], PlannedFault::KillDelay { .. }),
+            "{kinds:?}"
+        );
+        assert_eq!(kinds[1], PlannedFault::None);
+        assert_eq!(kinds[2], PlannedFault::FinalCommitIoerr);
+        s.faults.complete_fraction = 1.0;
+        assert!(
+            (0..50).all(|i| plan_iteration(&s, &s.strategies[0], i).fault == PlannedFault::None)
+        );
     }
 
     #[test]
@@ -285,7 +331,10 @@ mod tests {
         for i in 0..200 {
             let f = plan_iteration(&s, &s.strategies[1], i).fault;
             assert!(
-                !matches!(f, PlannedFault::KillDestOp { .. } | PlannedFault::FinalCommitIoerr),
+                !matches!(
+                    f,
+                    PlannedFault::KillDestOp { .. } | PlannedFault::FinalCommitIoerr
+                ),
                 "{f:?}"
             );
             assert!(f.vfs_plan(1).rules.is_empty());

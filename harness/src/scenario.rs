@@ -5,8 +5,8 @@
 //! injected, and how many iterations run. See `scenarios/wal-storm.toml` for a commented example.
 
 use crate::strategy::{StrategyParams, ALL};
-use crate::workload::{DestJournal, DestinationKind};
 use crate::workload::WorkloadSpec;
+use crate::workload::{DestJournal, DestinationKind};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -56,8 +56,11 @@ impl Expect {
 pub enum FaultKind {
     /// SIGKILL the backup worker after its n-th progress event (deterministic point).
     KillAfterEvent,
-    /// The backup worker's own VFS SIGKILLs it at the n-th destination operation.
+    /// The backup worker's own VFS SIGKILLs it at the n-th destination operation: mostly
+    /// database writes, sometimes the commit's journal sync, database sync or journal delete.
     KillDestOp,
+    /// Like `kill-dest-op`, always at the n-th write of the destination database file.
+    KillDestWrite,
     /// SIGKILL the backup worker after a seeded wall-clock delay (not deterministic).
     KillDelay,
     /// An I/O error inside the destination's final commit, the "remaining()==0 but not
@@ -70,6 +73,7 @@ impl FaultKind {
         match self {
             FaultKind::KillAfterEvent => "kill-after-event",
             FaultKind::KillDestOp => "kill-dest-op",
+            FaultKind::KillDestWrite => "kill-dest-write",
             FaultKind::KillDelay => "kill-delay",
             FaultKind::FinalCommitIoerr => "final-commit-ioerr",
         }
@@ -362,7 +366,8 @@ impl Scenario {
                 format!("{} is out of range 1..=100000", self.iterations),
             );
         }
-        if !(512..=65536).contains(&self.source.page_size) || !self.source.page_size.is_power_of_two()
+        if !(512..=65536).contains(&self.source.page_size)
+            || !self.source.page_size.is_power_of_two()
         {
             return bad(
                 "page_size",
@@ -385,7 +390,10 @@ impl Scenario {
             );
         }
         if !(self.workload.rate >= 0.0 && self.workload.rate.is_finite()) {
-            return bad("rate", format!("{} must be >= 0 (0 = max)", self.workload.rate));
+            return bad(
+                "rate",
+                format!("{} must be >= 0 (0 = max)", self.workload.rate),
+            );
         }
         if self.workload.ops_min == 0 || self.workload.ops_min > self.workload.ops_max {
             return bad(
@@ -419,7 +427,10 @@ impl Scenario {
             if !ALL.contains(&s.name.as_str()) {
                 return bad(
                     "name",
-                    format!("unknown strategy `{}` (see `list` for the strategies)", s.name),
+                    format!(
+                        "unknown strategy `{}` (see `list` for the strategies)",
+                        s.name
+                    ),
                 );
             }
             if s.params.npage == 0 || s.params.npage < -1 {
@@ -596,19 +607,29 @@ mod tests {
         let err = parse("seed = 1\n[workload]\nwriters = \"two\"\n")
             .unwrap_err()
             .to_string();
-        assert!(err.starts_with("scenarios/t.toml:3: key `workload.writers`:"), "{err}");
+        assert!(
+            err.starts_with("scenarios/t.toml:3: key `workload.writers`:"),
+            "{err}"
+        );
         assert!(!err.contains('\n'), "{err}");
     }
 
     #[test]
     fn unknown_key_is_named() {
-        let err = parse("seed = 1\n[source]\npagez = 5\n").unwrap_err().to_string();
-        assert!(err.starts_with("scenarios/t.toml:3: key `source.pagez`"), "{err}");
+        let err = parse("seed = 1\n[source]\npagez = 5\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("scenarios/t.toml:3: key `source.pagez`"),
+            "{err}"
+        );
     }
 
     #[test]
     fn syntax_error_has_a_line() {
-        let err = parse("seed = 1\niterations = = 3\n").unwrap_err().to_string();
+        let err = parse("seed = 1\niterations = = 3\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("scenarios/t.toml:2:"), "{err}");
     }
 
@@ -617,8 +638,13 @@ mod tests {
         let err = parse(&format!("iterations = 0\n{MINIMAL}"))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("key `iterations`") && err.contains("out of range"), "{err}");
-        let err = parse(&format!("{MINIMAL}npage = -5\n")).unwrap_err().to_string();
+        assert!(
+            err.contains("key `iterations`") && err.contains("out of range"),
+            "{err}"
+        );
+        let err = parse(&format!("{MINIMAL}npage = -5\n"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("key `npage`"), "{err}");
     }
 
@@ -627,7 +653,10 @@ mod tests {
         let err = parse("[[strategy]]\nname = \"nope\"\nexpect = \"safe\"\n")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("unknown strategy `nope`") && err.contains("`list`"), "{err}");
+        assert!(
+            err.contains("unknown strategy `nope`") && err.contains("`list`"),
+            "{err}"
+        );
     }
 
     #[test]

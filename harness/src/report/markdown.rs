@@ -32,7 +32,12 @@ pub fn render(r: &Report) -> String {
     }
     out.push_str("---|---|---|\n");
     for s in &r.strategies {
-        out.push_str(&format!("| {} | {} | {} |", s.name, s.expect.as_str(), s.iterations));
+        out.push_str(&format!(
+            "| {} | {} | {} |",
+            s.name,
+            s.expect.as_str(),
+            s.iterations
+        ));
         for k in VerdictKind::ALL {
             let n = s.verdicts.get(k.as_str()).copied().unwrap_or(0);
             if n > 0 && k.is_violation() {
@@ -48,9 +53,19 @@ pub fn render(r: &Report) -> String {
             .collect();
         out.push_str(&format!(
             " {} | {} | {} |\n",
-            if hits.is_empty() { "-".into() } else { hits.join(", ") },
-            s.lag_max.map(|l| l.to_string()).unwrap_or_else(|| "-".into()),
-            if s.expectation_met { "ok" } else { "**unexpected**" }
+            if hits.is_empty() {
+                "-".into()
+            } else {
+                hits.join(", ")
+            },
+            s.lag_max
+                .map(|l| l.to_string())
+                .unwrap_or_else(|| "-".into()),
+            if s.expectation_met {
+                "ok"
+            } else {
+                "**unexpected**"
+            }
         ));
     }
     let violations: Vec<_> = r
@@ -68,7 +83,11 @@ pub fn render(r: &Report) -> String {
                 v.iteration,
                 v.fault,
                 v.destination,
-                if v.deterministic { "" } else { "; timing-dependent kill" },
+                if v.deterministic {
+                    ""
+                } else {
+                    "; timing-dependent kill"
+                },
                 v.detail,
                 v.replay
             ));

@@ -132,7 +132,9 @@ fn summarize(name: &str, expect: Expect, rs: &[&IterationResult]) -> StrategyRep
     let mut lags = Vec::new();
     let mut times: Vec<u64> = rs.iter().map(|r| r.backup_ms).collect();
     for r in rs {
-        *verdicts.entry(r.verdict.kind.as_str().to_string()).or_default() += 1;
+        *verdicts
+            .entry(r.verdict.kind.as_str().to_string())
+            .or_default() += 1;
         if let Some(key) = r.fault.hit_key() {
             *faults_planned.entry(key.to_string()).or_default() += 1;
             if r.fault_hit {
@@ -185,7 +187,13 @@ pub fn run_dir(base: &Path, scenario: &str) -> PathBuf {
         .unwrap_or(0);
     let safe: String = scenario
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     base.join(format!("{safe}-{}", utc_stamp(secs)))
 }

@@ -5,7 +5,15 @@ use crate::oracle::VerdictKind;
 
 /// Short column headers for the verdict kinds, in [`VerdictKind::ALL`] order.
 const HEADERS: [&str; 9] = [
-    "untouched", "snapshot", "corrupt", "torn", "false-ok", "window", "src-dmg", "stall", "error",
+    "untouched",
+    "snapshot",
+    "corrupt",
+    "torn",
+    "false-ok",
+    "window",
+    "src-dmg",
+    "stall",
+    "error",
 ];
 
 /// The verdict table: one row per strategy, violations marked, then one replay line per
@@ -19,7 +27,10 @@ pub fn render(report: &Report, max_replays: usize) -> String {
         .unwrap_or(8)
         .max(8);
     let mut out = String::new();
-    out.push_str(&format!("{:<name_w$}  {:<6}  {:>4}", "strategy", "expect", "runs"));
+    out.push_str(&format!(
+        "{:<name_w$}  {:<6}  {:>4}",
+        "strategy", "expect", "runs"
+    ));
     for h in HEADERS {
         out.push_str(&format!("  {h:>w$}", w = h.len().max(4)));
     }
@@ -75,7 +86,11 @@ pub fn render(report: &Report, max_replays: usize) -> String {
                 v.iteration,
                 v.fault,
                 v.destination,
-                if v.deterministic { "" } else { "; timing-dependent" },
+                if v.deterministic {
+                    ""
+                } else {
+                    "; timing-dependent"
+                },
                 v.replay
             ));
         }

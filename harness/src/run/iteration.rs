@@ -204,12 +204,7 @@ pub fn run_iteration(
     Ok(IterationResult {
         strategy: entry.name.clone(),
         iteration: plan.iteration,
-        replay: replay_id(
-            &ctx.scenario_id,
-            scenario.seed,
-            &entry.name,
-            plan.iteration,
-        ),
+        replay: replay_id(&ctx.scenario_id, scenario.seed, &entry.name, plan.iteration),
         destination: plan.destination,
         fault: plan.fault.clone(),
         fault_hit,

@@ -195,7 +195,11 @@ pub fn run_scenario(
             break;
         }
         for entry in &scenario.strategies {
-            if selection.strategy.as_deref().is_some_and(|s| s != entry.name) {
+            if selection
+                .strategy
+                .as_deref()
+                .is_some_and(|s| s != entry.name)
+            {
                 continue;
             }
             let plan = plan_iteration(&scenario, entry, i);

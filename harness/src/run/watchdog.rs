@@ -61,7 +61,9 @@ mod tests {
         assert!(why.contains("no progress"), "{why}");
         let mut w = Watchdog::new(t0, Duration::from_secs(100), Duration::from_millis(10));
         w.progress(&Event::Start { k_start: 1 });
-        let ev = Event::Phase { name: "copy".into() };
+        let ev = Event::Phase {
+            name: "copy".into(),
+        };
         let why = w.check(t0 + Duration::from_millis(20), Some(&ev)).unwrap();
         assert!(why.contains("budget") && why.contains("copy"), "{why}");
     }

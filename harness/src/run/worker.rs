@@ -46,7 +46,10 @@ fn absolute(p: &Path) -> Result<PathBuf> {
     let dir = dir
         .canonicalize()
         .with_context(|| format!("resolving {}", dir.display()))?;
-    Ok(dir.join(p.file_name().ok_or_else(|| anyhow!("{} has no file name", p.display()))?))
+    Ok(dir.join(
+        p.file_name()
+            .ok_or_else(|| anyhow!("{} has no file name", p.display()))?,
+    ))
 }
 
 fn read_source_seq(source: &Path) -> Result<u64> {
