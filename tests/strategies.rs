@@ -618,3 +618,54 @@ fn api_journal_off_is_torn_by_a_kill_mid_backup() {
         "the control must leave a torn destination mid-backup"
     );
 }
+
+#[test]
+fn api_early_finish_claims_success_when_the_final_commit_fails() {
+    // Every xSync of the destination db file fails: that sync happens only inside the final
+    // step's commit, after remaining() has dropped to 0. The control stops there and claims
+    // success; api-step sees the error code and claims Error. Both leave the old content.
+    use vfs_faults::{Action, ErrorCode, FaultPlan, FileKind, OpKind, Rule, Selector};
+    let plan = FaultPlan {
+        seed: 1,
+        rules: vec![Rule {
+            name: Some("db-sync".into()),
+            select: Selector {
+                ops: vec![OpKind::Sync],
+                file: Some(FileKind::MainDb),
+                ..Selector::default()
+            },
+            action: Action::Error {
+                code: ErrorCode::IoerrFsync,
+                persistent: true,
+            },
+        }],
+    };
+    let vfs = vfs_faults::FaultVfs::register("strategies-final-commit", plan).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (src, _w) = make_source(dir.path());
+    for (name, expect_success) in [("api-early-finish", true), ("api-step", false)] {
+        let dest = dir.path().join(format!("{name}.db"));
+        make_preexisting(&dest);
+        let old = content(&dest);
+        let (claim, ev) = run(name, &src, &dest, Some(vfs.name()));
+        let last = *steps(&ev).last().unwrap();
+        assert_eq!(
+            (last.0 & 0xff, last.1),
+            (10, 0),
+            "{name}: I/O error with remaining 0"
+        );
+        match claim {
+            Claim::Success => assert!(expect_success, "{name}"),
+            Claim::Error { message } => {
+                assert!(!expect_success, "{name}: {message}");
+                assert!(message.contains("disk I/O error"), "{message}");
+            }
+            c => panic!("{name}: {c:?}"),
+        }
+        assert_eq!(
+            content(&dest),
+            old,
+            "{name}: the destination was not committed"
+        );
+    }
+}
