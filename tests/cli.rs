@@ -25,7 +25,10 @@ fn unknown_scenario_exits_2_pointing_to_list() {
     let (code, _, err) = harness(&["scenario", "no-such-scenario"]);
     assert_eq!(code, 2);
     let line = one_line(&err);
-    assert!(line.contains("no-such-scenario") && line.contains("list"), "{line}");
+    assert!(
+        line.contains("no-such-scenario") && line.contains("list"),
+        "{line}"
+    );
 }
 
 #[test]
@@ -60,7 +63,10 @@ fn out_of_range_values_are_named() {
     let (code, _, err) = harness(&["scenario", path.to_str().unwrap()]);
     assert_eq!(code, 2);
     let line = one_line(&err);
-    assert!(line.contains("complete_fraction") && line.contains("range"), "{line}");
+    assert!(
+        line.contains("complete_fraction") && line.contains("range"),
+        "{line}"
+    );
     let (code, _, err) = harness(&["scenario", "wal-storm", "--iterations", "0"]);
     assert_eq!(code, 2);
     assert!(one_line(&err).contains("--iterations"), "{err}");

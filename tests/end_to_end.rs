@@ -31,10 +31,20 @@ fn small_storm_catches_every_control_and_replays_one() {
         String::from_utf8_lossy(&out.stderr)
     );
     let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    for key in ["scenario", "seed", "sqlite_version", "duration_s", "source_commits", "commits_per_s"] {
+    for key in [
+        "scenario",
+        "seed",
+        "sqlite_version",
+        "duration_s",
+        "source_commits",
+        "commits_per_s",
+    ] {
         assert!(report.get(key).is_some(), "report lacks {key}");
     }
-    assert!(report["source_commits"].as_u64().unwrap() > 0, "the writers committed nothing");
+    assert!(
+        report["source_commits"].as_u64().unwrap() > 0,
+        "the writers committed nothing"
+    );
     let strategies = report["strategies"].as_array().unwrap();
     assert_eq!(strategies.len(), 5);
     let mut replay = None;
@@ -42,7 +52,12 @@ fn small_storm_catches_every_control_and_replays_one() {
         let name = s["name"].as_str().unwrap();
         let violations = s["violations"].as_array().unwrap();
         assert_eq!(s["iterations"], 2, "{name}");
-        let total: u64 = s["verdicts"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
+        let total: u64 = s["verdicts"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|v| v.as_u64().unwrap())
+            .sum();
         assert_eq!(total, 2, "{name}: every iteration has one verdict");
         match s["expect"].as_str().unwrap() {
             "safe" => assert!(violations.is_empty(), "{name}: {violations:?}"),
@@ -72,7 +87,12 @@ fn small_storm_catches_every_control_and_replays_one() {
         .arg(&out_json)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let r: Value = serde_json::from_str(&std::fs::read_to_string(&out_json).unwrap()).unwrap();
     assert_eq!(r["verdict"], "false-success", "{r}");
     assert_eq!(r["deterministic"], true);

@@ -8,7 +8,13 @@ use harness::run::{IterationResult, RunResult};
 use harness::scenario::{DestinationChoice, Scenario};
 use std::path::Path;
 
-fn result(strategy: &str, iteration: u32, kind: VerdictKind, fault: PlannedFault, hit: bool) -> IterationResult {
+fn result(
+    strategy: &str,
+    iteration: u32,
+    kind: VerdictKind,
+    fault: PlannedFault,
+    hit: bool,
+) -> IterationResult {
     let k = matches!(kind, VerdictKind::Snapshot | VerdictKind::OutOfWindow).then_some(40);
     IterationResult {
         strategy: strategy.into(),
@@ -19,14 +25,20 @@ fn result(strategy: &str, iteration: u32, kind: VerdictKind, fault: PlannedFault
         fault,
         fault_hit: hit,
         claim: Some(Claim::Success),
-        window: Window { k_start: 50, k_end: 90 },
+        window: Window {
+            k_start: 50,
+            k_end: 90,
+        },
         verdict: Verdict {
             kind,
             k,
             lag: k.map(|k| 90 - k),
             detail: format!("{} detail", kind.as_str()),
         },
-        source: SourceCheck { k: 95, damage: None },
+        source: SourceCheck {
+            k: 95,
+            damage: None,
+        },
         exit: "exit 0".into(),
         steps: 3,
         restarts: 1,
@@ -52,8 +64,20 @@ fn fixed_report() -> Report {
         sqlite_version: "3.test".into(),
         standalone_commits_per_s: 1000.0,
         results: vec![
-            result("api-oneshot", 0, VerdictKind::Snapshot, PlannedFault::None, false),
-            result("copy-naive", 0, VerdictKind::OutOfWindow, kill.clone(), true),
+            result(
+                "api-oneshot",
+                0,
+                VerdictKind::Snapshot,
+                PlannedFault::None,
+                false,
+            ),
+            result(
+                "copy-naive",
+                0,
+                VerdictKind::OutOfWindow,
+                kill.clone(),
+                true,
+            ),
             result("api-oneshot", 1, VerdictKind::Untouched, kill, true),
             result("copy-naive", 1, VerdictKind::Torn, delay, false),
         ],

@@ -103,18 +103,20 @@ impl RunContext {
     }
 }
 
-/// Temp dirs go to RAM (`/dev/shm`) when there is one: iterations are I/O heavy.
+/// Where temp dirs go: `$HARNESS_TMPDIR` if set, else RAM (`/dev/shm`) when there is one,
+/// since iterations are I/O heavy, else the system temp dir.
 fn temp_dir() -> Result<tempfile::TempDir, RunError> {
-    let shm = std::path::Path::new("/dev/shm");
     let builder = {
         let mut b = tempfile::Builder::new();
         b.prefix("sqlite-backup-harness-");
         b
     };
-    let made = if shm.is_dir() {
-        builder.tempdir_in(shm).or_else(|_| builder.tempdir())
-    } else {
-        builder.tempdir()
+    let root = std::env::var_os("HARNESS_TMPDIR")
+        .map(PathBuf::from)
+        .or_else(|| Some(PathBuf::from("/dev/shm")).filter(|p| p.is_dir()));
+    let made = match root {
+        Some(root) => builder.tempdir_in(root).or_else(|_| builder.tempdir()),
+        None => builder.tempdir(),
     };
     made.map_err(|e| RunError::io("creating a temp dir".into(), e))
 }
@@ -203,7 +205,20 @@ pub fn run_scenario(
                 continue;
             }
             let plan = plan_iteration(&scenario, entry, i);
-            match iteration::run_iteration(ctx, entry, &plan) {
+            // A panic in an iteration (a harness bug) still ends in a written report: its
+            // children and temp dir are dropped while unwinding, and the run stops with an error.
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                iteration::run_iteration(ctx, entry, &plan)
+            }))
+            .unwrap_or_else(|panic| {
+                let what = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_else(|| "panic".into());
+                Err(RunError::Setup(format!("harness panic: {what}")))
+            });
+            match outcome {
                 Ok(r) => {
                     on_result(&r);
                     results.push(r);

@@ -1,0 +1,69 @@
+//! Ctrl-C during a run: exit 130, the partial report is written, and no worker process or temp
+//! directory outlives the run.
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Processes whose command line mentions `needle`.
+fn processes_mentioning(needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
+            let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            if text.contains(needle) {
+                found.push(text);
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn ctrl_c_writes_partial_report_and_leaves_nothing_behind() {
+    let tmp = tempfile::tempdir().unwrap();
+    let reports = tempfile::tempdir().unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/small-storm.toml");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sqlite-backup-harness"))
+        .arg("scenario")
+        .arg(&fixture)
+        .args(["--iterations", "50", "--report-dir"])
+        .arg(reports.path())
+        .env("HARNESS_TMPDIR", tmp.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until workers run (they live under our temp root), then interrupt.
+    let needle = tmp.path().to_string_lossy().into_owned();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while processes_mentioning("worker")
+        .iter()
+        .all(|p| !p.contains(&needle))
+    {
+        assert!(Instant::now() < deadline, "no worker started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+
+    let runs: Vec<_> = std::fs::read_dir(reports.path())
+        .unwrap()
+        .flatten()
+        .collect();
+    assert_eq!(runs.len(), 1);
+    let json = std::fs::read_to_string(runs[0].path().join("report.json")).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(report["interrupted"], true);
+
+    // Children are killed and reaped before the supervisor exits; give the kernel a moment.
+    std::thread::sleep(Duration::from_millis(200));
+    let left = processes_mentioning(&needle);
+    assert!(left.is_empty(), "workers outlived the run: {left:?}");
+    let dirs: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().flatten().collect();
+    assert!(dirs.is_empty(), "temp dirs outlived the run: {dirs:?}");
+}
