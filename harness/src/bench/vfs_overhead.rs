@@ -2,8 +2,8 @@
 //!
 //! The same commit-heavy workload (WAL, `synchronous=NORMAL`, small autocommit inserts, fresh
 //! database in a temp dir) runs through `unix` and through `vfs-faults` with an empty plan,
-//! interleaved for [`ROUNDS`] rounds in one process (the order alternates per round, so drift
-//! hits both). The ratio is the median of the per-round ratios `faults time / unix time`. A
+//! interleaved for [`ROUNDS`] rounds in one process; inside a round the runs alternate in
+//! [`SLICES`] short slices so that drift and load from other processes hit both alike. The ratio is the median of the per-round ratios `faults time / unix time`. A
 //! third run per round with tracing on says what the trace costs.
 
 use anyhow::{Context, Result};
@@ -15,8 +15,10 @@ use vfs_faults::{FaultPlan, FaultVfs, Options};
 
 /// Interleaved rounds.
 pub const ROUNDS: usize = 5;
-/// Commits per run.
+/// Commits per run and round.
 pub const COMMITS: u64 = 20_000;
+/// Alternating slices per round.
+pub const SLICES: u64 = 20;
 /// The overhead target of the vfs-faults issue.
 pub const TARGET_RATIO: f64 = 1.02;
 
@@ -39,29 +41,51 @@ pub struct VfsOverheadReport {
     pub within_target: bool,
 }
 
-/// Runs `commits` autocommit inserts on a fresh WAL database through `vfs`.
-pub fn commit_run(dir: &Path, tag: &str, vfs: &str, commits: u64) -> Result<Duration> {
-    let path = dir.join(format!("{tag}.db"));
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-        | OpenFlags::SQLITE_OPEN_CREATE
-        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let c = Connection::open_with_flags_and_vfs(&path, flags, vfs)
-        .with_context(|| format!("open {} through {vfs}", path.display()))?;
-    c.pragma_update(None, "journal_mode", "WAL")?;
-    c.pragma_update(None, "synchronous", "NORMAL")?;
-    c.execute_batch("CREATE TABLE t(id INTEGER PRIMARY KEY, a INTEGER, b TEXT)")?;
-    let mut st = c.prepare("INSERT INTO t(a, b) VALUES(?1, ?2)")?;
-    let start = Instant::now();
-    for i in 0..commits {
-        st.execute((i as i64, "payload-0123456789"))?;
+/// One fresh WAL database opened through `vfs`, ready for timed inserts.
+pub struct Workload {
+    conn: Connection,
+    path: std::path::PathBuf,
+    next: i64,
+}
+
+impl Workload {
+    pub fn new(dir: &Path, tag: &str, vfs: &str) -> Result<Workload> {
+        let path = dir.join(format!("{tag}.db"));
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags_and_vfs(&path, flags, vfs)
+            .with_context(|| format!("open {} through {vfs}", path.display()))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.execute_batch("CREATE TABLE t(id INTEGER PRIMARY KEY, a INTEGER, b TEXT)")?;
+        Ok(Workload {
+            conn,
+            path,
+            next: 0,
+        })
     }
-    let t = start.elapsed();
-    drop(st);
-    drop(c);
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+
+    /// Times `commits` small autocommit inserts.
+    pub fn commits(&mut self, commits: u64) -> Result<Duration> {
+        let mut st = self
+            .conn
+            .prepare_cached("INSERT INTO t(a, b) VALUES(?1, ?2)")?;
+        let start = Instant::now();
+        for _ in 0..commits {
+            st.execute((self.next, "payload-0123456789"))?;
+            self.next += 1;
+        }
+        Ok(start.elapsed())
     }
-    Ok(t)
+}
+
+impl Drop for Workload {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", self.path.display()));
+        }
+    }
 }
 
 fn instance(name: &str, trace: bool) -> Result<FaultVfs> {
@@ -89,28 +113,34 @@ pub fn run(json: Option<&Path>) -> Result<VfsOverheadReport> {
     let traced = instance(FAULTS_TRACE, true)?;
     let dir = tempfile::tempdir().context("temp dir")?;
     // Warm-up: page cache, allocator, code paths.
-    commit_run(dir.path(), "warm-u", "unix", COMMITS / 5)?;
-    commit_run(dir.path(), "warm-f", FAULTS, COMMITS / 5)?;
+    Workload::new(dir.path(), "warm-u", "unix")?.commits(COMMITS / 10)?;
+    Workload::new(dir.path(), "warm-f", FAULTS)?.commits(COMMITS / 10)?;
     let (mut unix_t, mut faults_t, mut trace_t) = (Vec::new(), Vec::new(), Vec::new());
     let (mut ratios, mut trace_ratios) = (Vec::new(), Vec::new());
+    let slice = COMMITS / SLICES;
     for round in 0..ROUNDS {
-        let (u, f) = if round % 2 == 0 {
-            let u = commit_run(dir.path(), &format!("u{round}"), "unix", COMMITS)?;
-            let f = commit_run(dir.path(), &format!("f{round}"), FAULTS, COMMITS)?;
-            (u, f)
-        } else {
-            let f = commit_run(dir.path(), &format!("f{round}"), FAULTS, COMMITS)?;
-            let u = commit_run(dir.path(), &format!("u{round}"), "unix", COMMITS)?;
-            (u, f)
-        };
-        traced.clear_trace();
-        let t = commit_run(dir.path(), &format!("t{round}"), FAULTS_TRACE, COMMITS)?;
-        traced.clear_trace();
-        ratios.push(f.as_secs_f64() / u.as_secs_f64());
-        trace_ratios.push(t.as_secs_f64() / u.as_secs_f64());
-        unix_t.push(u.as_secs_f64());
-        faults_t.push(f.as_secs_f64());
-        trace_t.push(t.as_secs_f64());
+        // Within a round the three runs alternate in short slices, so that load from other
+        // processes falls on all of them alike.
+        let mut u = Workload::new(dir.path(), &format!("u{round}"), "unix")?;
+        let mut f = Workload::new(dir.path(), &format!("f{round}"), FAULTS)?;
+        let mut t = Workload::new(dir.path(), &format!("t{round}"), FAULTS_TRACE)?;
+        let (mut ud, mut fd, mut td) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+        for s in 0..SLICES {
+            if (round as u64 + s) % 2 == 0 {
+                ud += u.commits(slice)?;
+                fd += f.commits(slice)?;
+            } else {
+                fd += f.commits(slice)?;
+                ud += u.commits(slice)?;
+            }
+            td += t.commits(slice)?;
+            traced.clear_trace();
+        }
+        ratios.push(fd.as_secs_f64() / ud.as_secs_f64());
+        trace_ratios.push(td.as_secs_f64() / ud.as_secs_f64());
+        unix_t.push(ud.as_secs_f64());
+        faults_t.push(fd.as_secs_f64());
+        trace_t.push(td.as_secs_f64());
     }
     let ratio = median(ratios.clone());
     let report = VfsOverheadReport {
