@@ -361,6 +361,15 @@ fn speeds() {
         "writer: {n} commits in {e:?} = {:.0}/s",
         n as f64 / e.as_secs_f64()
     );
+    let count = |c: &Connection, q: &str| c.query_row(q, [], |r| r.get::<_, i64>(0)).unwrap();
+    println!(
+        "after {n} commits: {} pages, {} rows in t0..t2",
+        count(&conn, "PRAGMA page_count"),
+        count(
+            &conn,
+            "SELECT (SELECT count(*) FROM t0) + (SELECT count(*) FROM t1) + (SELECT count(*) FROM t2)"
+        )
+    );
     let t = std::time::Instant::now();
     let d = harness::oracle::digest::digest_connection(&conn).unwrap();
     println!("digest of source after {n} commits: {:?}", t.elapsed());

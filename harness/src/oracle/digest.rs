@@ -311,4 +311,93 @@ mod tests {
             hash_values("t", [ValueRef::Text(b"a"), ValueRef::Text(b"bc")])
         );
     }
+
+    mod props {
+        use super::super::*;
+        use proptest::prelude::*;
+        use rusqlite::types::Value;
+
+        fn value() -> impl Strategy<Value = Value> {
+            prop_oneof![
+                Just(Value::Null),
+                (-10i64..10).prop_map(Value::Integer),
+                any::<i64>().prop_map(Value::Integer),
+                (-10i64..10).prop_map(|i| Value::Real(i as f64)),
+                any::<f64>()
+                    .prop_filter("NaN is stored as NULL", |f| !f.is_nan())
+                    .prop_map(Value::Real),
+                "[a-z5]{0,12}".prop_map(Value::Text),
+                proptest::collection::vec(any::<u8>(), 0..12).prop_map(Value::Blob),
+            ]
+        }
+
+        fn rows() -> impl Strategy<Value = Vec<(Value, Value)>> {
+            proptest::collection::vec((value(), value()), 1..20)
+        }
+
+        fn build(rows: &[(Value, Value)], order: &[usize], index: bool) -> Connection {
+            let c = Connection::open_in_memory().unwrap();
+            c.execute_batch("CREATE TABLE t(id INTEGER PRIMARY KEY, a, b);")
+                .unwrap();
+            if index {
+                c.execute_batch("CREATE INDEX ta ON t(a);").unwrap();
+            }
+            for &i in order {
+                let (a, b) = &rows[i];
+                c.execute(
+                    "INSERT INTO t VALUES (?1, ?2, ?3)",
+                    rusqlite::params![i as i64, a, b],
+                )
+                .unwrap();
+            }
+            c
+        }
+
+        fn d(c: &Connection) -> Digest {
+            digest_connection(c).unwrap()
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(64))]
+
+            #[test]
+            fn order_independent(rows in rows(), shuffle in any::<u64>()) {
+                let n = rows.len();
+                let fwd: Vec<usize> = (0..n).collect();
+                let mut perm = fwd.clone();
+                let mut x = shuffle | 1;
+                for i in (1..n).rev() {
+                    x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+                    perm.swap(i, (x % (i as u64 + 1)) as usize);
+                }
+                prop_assert_eq!(d(&build(&rows, &fwd, false)), d(&build(&rows, &perm, false)));
+            }
+
+            #[test]
+            fn any_change_is_seen(rows in rows(), pick in any::<usize>(), col in 0usize..2,
+                                  new in value()) {
+                let n = rows.len();
+                let all: Vec<usize> = (0..n).collect();
+                let base = d(&build(&rows, &all, false));
+                let i = pick % n;
+                // One cell changes (value or type; SQLite compares 5 = 5.0, so compare as rows).
+                let mut changed = rows.clone();
+                if col == 0 { changed[i].0 = new.clone() } else { changed[i].1 = new.clone() }
+                let same = match (&rows[i], &changed[i]) {
+                    ((a, b), (c, e)) => format!("{a:?}{b:?}") == format!("{c:?}{e:?}"),
+                };
+                if !same {
+                    prop_assert_ne!(base, d(&build(&changed, &all, false)));
+                }
+                // A row less, a row more, a schema entry more.
+                let fewer: Vec<usize> = all.iter().copied().filter(|&j| j != i).collect();
+                prop_assert_ne!(base, d(&build(&rows, &fewer, false)));
+                let mut more = rows.clone();
+                more.push((new, Value::Null));
+                let more_idx: Vec<usize> = (0..n + 1).collect();
+                prop_assert_ne!(base, d(&build(&more, &more_idx, false)));
+                prop_assert_ne!(base, d(&build(&rows, &all, true)));
+            }
+        }
+    }
 }

@@ -9,7 +9,9 @@ pub mod setup;
 pub mod worker;
 
 pub use model::{Model, REPLAY_MARGIN};
-pub use setup::{create_destination, DestJournal, DestinationKind};
+pub use setup::{
+    create_destination, create_destination_with_page_size, DestJournal, DestinationKind,
+};
 pub use worker::{open_writer, run_checkpointer, run_writer};
 
 use rusqlite::Connection;

@@ -98,11 +98,23 @@ pub enum DestinationKind {
     Conflicting { journal: DestJournal },
 }
 
-/// Creates the destination as `kind` says (for `Fresh`, removes any file at `path`).
+/// Creates the destination as `kind` says (for `Fresh`, removes any file at `path`), with the
+/// default page size (4096).
 pub fn create_destination(
     path: &Path,
     kind: &DestinationKind,
     seed: u64,
+) -> Result<(), WorkloadError> {
+    create_destination_with_page_size(path, kind, seed, 4096)
+}
+
+/// [`create_destination`] with a chosen page size (a WAL destination must match the source's
+/// page size, or the backup API fails with `SQLITE_READONLY`).
+pub fn create_destination_with_page_size(
+    path: &Path,
+    kind: &DestinationKind,
+    seed: u64,
+    page_size: u32,
 ) -> Result<(), WorkloadError> {
     let p = path.display().to_string();
     for suffix in ["", "-journal", "-wal", "-shm"] {
@@ -118,6 +130,8 @@ pub fn create_destination(
         DestinationKind::Conflicting { journal } => (journal, CONFLICTING_SCHEMA, true),
     };
     let conn = Connection::open(path).map_err(|e| sqlite_err("open", &p, e))?;
+    conn.execute_batch(&format!("PRAGMA page_size = {page_size};"))
+        .map_err(|e| sqlite_err("set page_size", &p, e))?;
     if *journal == DestJournal::Wal {
         conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))
             .map_err(|e| sqlite_err("set journal_mode=WAL", &p, e))?;

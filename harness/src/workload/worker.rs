@@ -113,3 +113,44 @@ pub fn run_checkpointer_for(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workload::{create_source, read_seq, Model};
+
+    #[test]
+    fn writers_and_checkpointer_report_and_agree_with_the_model() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src.db");
+        let spec = WorkloadSpec {
+            initial_pages: 30,
+            ..WorkloadSpec::default()
+        };
+        create_source(&src, &spec).unwrap();
+        let ck_src = src.clone();
+        let ck = std::thread::spawn(move || {
+            let mut evs = Vec::new();
+            run_checkpointer_for(&ck_src, 5, 2, Some(4), &mut |e| evs.push(e)).unwrap();
+            evs
+        });
+        let mut ks = Vec::new();
+        run_writer(&src, &spec, 7, None, Some(120), &mut |e| match e {
+            Event::Commit { k, writer: 7 } => ks.push(k),
+            other => panic!("unexpected {other:?}"),
+        })
+        .unwrap();
+        // Paced: 20 commits at 1000/s take about 20 ms.
+        let t = Instant::now();
+        run_writer(&src, &spec, 8, Some(1000.0), Some(20), &mut |_| {}).unwrap();
+        assert!(t.elapsed() >= Duration::from_millis(15));
+        assert_eq!(ks, (1..=120).collect::<Vec<_>>());
+        let evs = ck.join().unwrap();
+        assert_eq!(evs.len(), 4);
+        assert!(matches!(&evs[1], Event::Checkpoint { mode, .. } if mode == "TRUNCATE"));
+        let conn = open_writer(&src).unwrap();
+        assert_eq!(read_seq(&conn).unwrap(), 140);
+        let d = crate::oracle::digest::digest_connection(&conn).unwrap();
+        assert_eq!(Model::new(&spec).unwrap().digest_at(140).unwrap(), d);
+    }
+}
