@@ -383,9 +383,8 @@ mod tests {
                 // One cell changes (value or type; SQLite compares 5 = 5.0, so compare as rows).
                 let mut changed = rows.clone();
                 if col == 0 { changed[i].0 = new.clone() } else { changed[i].1 = new.clone() }
-                let same = match (&rows[i], &changed[i]) {
-                    ((a, b), (c, e)) => format!("{a:?}{b:?}") == format!("{c:?}{e:?}"),
-                };
+                let ((a, b), (c, e)) = (&rows[i], &changed[i]);
+                let same = format!("{a:?}{b:?}") == format!("{c:?}{e:?}");
                 if !same {
                     prop_assert_ne!(base, d(&build(&changed, &all, false)));
                 }

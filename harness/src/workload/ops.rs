@@ -310,7 +310,7 @@ pub(crate) fn gen_values(rng: &mut ChaCha8Rng, spec: &WorkloadSpec, extra: bool)
 /// The statements of transaction `k` (`k >= 1`), without the `meta` update.
 pub fn ops(spec: &WorkloadSpec, k: u64) -> Vec<Op> {
     let mut out = Vec::new();
-    if spec.ddl && k % DDL_PERIOD == 0 && k > 0 {
+    if spec.ddl && k.is_multiple_of(DDL_PERIOD) && k > 0 {
         out.push(Op::Ddl(ddl_event(k / DDL_PERIOD)));
     }
     let mut rng = ChaCha8Rng::seed_from_u64(mix(spec.seed, k, 0x5641_4C53));
@@ -389,7 +389,7 @@ mod tests {
         // Replaying the events one by one agrees with the closed form.
         let mut state: [Option<Extra>; EXTRA_SLOTS] = [None; EXTRA_SLOTS];
         for k in 0..(DDL_PERIOD * 40) {
-            if k > 0 && k % DDL_PERIOD == 0 {
+            if k > 0 && k.is_multiple_of(DDL_PERIOD) {
                 let (slot, step) = event(k / DDL_PERIOD);
                 state[slot] = match step {
                     0 => Some(Extra {

@@ -87,7 +87,7 @@ pub fn run_checkpointer_for(
     while max_checkpoints.is_none_or(|m| n < m) {
         std::thread::sleep(Duration::from_millis(interval_ms));
         n += 1;
-        let mode = if truncate_every > 0 && n % truncate_every as u64 == 0 {
+        let mode = if truncate_every > 0 && n.is_multiple_of(truncate_every as u64) {
             "TRUNCATE"
         } else {
             "PASSIVE"
