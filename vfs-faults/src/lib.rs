@@ -97,7 +97,10 @@
 //! assert_eq!(FaultPlan::parse(json).unwrap().rules[0].action, Action::Kill { when: KillWhen::After });
 //! ```
 
+#![deny(unsafe_code)]
+
 mod classify;
+mod codes;
 mod engine;
 mod ffi;
 pub mod plan;

@@ -151,7 +151,7 @@ fn arb_rule() -> impl Strategy<Value = Rule> {
                     ops,
                     file,
                     role,
-                    path: path.map(String::from),
+                    path,
                     when,
                     after_marker,
                 },
