@@ -251,8 +251,16 @@ fn damage() -> impl Strategy<Value = Damage> {
     ]
 }
 
+/// 24 cases by default; set `ORACLE_PROPTEST_CASES` for a longer hunt.
+fn cases() -> u32 {
+    std::env::var("ORACLE_PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(24)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(24))]
+    #![proptest_config(ProptestConfig::with_cases(cases()))]
 
     /// Valid states are snapshots with the right k; no damage is ever a snapshot or untouched
     /// unless the independent dump shows the content really is that state.
@@ -387,4 +395,63 @@ fn speeds() {
     let t = std::time::Instant::now();
     let check = check_source(&src, &mut model, n).unwrap();
     println!("check_source: {:?} {check:?}", t.elapsed());
+}
+
+/// A crash in the middle of a destination write leaves a partly overwritten file and a hot
+/// journal; the oracle must let SQLite roll it back (untouched), not read the torn file.
+#[test]
+fn hot_journal_is_rolled_back_before_judging() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut model = Model::new(&spec(8)).unwrap();
+    model.digest_at(30).unwrap();
+    let dst = dir.path().join("d.db");
+    write_state(&model, &dst);
+    let pre = take_pre_image(&dst).unwrap();
+    let c = Connection::open(&dst).unwrap();
+    c.execute_batch(
+        "PRAGMA cache_size = 2; BEGIN;
+         UPDATE t0 SET s = s || 'changed', b = zeroblob(3000);
+         UPDATE t1 SET n = n + 1; UPDATE meta SET seq = 31;",
+    )
+    .unwrap();
+    // The state a crash would leave: copy the file and its journal while the transaction runs.
+    let crash = dir.path().join("crash.db");
+    std::fs::copy(&dst, &crash).unwrap();
+    let journal = dir.path().join("d.db-journal");
+    assert!(
+        journal.exists(),
+        "cache spill should have created a journal"
+    );
+    std::fs::copy(&journal, dir.path().join("crash.db-journal")).unwrap();
+    c.execute_batch("ROLLBACK").unwrap();
+    assert_ne!(std::fs::read(&crash).unwrap(), std::fs::read(&dst).unwrap());
+    assert_eq!(
+        inspect_destination(&crash, &pre, &mut model).unwrap(),
+        DestState::Untouched
+    );
+    assert!(!dir.path().join("crash.db-journal").exists());
+}
+
+/// A WAL database copied with its `-wal` (nothing checkpointed) is judged after WAL recovery.
+#[test]
+fn wal_is_recovered_before_judging() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src.db");
+    let s = spec(12);
+    create_source(&src, &s).unwrap();
+    let conn = open_writer(&src).unwrap();
+    conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")
+        .unwrap();
+    for _ in 0..25 {
+        commit_next(&conn, &s).unwrap();
+    }
+    let dst = dir.path().join("dst.db");
+    std::fs::copy(&src, &dst).unwrap();
+    std::fs::copy(dir.path().join("src.db-wal"), dir.path().join("dst.db-wal")).unwrap();
+    let mut model = Model::new(&s).unwrap();
+    // The db file alone is S(0); with its WAL it is S(25).
+    assert_eq!(
+        inspect_destination(&dst, &PreImage::Absent, &mut model).unwrap(),
+        DestState::Snapshot { k: 25 }
+    );
 }
