@@ -136,7 +136,7 @@ mod tests {
         });
         let mut ks = Vec::new();
         run_writer(&src, &spec, 7, None, Some(120), &mut |e| match e {
-            Event::Commit { k, writer: 7 } => ks.push(k),
+            Event::Commit { k, writer: 7, .. } => ks.push(k),
             other => panic!("unexpected {other:?}"),
         })
         .unwrap();
