@@ -499,3 +499,37 @@ fn plan_from_env_json_and_toml() {
     std::env::set_var("VFS_FAULTS_TEST_BAD", "{\"rules\": 5}");
     assert!(FaultPlan::from_env("VFS_FAULTS_TEST_BAD").is_err());
 }
+
+#[test]
+fn super_journal_is_classified_and_inherits_role() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.db");
+    let b = dir.path().join("b.db");
+    setup(&a, 1);
+    setup(&b, 1);
+    let mut r = rule(
+        &[OpKind::Write],
+        Some(FileKind::SuperJournal),
+        Occurrence::Every,
+        Action::Marker {
+            name: "super".into(),
+        },
+    );
+    r.select.role = Some("main".into());
+    let v = vfs("super", plan(vec![r]));
+    v.set_role(a.to_str().unwrap(), "main");
+    let c = open(&a, &v).unwrap();
+    c.execute("ATTACH DATABASE ?1 AS other", [b.to_str().unwrap()])
+        .unwrap();
+    c.execute_batch(
+        "BEGIN; INSERT INTO main.t VALUES(50, 'a'); INSERT INTO other.t VALUES(50, 'b'); COMMIT;",
+    )
+    .unwrap();
+    let k = v.counters();
+    assert!(k.get(OpKind::Open, FileKind::SuperJournal) > 0);
+    assert!(k.get(OpKind::Delete, FileKind::SuperJournal) > 0);
+    assert!(
+        v.rule_hits()[0].fired > 0,
+        "the super-journal has the role of its database"
+    );
+}
