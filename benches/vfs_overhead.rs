@@ -44,7 +44,7 @@ fn bench(c: &mut Criterion) {
                 i += 1;
                 st.execute((std::hint::black_box(i), "payload-0123456789"))
                     .unwrap();
-                if i % 10_000 == 0 {
+                if (i as u64).is_multiple_of(10_000) {
                     traced.clear_trace();
                 }
             })

@@ -126,7 +126,7 @@ pub fn run(json: Option<&Path>) -> Result<VfsOverheadReport> {
         let mut t = Workload::new(dir.path(), &format!("t{round}"), FAULTS_TRACE)?;
         let (mut ud, mut fd, mut td) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
         for s in 0..SLICES {
-            if (round as u64 + s) % 2 == 0 {
+            if (round as u64 + s).is_multiple_of(2) {
                 ud += u.commits(slice)?;
                 fd += f.commits(slice)?;
             } else {
