@@ -339,6 +339,12 @@ impl FaultVfs {
     }
 }
 
+/// The VFS name a connection's schema `db` (`"main"`, an attached name) answers to
+/// `SQLITE_FCNTL_VFSNAME`: proves a connection really goes through a fault VFS.
+pub fn vfs_name(conn: &rusqlite::Connection, db: &str) -> Option<String> {
+    ffi::vfs_name(conn, db)
+}
+
 impl FaultPlan {
     /// Reads a plan (JSON or TOML) from the environment variable `var`; `Ok(None)` if unset.
     pub fn from_env(var: &str) -> Result<Option<FaultPlan>, VfsError> {

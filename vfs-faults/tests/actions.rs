@@ -533,3 +533,14 @@ fn super_journal_is_classified_and_inherits_role() {
         "the super-journal has the role of its database"
     );
 }
+
+#[test]
+fn answers_vfsname_with_its_own_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("n.db");
+    let v = vfs("vfsname", FaultPlan::default());
+    let c = open(&db, &v).unwrap();
+    c.execute_batch("CREATE TABLE x(a)").unwrap();
+    assert_eq!(vfs_name(&c, "main").as_deref(), Some(v.name()));
+    assert_eq!(vfs_name(&plain(&db), "main").as_deref(), Some("unix"));
+}

@@ -430,3 +430,25 @@ unsafe extern "C" fn x_next_system_call(
 ) -> *const c_char {
     forward!(vfs, xNextSystemCall, ptr::null(), z)
 }
+
+/// `SQLITE_FCNTL_VFSNAME` of schema `db` ("main") of `conn`: which VFS its file goes through.
+pub(crate) fn vfs_name(conn: &rusqlite::Connection, db: &str) -> Option<String> {
+    let db = CString::new(db).ok()?;
+    let mut out: *mut c_char = ptr::null_mut();
+    // SAFETY: the handle is live for the borrow of `conn`; VFSNAME writes a `char *` allocated
+    // with sqlite3_malloc (or nothing) into `out`, which we copy and free exactly once.
+    unsafe {
+        let rc = sq::sqlite3_file_control(
+            conn.handle(),
+            db.as_ptr(),
+            sq::SQLITE_FCNTL_VFSNAME,
+            (&mut out as *mut *mut c_char).cast(),
+        );
+        if rc != OK || out.is_null() {
+            return None;
+        }
+        let name = CStr::from_ptr(out).to_string_lossy().into_owned();
+        sq::sqlite3_free(out.cast());
+        Some(name)
+    }
+}
