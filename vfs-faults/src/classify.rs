@@ -175,6 +175,10 @@ impl Roles {
                 e.pattern == db_path
                     || e.absolute.as_deref() == Some(db_path)
                     || (has_glob(&e.pattern) && glob_match(&e.pattern, db_path))
+                    // The directory may have been created after set_role.
+                    || (e.absolute.is_none()
+                        && !has_glob(&e.pattern)
+                        && absolute_form(&e.pattern).as_deref() == Some(db_path))
             })
             .map(|e| e.role.as_str())
     }

@@ -39,8 +39,25 @@
 //! changes what SQLite is told. Random draws (probabilities, power-cut outcomes) come from a
 //! `ChaCha8Rng` seeded with [`FaultPlan::seed`], so the same plan replays identically.
 //!
+//! Markers emitted while an operation is evaluated count for `after_marker` from the next
+//! operation on.
+//!
+//! # Power cuts
+//!
 //! A power cut needs to know what is not yet durable, so the VFS keeps undo logs while the plan
-//! contains a `power-cut` rule (or [`FaultVfs::set_power_tracking`] is on); see [`CutReport`].
+//! contains a `power-cut` rule (or [`FaultVfs::set_power_tracking`] is on; this costs a read
+//! per write). Durability follows the unix VFS: a file's data is durable after its `xSync`; a
+//! directory entry (creation, deletion) is durable after a directory sync, which happens at the
+//! first `xSync` of a journal / WAL / super-journal opened with `SQLITE_OPEN_CREATE`, or at an
+//! `xDelete` with `syncDir` (`synchronous=EXTRA`). A deleted file keeps its content, so an
+//! unsynced journal deletion can be undone. At the cut, [`Unsynced`] says whether each unsynced
+//! sector is kept, reverted or garbled (seeded) and whether entries and sizes are reverted; the
+//! `-shm` wal-index header is zeroed (shared memory does not survive a power loss). The op that
+//! triggered the cut is not performed. In `exit` mode the process then `_exit`s with
+//! [`POWER_CUT_EXIT_CODE`]; in `in-process` mode every later operation on a file that was open at
+//! the cut, or on an affected path, fails (close, unlock and unmap still release their
+//! resources), nothing more is written, and [`FaultVfs::last_power_cut`] tells what was done.
+//! [`FaultVfs::set_plan`] revives the instance.
 //!
 //! # Example: a plan in Rust
 //!
