@@ -47,6 +47,12 @@ pub enum Command {
         /// Where `<scenario>-<timestamp>/` goes.
         #[arg(long, default_value = "reports")]
         report_dir: PathBuf,
+        /// crash-points: test a seeded sample of N points per strategy × destination.
+        #[arg(long)]
+        sample: Option<u32>,
+        /// crash-points: run the plans twice and compare trace hashes (exit 1 if they differ).
+        #[arg(long)]
+        doublecheck: bool,
     },
     /// List the bundled scenarios and the strategies, one line each.
     List,
@@ -78,6 +84,16 @@ pub enum BenchCommand {
     VfsOverhead {
         #[arg(long)]
         json: Option<PathBuf>,
+    },
+    /// Restart frequency of a stepped backup by nPage × writer rate: table, JSON, SVG, advice.
+    Restarts(crate::bench::restarts::RestartsArgs),
+    /// Verified crash states per second on the crash-points reference (in-process and kill).
+    CrashRate {
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Seconds per phase (in-process, kill).
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
     },
 }
 
@@ -144,11 +160,28 @@ pub fn main() -> i32 {
             strategies,
             json,
             report_dir,
-        } => cmd_scenario(&name, seed, iterations, strategies, json, &report_dir),
+            sample,
+            doublecheck,
+        } => cmd_scenario(
+            &name,
+            seed,
+            iterations,
+            strategies,
+            json,
+            &report_dir,
+            ExploreFlags {
+                sample,
+                doublecheck,
+            },
+        ),
         Command::List => cmd_list(),
         Command::Replay { id, json, times } => cmd_replay(&id, json, times),
         Command::Bench { which } => match which {
             BenchCommand::VfsOverhead { json } => bench_vfs_overhead(json),
+            BenchCommand::Restarts(args) => crate::bench::restarts::run_cli(&args),
+            BenchCommand::CrashRate { json, seconds } => {
+                crate::explore::cli::bench_crash_rate(json.as_deref(), seconds)
+            }
         },
         Command::Worker { role } => cmd_worker(role).map(|()| 0),
     };
@@ -212,6 +245,12 @@ fn progress_bar(len: u64) -> ProgressBar {
     bar
 }
 
+/// `scenario` flags that only the crash-points and fuzz modes use.
+struct ExploreFlags {
+    sample: Option<u32>,
+    doublecheck: bool,
+}
+
 fn cmd_scenario(
     name: &str,
     seed: Option<u64>,
@@ -219,6 +258,7 @@ fn cmd_scenario(
     strategies: Option<String>,
     json: Option<PathBuf>,
     report_dir: &Path,
+    flags: ExploreFlags,
 ) -> Result<i32> {
     let mut scenario = load_scenario(name)?;
     if let Some(seed) = seed {
@@ -236,6 +276,34 @@ fn cmd_scenario(
         scenario
             .select_strategies(list)
             .map_err(|e| anyhow!(Usage(e.to_string())))?;
+    }
+    match scenario.mode {
+        crate::scenario::Mode::Storm => {}
+        crate::scenario::Mode::CrashPoints => {
+            return crate::explore::cli::crash_points(
+                &scenario,
+                name,
+                flags.sample,
+                flags.doublecheck,
+                json.as_deref(),
+                report_dir,
+                interrupt_flag(),
+            );
+        }
+        crate::scenario::Mode::Fuzz => {
+            return crate::explore::cli::fuzz(
+                &scenario,
+                iterations,
+                json.as_deref(),
+                interrupt_flag(),
+            );
+        }
+    }
+    if flags.sample.is_some() || flags.doublecheck {
+        return Err(anyhow!(Usage(format!(
+            "--sample and --doublecheck apply to crash-points scenarios; {} is mode storm",
+            scenario.name
+        ))));
     }
     let total = u64::from(scenario.iterations) * scenario.strategies.len() as u64;
     let interrupted = interrupt_flag();
@@ -288,6 +356,9 @@ fn finish_run(run: &RunResult, json: Option<&Path>, report_dir: &Path) -> Result
 }
 
 fn cmd_replay(id: &str, json: Option<PathBuf>, times: u32) -> Result<i32> {
+    if let Some(code) = crate::explore::cli::replay(id, json.as_deref(), times)? {
+        return Ok(code);
+    }
     let (scenario_id, seed, strategy, iteration) =
         crate::fault::parse_replay_id(id).ok_or_else(|| {
             anyhow!(Usage(format!(

@@ -10,11 +10,14 @@
 //! * [`run`]: the supervisor, worker processes, killer and watchdog.
 //! * [`oracle`]: the verdict on real files.
 //! * [`report`]: JSON, Markdown and the terminal table.
+//! * [`explore`]: systematic crash exploration (every operation × every fault), fuzzing,
+//!   shrinking and the bug base.
 //! * [`bench`]: the `bench` subcommands.
 
 pub mod bench;
 pub mod cli;
 pub mod event;
+pub mod explore;
 pub mod fault;
 pub mod oracle;
 pub mod report;

@@ -216,6 +216,77 @@ impl DestinationChoice {
     }
 }
 
+/// What `scenario NAME` does with the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// Iterations under a writer storm with one sampled fault each (wal-storm).
+    #[default]
+    Storm,
+    /// Every operation × every fault on the reference workload (`harness::explore`).
+    CrashPoints,
+    /// Random workloads × random fault plans, shrinking, bug base.
+    Fuzz,
+}
+
+/// `[crash]`: the crash-points sweep (mode = "crash-points").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CrashSection {
+    /// Destinations every strategy is swept on (a strategy's `destinations` overrides).
+    pub destinations: Vec<DestinationChoice>,
+    /// Fault kinds placed at every operation.
+    pub kinds: Vec<crate::explore::points::PointKind>,
+    /// Kill points that leave identical files share one child process (see `explore::sweep`).
+    pub dedup_kills: bool,
+    /// Backup worker processes run at once for kill points.
+    pub kill_parallel: u32,
+}
+
+impl Default for CrashSection {
+    fn default() -> Self {
+        CrashSection {
+            destinations: vec![
+                DestinationChoice::ExistingDelete,
+                DestinationChoice::ExistingWal,
+            ],
+            kinds: crate::explore::points::PointKind::ALL.to_vec(),
+            dedup_kills: true,
+            kill_parallel: 2,
+        }
+    }
+}
+
+/// `[fuzz]`: random workloads and fault plans (mode = "fuzz").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FuzzSection {
+    /// Cases drawn per strategy.
+    pub cases: u32,
+    /// Largest number of faults in one plan.
+    pub max_faults: u32,
+    /// Source size range, in pages.
+    pub pages_min: u32,
+    pub pages_max: u32,
+    /// Shrink steps allowed per violation.
+    pub shrink_steps: u32,
+    /// Where violations are saved (`<dir>/<id>/`).
+    pub bugbase: PathBuf,
+}
+
+impl Default for FuzzSection {
+    fn default() -> Self {
+        FuzzSection {
+            cases: 64,
+            max_faults: 3,
+            pages_min: 8,
+            pages_max: 64,
+            shrink_steps: 200,
+            bugbase: PathBuf::from("reports/bugbase"),
+        }
+    }
+}
+
 /// One strategy of the scenario, with its parameters and expectation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -280,6 +351,13 @@ pub struct Scenario {
     pub faults: FaultSection,
     #[serde(rename = "strategy", default)]
     pub strategies: Vec<StrategyEntry>,
+    /// `storm` (default), `crash-points` or `fuzz`.
+    #[serde(default)]
+    pub mode: Mode,
+    #[serde(default)]
+    pub crash: CrashSection,
+    #[serde(default)]
+    pub fuzz: FuzzSection,
     /// Where the scenario was loaded from (not part of the file).
     #[serde(skip)]
     pub path: PathBuf,
@@ -422,6 +500,42 @@ impl Scenario {
         }
         if self.strategies.is_empty() {
             return bad("strategy", "the scenario names no [[strategy]]".into());
+        }
+        if self.crash.destinations.is_empty() {
+            return bad(
+                "destinations",
+                "[crash] destinations must not be empty".into(),
+            );
+        }
+        if self.crash.kinds.is_empty() {
+            return bad("kinds", "[crash] kinds must not be empty".into());
+        }
+        if !(1..=16).contains(&self.crash.kill_parallel) {
+            return bad(
+                "kill_parallel",
+                format!("{} is out of range 1..=16", self.crash.kill_parallel),
+            );
+        }
+        if self.fuzz.cases == 0 || self.fuzz.cases > 1_000_000 {
+            return bad(
+                "cases",
+                format!("{} is out of range 1..=1000000", self.fuzz.cases),
+            );
+        }
+        if self.fuzz.max_faults == 0 || self.fuzz.max_faults > 16 {
+            return bad(
+                "max_faults",
+                format!("{} is out of range 1..=16", self.fuzz.max_faults),
+            );
+        }
+        if self.fuzz.pages_min < 2 || self.fuzz.pages_min > self.fuzz.pages_max {
+            return bad(
+                "pages_min",
+                format!(
+                    "pages_min {} must be >= 2 and <= pages_max {}",
+                    self.fuzz.pages_min, self.fuzz.pages_max
+                ),
+            );
         }
         for s in &self.strategies {
             if !ALL.contains(&s.name.as_str()) {

@@ -18,6 +18,11 @@ use vfs_faults::{FaultPlan, FaultVfs, PLAN_ENV};
 /// The name the backup worker registers its fault VFS under.
 pub const VFS_NAME: &str = "harness-faults";
 
+/// When set (to anything), the backup worker also opens the source through its fault VFS and
+/// gives copy-locked's `<dest>.tmp` the destination role, so every operation of the strategy is
+/// traced and can be faulted (crash exploration, `harness::explore`).
+pub const SOURCE_VFS_ENV: &str = "HARNESS_SOURCE_VFS";
+
 /// Prints one event line and flushes, so the supervisor sees it before any kill.
 pub fn emit(ev: Event) {
     let mut out = std::io::stdout().lock();
@@ -78,6 +83,11 @@ pub fn backup(
     let dest = absolute(dest)?;
     vfs.set_role(&dest.to_string_lossy(), DEST_ROLE);
     vfs.set_role(&source.to_string_lossy(), SOURCE_ROLE);
+    let source_vfs = std::env::var_os(SOURCE_VFS_ENV).map(|_| VFS_NAME);
+    if source_vfs.is_some() {
+        let tmp = crate::strategy::common::sidecar(&dest, ".tmp");
+        vfs.set_role(&tmp.to_string_lossy(), DEST_ROLE);
+    }
     vfs.on_marker(|name| {
         emit(Event::Marker {
             name: name.to_string(),
@@ -90,7 +100,7 @@ pub fn backup(
     let mut ctx = StrategyContext {
         source: &source,
         dest: &dest,
-        source_vfs: None,
+        source_vfs,
         dest_vfs: Some(VFS_NAME),
         params,
         workload: spec,

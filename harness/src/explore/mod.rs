@@ -1,0 +1,38 @@
+//! Systematic crash exploration: every operation of a backup × every fault, with replay,
+//! a determinism double-check, fuzzing with shrinking, and a bug base.
+//!
+//! Why it exists: random kills (the wal-storm scenario) only sample a backup's crash states.
+//! Like SQLite's `backup_ioerr.test` (which sweeps the error index) and CrashMonkey/ALICE (which
+//! replay every persistence point), this module records the fault-free VFS trace of a strategy
+//! on a small deterministic reference workload and then places one fault at every operation of
+//! it, across both files a backup touches, each state judged by the oracle (pre-image included).
+//!
+//! * [`reference`]: the reference source and destinations, built once, digests precomputed.
+//! * [`points`]: trace × fault kinds → crash points, each a one-rule fault plan.
+//! * [`inprocess`]: the fast path: one VFS, one scratch dir, no child process.
+//! * [`kill`]: kill points, the only ones that need a (child) process to die.
+//! * [`sweep`]: the `crash-points` scenario mode, its report, replay IDs and `--doublecheck`.
+//! * [`fuzz`]: random workloads × random fault plans, shrinking, and the bug base.
+
+pub mod cli;
+pub mod fuzz;
+pub mod inprocess;
+pub mod kill;
+pub mod points;
+pub mod rate;
+pub mod reference;
+pub mod report;
+pub mod sweep;
+
+/// Why exploration could not run. Names the strategy, file or point involved.
+#[derive(Debug, thiserror::Error)]
+pub enum ExploreError {
+    #[error("setup: {0}")]
+    Setup(String),
+    #[error("oracle: {0}")]
+    Oracle(String),
+    #[error("interrupted")]
+    Interrupted,
+    #[error("bug base: {0}")]
+    BugBase(String),
+}

@@ -1,0 +1,298 @@
+//! Crash points: every operation of a fault-free trace × every fault kind that applies to it,
+//! each turned into a one-rule fault plan that selects exactly that operation.
+//!
+//! Why its own module: the enumeration is the contract of the sweep (`points_total`), and the
+//! mapping from an operation to its faults is a design decision worth reading in one place.
+//!
+//! Which faults apply:
+//! * `kill-before`, `kill-after`: every operation (process death; a child process).
+//! * `power-cut` (in-process variant): every operation that returns a result code.
+//! * `ioerr-transient`, `ioerr-persistent`, with the fitting code: read → `IOERR_READ`,
+//!   write → `IOERR_WRITE`, sync → `IOERR_FSYNC`, truncate → `IOERR_TRUNCATE`,
+//!   delete → `IOERR_DELETE`, unlock → `IOERR_UNLOCK`, open → `CANTOPEN`. Locks (file and shm)
+//!   get `BUSY` instead (below); file size, access, shm-map, file-control, fetch and the
+//!   informational calls have no fitting code in the VFS's plan language and get no I/O error.
+//! * `full` (`SQLITE_FULL`) and `torn` (half the bytes written, then `IOERR_WRITE`) on writes.
+//!   A torn write that reports success would be silent corruption no strategy can survive, so
+//!   the torn write is always reported.
+//! * `busy` (`SQLITE_BUSY`) on the destination's syncs, locks and shm locks.
+//!
+//! The occurrence number `nth` of a point counts the trace entries its selector matches
+//! (operation kind, file kind and role) up to and including the point, exactly as the VFS
+//! counts a rule's matches.
+
+use crate::fault::DEST_ROLE;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use vfs_faults::{
+    Action, ErrorCode, FaultPlan, FileKind, KillWhen, Occurrence, OpKind, PowerCutMode, Rule,
+    Selector, TraceEntry, Unsynced,
+};
+
+/// A fault kind of the sweep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PointKind {
+    KillBefore,
+    KillAfter,
+    PowerCut,
+    IoerrTransient,
+    IoerrPersistent,
+    Full,
+    Torn,
+    Busy,
+}
+
+impl PointKind {
+    pub const ALL: [PointKind; 8] = [
+        PointKind::KillBefore,
+        PointKind::KillAfter,
+        PointKind::PowerCut,
+        PointKind::IoerrTransient,
+        PointKind::IoerrPersistent,
+        PointKind::Full,
+        PointKind::Torn,
+        PointKind::Busy,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PointKind::KillBefore => "kill-before",
+            PointKind::KillAfter => "kill-after",
+            PointKind::PowerCut => "power-cut",
+            PointKind::IoerrTransient => "ioerr-transient",
+            PointKind::IoerrPersistent => "ioerr-persistent",
+            PointKind::Full => "full",
+            PointKind::Torn => "torn",
+            PointKind::Busy => "busy",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<PointKind> {
+        PointKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// The `faults_hit` key: `kill`, `power-cut`, `ioerr-transient`, ...
+    pub fn hit_key(self) -> &'static str {
+        match self {
+            PointKind::KillBefore | PointKind::KillAfter => "kill",
+            k => k.as_str(),
+        }
+    }
+
+    /// Only process death needs a child process; everything else runs in-process.
+    pub fn needs_child(self) -> bool {
+        matches!(self, PointKind::KillBefore | PointKind::KillAfter)
+    }
+}
+
+/// Operations whose callback returns a result code (an error or a power cut can be injected).
+fn returns_code(op: OpKind) -> bool {
+    !matches!(
+        op,
+        OpKind::SectorSize | OpKind::DeviceCharacteristics | OpKind::ShmBarrier
+    )
+}
+
+/// The fitting I/O error code of an operation, if there is one.
+pub fn ioerr_code(op: OpKind) -> Option<ErrorCode> {
+    Some(match op {
+        OpKind::Read => ErrorCode::IoerrRead,
+        OpKind::Write => ErrorCode::IoerrWrite,
+        OpKind::Sync => ErrorCode::IoerrFsync,
+        OpKind::Truncate => ErrorCode::IoerrTruncate,
+        OpKind::Delete => ErrorCode::IoerrDelete,
+        OpKind::Unlock => ErrorCode::IoerrUnlock,
+        OpKind::Open => ErrorCode::Cantopen,
+        _ => return None,
+    })
+}
+
+/// The fault kinds that apply to one traced operation, in [`PointKind::ALL`] order.
+pub fn applicable(op: OpKind, role: Option<&str>) -> Vec<PointKind> {
+    let mut out = vec![PointKind::KillBefore, PointKind::KillAfter];
+    if returns_code(op) {
+        out.push(PointKind::PowerCut);
+    }
+    if ioerr_code(op).is_some() {
+        out.extend([PointKind::IoerrTransient, PointKind::IoerrPersistent]);
+    }
+    if op == OpKind::Write {
+        out.extend([PointKind::Full, PointKind::Torn]);
+    }
+    if role == Some(DEST_ROLE) && matches!(op, OpKind::Sync | OpKind::Lock | OpKind::ShmLock) {
+        out.push(PointKind::Busy);
+    }
+    out
+}
+
+/// One crash point: a fault kind at one operation of the trace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CrashPoint {
+    /// Index of the operation in the fault-free trace.
+    pub index: u64,
+    pub op: OpKind,
+    pub file: FileKind,
+    pub role: Option<String>,
+    /// Occurrence number of (op, file, role) at this index, as the rule counts it.
+    pub nth: u64,
+    /// Bytes of the operation (writes: for the torn write).
+    pub len: Option<i64>,
+    pub kind: PointKind,
+}
+
+impl CrashPoint {
+    /// `kill-before write main-db destination #3 (op 41)`.
+    pub fn label(&self) -> String {
+        use erased::Kebab;
+        format!(
+            "{} {} {} {} #{} (op {})",
+            self.kind.as_str(),
+            self.op.kebab(),
+            self.file.kebab(),
+            self.role.as_deref().unwrap_or("-"),
+            self.nth,
+            self.index
+        )
+    }
+
+    /// The one-rule plan that places this fault at exactly this operation.
+    pub fn plan(&self, seed: u64) -> FaultPlan {
+        let action = match self.kind {
+            PointKind::KillBefore => Action::Kill {
+                when: KillWhen::Before,
+            },
+            PointKind::KillAfter => Action::Kill {
+                when: KillWhen::After,
+            },
+            PointKind::PowerCut => Action::PowerCut {
+                mode: PowerCutMode::InProcess,
+                unsynced: Unsynced::Random,
+            },
+            PointKind::IoerrTransient | PointKind::IoerrPersistent => Action::Error {
+                code: ioerr_code(self.op).unwrap_or(ErrorCode::IoerrRead),
+                persistent: self.kind == PointKind::IoerrPersistent,
+            },
+            PointKind::Full => Action::Error {
+                code: ErrorCode::Full,
+                persistent: false,
+            },
+            PointKind::Torn => Action::TornWrite {
+                keep_sectors: 0,
+                keep_bytes: Some((self.len.unwrap_or(0).max(0) / 2) as u64),
+                then: Some(ErrorCode::IoerrWrite),
+            },
+            PointKind::Busy => Action::Error {
+                code: ErrorCode::Busy,
+                persistent: false,
+            },
+        };
+        FaultPlan {
+            seed: seed ^ self.index.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            rules: vec![Rule {
+                name: Some(self.label()),
+                select: Selector {
+                    ops: vec![self.op],
+                    file: Some(self.file),
+                    role: self.role.clone(),
+                    when: Occurrence::Nth(self.nth),
+                    ..Selector::default()
+                },
+                action,
+            }],
+        }
+    }
+}
+
+mod erased {
+    /// Kebab-case name of a serde enum value.
+    pub trait Kebab {
+        fn kebab(&self) -> String;
+    }
+    impl<T: serde::Serialize> Kebab for T {
+        fn kebab(&self) -> String {
+            match serde_json::to_value(self) {
+                Ok(serde_json::Value::String(s)) => s,
+                _ => "?".into(),
+            }
+        }
+    }
+}
+
+/// Every crash point of `trace` whose kind is in `kinds`.
+pub fn enumerate(trace: &[TraceEntry], kinds: &[PointKind]) -> Vec<CrashPoint> {
+    let mut by_key: HashMap<(OpKind, FileKind, Option<String>), u64> = HashMap::new();
+    let mut by_op_file: HashMap<(OpKind, FileKind), u64> = HashMap::new();
+    let mut out = Vec::new();
+    for e in trace {
+        *by_op_file.entry((e.op, e.file)).or_default() += 1;
+        let n = by_key.entry((e.op, e.file, e.role.clone())).or_default();
+        *n += 1;
+        // A rule with no role matches every role: count over all of them.
+        let nth = if e.role.is_some() {
+            *n
+        } else {
+            by_op_file[&(e.op, e.file)]
+        };
+        for kind in applicable(e.op, e.role.as_deref()) {
+            if kinds.contains(&kind) {
+                out.push(CrashPoint {
+                    index: e.index,
+                    op: e.op,
+                    file: e.file,
+                    role: e.role.clone(),
+                    nth,
+                    len: e.len,
+                    kind,
+                });
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(index: u64, op: OpKind, file: FileKind, role: Option<&str>) -> TraceEntry {
+        TraceEntry {
+            index,
+            op,
+            file,
+            role: role.map(str::to_string),
+            path: None,
+            offset: None,
+            len: Some(4096),
+            rc: 0,
+        }
+    }
+
+    #[test]
+    fn nth_counts_like_the_rule() {
+        let t = vec![
+            entry(0, OpKind::Write, FileKind::MainDb, Some("destination")),
+            entry(1, OpKind::Write, FileKind::MainDb, Some("source")),
+            entry(2, OpKind::Write, FileKind::MainDb, Some("destination")),
+            entry(3, OpKind::Write, FileKind::TempDb, None),
+        ];
+        let pts = enumerate(&t, &[PointKind::Full]);
+        let nths: Vec<u64> = pts.iter().map(|p| p.nth).collect();
+        assert_eq!(nths, vec![1, 1, 2, 1]);
+        let all = enumerate(&t, &PointKind::ALL);
+        // write: kill x2, power-cut, ioerr x2, full, torn = 7 each
+        assert_eq!(all.len(), 28);
+        assert!(all[0].plan(1).rules[0]
+            .name
+            .as_deref()
+            .unwrap()
+            .contains("write main-db"));
+    }
+
+    #[test]
+    fn busy_only_on_destination_syncs_and_locks() {
+        assert!(applicable(OpKind::Sync, Some(DEST_ROLE)).contains(&PointKind::Busy));
+        assert!(!applicable(OpKind::Sync, Some("source")).contains(&PointKind::Busy));
+        assert!(!applicable(OpKind::SectorSize, None).contains(&PointKind::PowerCut));
+    }
+}

@@ -1,0 +1,123 @@
+//! The reference workload of crash exploration: one small source and its destinations, built
+//! once as template files, with the oracle's digests computed once.
+//!
+//! Why its own module: exploration runs thousands of crash states on the same inputs. Building
+//! the source (`S(0)`), the destinations and their pre-images once, on a RAM-backed directory,
+//! and copying the templates into a reused scratch directory per state is what makes a verified
+//! crash state cost milliseconds. Nothing here depends on a fault.
+
+use super::ExploreError;
+use crate::oracle::{self, PreImage};
+use crate::scenario::DestinationChoice;
+use crate::workload::{self, Model, WorkloadSpec};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The source, destination templates and the oracle's precomputed digests.
+pub struct Reference {
+    pub spec: WorkloadSpec,
+    /// The source in state `S(0)` (WAL mode, no `-wal`).
+    pub source: PathBuf,
+    /// Its bytes: a source that still has them after a run is `S(0)`, undamaged.
+    pub source_bytes: Vec<u8>,
+    /// Destination templates (absent for `fresh`) and their pre-images `D0`.
+    pub dests: BTreeMap<DestinationChoice, (Option<PathBuf>, PreImage)>,
+    /// `S(k)` digests (no writers: only `S(0)` is ever needed).
+    pub model: Model,
+    _dir: tempfile::TempDir,
+}
+
+/// A temp dir on `$HARNESS_TMPDIR`, else `/dev/shm` when present, else the system temp dir
+/// (the same policy as the supervisor's iteration dirs).
+pub fn ram_dir(prefix: &str) -> Result<tempfile::TempDir, ExploreError> {
+    let mut b = tempfile::Builder::new();
+    b.prefix(prefix);
+    let root = std::env::var_os("HARNESS_TMPDIR")
+        .map(PathBuf::from)
+        .or_else(|| Some(PathBuf::from("/dev/shm")).filter(|p| p.is_dir()));
+    let made = match root {
+        Some(root) => b.tempdir_in(root).or_else(|_| b.tempdir()),
+        None => b.tempdir(),
+    };
+    made.map_err(|e| ExploreError::Setup(format!("creating a temp dir: {e}")))
+}
+
+impl Reference {
+    /// Builds the templates for `spec` and the destination kinds `dests`.
+    pub fn build(
+        spec: &WorkloadSpec,
+        dests: &[DestinationChoice],
+    ) -> Result<Reference, ExploreError> {
+        let dir = ram_dir("harness-reference-")?;
+        let source = dir.path().join("source.db");
+        workload::create_source(&source, spec)
+            .map_err(|e| ExploreError::Setup(format!("reference source: {e}")))?;
+        let source_bytes = std::fs::read(&source)
+            .map_err(|e| ExploreError::Setup(format!("reading {}: {e}", source.display())))?;
+        let model = Model::new(spec).map_err(|e| ExploreError::Setup(format!("model: {e}")))?;
+        let mut map = BTreeMap::new();
+        for &d in dests {
+            let path = dir.path().join(format!("dest-{}.db", d.as_str()));
+            workload::create_destination_with_page_size(
+                &path,
+                &d.kind(),
+                spec.seed,
+                spec.page_size,
+            )
+            .map_err(|e| ExploreError::Setup(format!("destination {}: {e}", d.as_str())))?;
+            let pre = oracle::take_pre_image(&path)
+                .map_err(|e| ExploreError::Setup(format!("pre-image {}: {e}", d.as_str())))?;
+            let template = path.exists().then_some(path);
+            map.insert(d, (template, pre));
+        }
+        Ok(Reference {
+            spec: spec.clone(),
+            source,
+            source_bytes,
+            dests: map,
+            model,
+            _dir: dir,
+        })
+    }
+
+    /// The pre-image of destination `d`.
+    pub fn pre_image(&self, d: DestinationChoice) -> Result<&PreImage, ExploreError> {
+        self.dests
+            .get(&d)
+            .map(|(_, p)| p)
+            .ok_or_else(|| ExploreError::Setup(format!("destination {} not built", d.as_str())))
+    }
+
+    /// Empties `scratch` and copies the source and destination `d` into it as `source.db` and
+    /// `dest.db`.
+    pub fn materialize(&self, scratch: &Path, d: DestinationChoice) -> Result<(), ExploreError> {
+        let entries = std::fs::read_dir(scratch)
+            .map_err(|e| ExploreError::Setup(format!("listing {}: {e}", scratch.display())))?;
+        for entry in entries.flatten() {
+            let p = entry.path();
+            let removed = if p.is_dir() {
+                std::fs::remove_dir_all(&p)
+            } else {
+                std::fs::remove_file(&p)
+            };
+            removed.map_err(|e| ExploreError::Setup(format!("removing {}: {e}", p.display())))?;
+        }
+        let copy = |from: &Path, to: PathBuf| {
+            std::fs::copy(from, &to)
+                .map(|_| ())
+                .map_err(|e| ExploreError::Setup(format!("copying to {}: {e}", to.display())))
+        };
+        copy(&self.source, scratch.join("source.db"))?;
+        match self.dests.get(&d) {
+            Some((Some(t), _)) => copy(t, scratch.join("dest.db"))?,
+            Some((None, _)) => {}
+            None => {
+                return Err(ExploreError::Setup(format!(
+                    "destination {} not built",
+                    d.as_str()
+                )))
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,198 @@
+//! The crash-points report: per strategy × destination, points enumerated and tested, faults
+//! that fired, verdicts by fault kind, and every violation with its replay ID.
+//!
+//! Why its own module: the JSON is a contract (issue 4: `points_total`, `points_tested`,
+//! `faults_hit` with `kill` / `power-cut` / `ioerr-*` keys, verdict counts by fault kind,
+//! violations with replay IDs) and deserves one readable place; the Markdown is for people.
+
+use crate::oracle::VerdictKind;
+use crate::scenario::Expect;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// One violation found by the sweep.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CrashViolation {
+    pub kind: VerdictKind,
+    pub point: String,
+    pub fault: String,
+    pub replay: String,
+    pub detail: String,
+}
+
+/// The determinism check: the same plans run twice.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Doublecheck {
+    pub trace_hash_a: String,
+    pub trace_hash_b: String,
+    pub equal: bool,
+    /// Runs compared (fault-free traces and faulted plans).
+    pub runs: u64,
+}
+
+/// One strategy on one destination.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ComboReport {
+    pub name: String,
+    pub destination: String,
+    pub expect: Expect,
+    /// Operations in the fault-free trace, and its hash.
+    pub trace_len: u64,
+    pub trace_hash: String,
+    /// Trace length × applicable kinds (see `explore::points`).
+    pub points_total: u64,
+    pub points_tested: u64,
+    /// States verified in this process, and kill states run in a child process. With
+    /// `dedup_kills`, kill points that leave the same files share one child.
+    pub inprocess_states: u64,
+    pub kill_states_run: u64,
+    /// Points whose fault actually fired, by kind (`kill`, `power-cut`, `ioerr-transient`, ...).
+    pub faults_hit: BTreeMap<String, u64>,
+    /// Points tested, by kind; tested but not hit tested nothing.
+    pub faults_planned: BTreeMap<String, u64>,
+    /// Every verdict kind, zero counts included.
+    pub verdicts: BTreeMap<String, u64>,
+    /// Fault kind → verdict → count.
+    pub verdicts_by_fault: BTreeMap<String, BTreeMap<String, u64>>,
+    pub violations: Vec<CrashViolation>,
+    /// Planned points whose fault did not fire (non-determinism; listed, at most 20).
+    pub not_hit: Vec<String>,
+    pub expectation_met: bool,
+    pub duration_s: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CrashReport {
+    pub scenario: String,
+    pub mode: String,
+    pub seed: u64,
+    pub sqlite_version: String,
+    pub duration_s: f64,
+    pub reference: serde_json::Value,
+    pub strategies: Vec<ComboReport>,
+    pub expectations_met: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub doublecheck: Option<Doublecheck>,
+    pub interrupted: bool,
+    pub error: Option<String>,
+}
+
+impl CrashReport {
+    /// Writes `report.json` and `report.md` into `dir`; returns the JSON path.
+    pub fn write(&self, dir: &Path) -> std::io::Result<PathBuf> {
+        std::fs::create_dir_all(dir)?;
+        let json = dir.join("report.json");
+        self.write_json(&json)?;
+        std::fs::write(dir.join("report.md"), self.markdown())?;
+        Ok(json)
+    }
+
+    pub fn write_json(&self, path: &Path) -> std::io::Result<()> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)?;
+        }
+        let text = serde_json::to_string_pretty(self).expect("report serializes");
+        std::fs::write(path, text + "\n")
+    }
+
+    /// The terminal table: one row per strategy × destination.
+    pub fn table(&self) -> String {
+        let mut out = format!(
+            "{:<17} {:<16} {:<6} {:>6} {:>7} {:>7} {:>6} {:>6} {:>6} {:>5} {:>6}  result\n",
+            "strategy",
+            "destination",
+            "expect",
+            "ops",
+            "points",
+            "tested",
+            "untch",
+            "snap",
+            "error",
+            "viol",
+            "kills"
+        );
+        for c in &self.strategies {
+            let v = |k: &str| c.verdicts.get(k).copied().unwrap_or(0);
+            let result = match (c.expectation_met, c.expect) {
+                (true, Expect::Unsafe) => "ok (caught)",
+                (true, _) => "ok",
+                (false, _) => "FAIL",
+            };
+            out.push_str(&format!(
+                "{:<17} {:<16} {:<6} {:>6} {:>7} {:>7} {:>6} {:>6} {:>6} {:>5} {:>6}  {}\n",
+                c.name,
+                c.destination,
+                c.expect.as_str(),
+                c.trace_len,
+                c.points_total,
+                c.points_tested,
+                v("untouched"),
+                v("snapshot"),
+                v("error") + v("stall"),
+                c.violations.len(),
+                c.kill_states_run,
+                result
+            ));
+        }
+        for c in &self.strategies {
+            for v in c.violations.iter().take(3) {
+                out.push_str(&format!(
+                    "  {} {}: {} at {}\n    {}\n",
+                    c.name,
+                    c.destination,
+                    v.kind.as_str(),
+                    v.point,
+                    v.replay
+                ));
+            }
+            if c.violations.len() > 3 {
+                out.push_str(&format!(
+                    "  {} {}: … {} more in the report\n",
+                    c.name,
+                    c.destination,
+                    c.violations.len() - 3
+                ));
+            }
+        }
+        if let Some(d) = &self.doublecheck {
+            out.push_str(&format!(
+                "doublecheck: {} vs {} over {} runs: {}\n",
+                d.trace_hash_a,
+                d.trace_hash_b,
+                d.runs,
+                if d.equal { "equal" } else { "DIFFERENT" }
+            ));
+        }
+        out
+    }
+
+    pub fn markdown(&self) -> String {
+        let mut md =
+            format!(
+            "# {} (crash points)\n\nseed {}, SQLite {}, {:.1} s, expectations {}\n\n```\n{}```\n",
+            self.scenario,
+            self.seed,
+            self.sqlite_version,
+            self.duration_s,
+            if self.expectations_met { "met" } else { "NOT met" },
+            self.table()
+        );
+        for c in &self.strategies {
+            md.push_str(&format!(
+                "\n## {} on {}\n\nfaults hit: {:?}\n\nverdicts by fault: {:?}\n",
+                c.name, c.destination, c.faults_hit, c.verdicts_by_fault
+            ));
+            for v in c.violations.iter().take(50) {
+                md.push_str(&format!(
+                    "- `{}` at {}: `{}`  \n  {}\n",
+                    v.kind.as_str(),
+                    v.point,
+                    v.replay,
+                    v.detail
+                ));
+            }
+        }
+        md
+    }
+}
