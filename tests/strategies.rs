@@ -569,7 +569,7 @@ fn api_same_conn_commits_between_steps_without_restarting() {
         let commits: Vec<u64> = events
             .iter()
             .filter_map(|e| match e {
-                Event::Commit { k, writer: 99 } => Some(*k),
+                Event::Commit { k, writer: 99, .. } => Some(*k),
                 _ => None,
             })
             .collect();

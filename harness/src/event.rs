@@ -10,7 +10,14 @@ use serde::{Deserialize, Serialize};
 #[serde(tag = "ev", rename_all = "kebab-case")]
 pub enum Event {
     /// A writer committed transaction `k` (acknowledged: the commit returned OK).
-    Commit { k: u64, writer: u32 },
+    /// `latency_us`: how long `BEGIN IMMEDIATE .. COMMIT` took, when the writer measured it
+    /// (absent in older streams).
+    Commit {
+        k: u64,
+        writer: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        latency_us: Option<u64>,
+    },
     /// A checkpoint ran on the source.
     Checkpoint {
         mode: String,

@@ -1,3 +1,4 @@
 //! The `bench` subcommands: measurements that print JSON rather than timed tests.
 
+pub mod restarts;
 pub mod vfs_overhead;

@@ -44,6 +44,7 @@ impl Strategy for ApiSameConn {
                     (ctx.emit)(Event::Commit {
                         k,
                         writer: SAME_CONN_WRITER,
+                        latency_us: None,
                     });
                     Ok(())
                 }

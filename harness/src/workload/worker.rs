@@ -50,11 +50,14 @@ pub fn run_writer(
                 std::thread::sleep(due - now);
             }
         }
+        let began = Instant::now();
         let k = commit_next(&conn, spec)?;
+        let latency_us = u64::try_from(began.elapsed().as_micros()).unwrap_or(u64::MAX);
         n += 1;
         emit(Event::Commit {
             k,
             writer: writer_id,
+            latency_us: Some(latency_us),
         });
     }
     Ok(())

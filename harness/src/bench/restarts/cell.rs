@@ -1,0 +1,564 @@
+//! One cell of the restart grid: a fresh source, a writer at a fixed rate, one stepped backup
+//! with a time budget, and every measurement of the issue.
+//!
+//! Why it exists: the grid, the tests and the model all need "run this (nPage, rate, variant)
+//! once and tell me what happened"; keeping it here keeps the orchestration in `mod.rs` small.
+//!
+//! The backup's source connection goes through a `vfs-faults` instance with tracing on (nothing
+//! armed): after every step the trace is drained and the page reads are fed to the
+//! [`PassDetector`]; the step results go to [`StepAccounting`]. The writer is a `worker writer`
+//! process ([`WriterMode::Process`]), or a thread with its own connection ([`WriterMode::Thread`],
+//! for tests, whose executable has no `worker` subcommand), or, in the same-connection variant,
+//! the backup's own source connection between steps.
+
+use super::signal::{db_page, wal_frame_header_offset, PassDetector, StepAccounting};
+use crate::event::Event;
+use crate::run::child::{Child, Message, Tag};
+use crate::strategy::common::sidecar;
+use crate::strategy::raw_backup::{describe_rc, is_retryable, RawBackup, SQLITE_DONE, SQLITE_OK};
+use crate::workload::{self, WorkloadSpec};
+use anyhow::{anyhow, bail, Context, Result};
+use rusqlite::{Connection, OpenFlags};
+use serde::{Deserialize, Serialize};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use vfs_faults::{FaultVfs, FileKind, OpKind};
+
+/// Writer rate of a cell.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Rate {
+    /// No writer.
+    Zero,
+    PerSec(f64),
+    /// As fast as the writer can commit.
+    Max,
+}
+
+impl Rate {
+    /// Nominal commits per second (`None` for max).
+    pub fn nominal(self) -> Option<f64> {
+        match self {
+            Rate::Zero => Some(0.0),
+            Rate::PerSec(r) => Some(r),
+            Rate::Max => None,
+        }
+    }
+
+    pub fn label(self) -> String {
+        match self {
+            Rate::Zero => "0".into(),
+            Rate::PerSec(r) => format!("{r}"),
+            Rate::Max => "max".into(),
+        }
+    }
+
+    /// The JSON value: a number, or "max".
+    pub fn json(self) -> serde_json::Value {
+        match self.nominal() {
+            Some(r) => serde_json::json!(r),
+            None => serde_json::json!("max"),
+        }
+    }
+}
+
+/// Who commits during the backup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Variant {
+    /// A writer on another connection (another process): every commit can restart the backup.
+    OtherProcess,
+    /// The backup's own source connection commits between steps: pages are re-sent instead.
+    SameConnection,
+}
+
+impl Variant {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Variant::OtherProcess => "other-process",
+            Variant::SameConnection => "same-connection",
+        }
+    }
+}
+
+/// How the foreign writer of the other-process variant runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriterMode {
+    /// `current_exe worker writer ...` (the real thing).
+    Process,
+    /// A thread of this process with its own connection (tests).
+    Thread,
+}
+
+/// What one cell run is.
+#[derive(Debug, Clone, Copy)]
+pub struct CellSpec {
+    pub npage: i32,
+    pub rate: Rate,
+    pub variant: Variant,
+    pub budget: Duration,
+}
+
+/// Where a cell runs.
+pub struct CellEnv<'a> {
+    /// A closed WAL source in state S(0); copied for every run.
+    pub template: &'a Path,
+    pub spec: &'a WorkloadSpec,
+    /// A scratch directory; the run's files are removed afterwards.
+    pub dir: &'a Path,
+    /// The traced VFS the backup's source connection goes through.
+    pub vfs: &'a FaultVfs,
+    pub writer_mode: WriterMode,
+}
+
+/// Everything measured in one run of a cell.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CellRun {
+    pub completed: bool,
+    pub duration_s: f64,
+    /// Restarts by the progress formula.
+    pub restarts: u64,
+    /// Restarts by the VFS signal (page-1 re-reads of the source).
+    pub restarts_vfs: u64,
+    /// Passes the VFS signal started at a re-read of a page other than page 1.
+    pub vfs_fallback_starts: u64,
+    pub passes: u64,
+    pub steps: u64,
+    pub busy_steps: u64,
+    pub pages_copied: u64,
+    pub pagecount: u64,
+    pub amplification: f64,
+    /// Writer commits acknowledged between the backup's start and end.
+    pub commits: u64,
+    /// Commits per second during the backup.
+    pub commit_rate: f64,
+    pub commit_p50_ms: Option<f64>,
+    pub commit_p99_ms: Option<f64>,
+    pub max_wal_bytes: u64,
+    pub longest_step_ms: f64,
+    pub dest_bytes: u64,
+}
+
+/// Runs one cell once.
+pub fn run_cell(env: &CellEnv<'_>, cell: &CellSpec, run_id: u64) -> Result<CellRun> {
+    let source = env.dir.join(format!("src-{run_id}.db"));
+    let dest = env.dir.join(format!("dst-{run_id}.db"));
+    let result = run_cell_at(env, cell, &source, &dest);
+    for p in [&source, &dest] {
+        for suffix in ["", "-wal", "-shm", "-journal", ".writer-stderr"] {
+            let _ = std::fs::remove_file(sidecar(p, suffix));
+        }
+    }
+    result
+}
+
+fn run_cell_at(env: &CellEnv<'_>, cell: &CellSpec, source: &Path, dest: &Path) -> Result<CellRun> {
+    std::fs::copy(env.template, source)
+        .with_context(|| format!("copying the source template to {}", source.display()))?;
+    let (tx, rx) = mpsc::channel::<Message>();
+    let collector = spawn_collector(rx);
+    let mut writer = match (cell.variant, cell.rate) {
+        (Variant::OtherProcess, Rate::Zero) | (Variant::SameConnection, _) => None,
+        (Variant::OtherProcess, rate) => Some(start_writer(env, source, rate, tx.clone())?),
+    };
+    drop(tx);
+    if writer.is_some() {
+        collector
+            .wait_first(Duration::from_secs(10))
+            .context("the writer did not commit within 10 s")?;
+    }
+    let outcome = backup(env, cell, source, dest);
+    if let Some(w) = writer.as_mut() {
+        w.stop();
+    }
+    drop(writer);
+    let commits = collector.finish();
+    let mut b = outcome?;
+    // Commits during the backup: by sequence number (exact), not by receipt time.
+    let in_window: Vec<u64> = commits
+        .iter()
+        .filter(|(k, _)| *k > b.k_start && *k <= b.k_end)
+        .filter_map(|(_, lat)| *lat)
+        .collect();
+    let mut lat = if cell.variant == Variant::SameConnection {
+        std::mem::take(&mut b.own_latencies_us)
+    } else {
+        in_window
+    };
+    let n_commits = b.k_end.saturating_sub(b.k_start);
+    lat.sort_unstable();
+    let pct = |q: f64| -> Option<f64> {
+        (!lat.is_empty()).then(|| {
+            let i = ((lat.len() - 1) as f64 * q).round() as usize;
+            lat[i] as f64 / 1000.0
+        })
+    };
+    let r = &mut b.run;
+    r.commits = n_commits;
+    r.commit_rate = n_commits as f64 / r.duration_s.max(1e-9);
+    r.commit_p50_ms = pct(0.50);
+    r.commit_p99_ms = pct(0.99);
+    r.dest_bytes = std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0);
+    Ok(b.run)
+}
+
+/// Commit events (`k`, latency), gathered by a thread.
+struct Collector {
+    first: Receiver<()>,
+    handle: JoinHandle<Vec<(u64, Option<u64>)>>,
+}
+
+fn spawn_collector(rx: Receiver<Message>) -> Collector {
+    let (first_tx, first) = mpsc::channel();
+    let handle = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        for msg in rx {
+            if let Message::Event(_, Event::Commit { k, latency_us, .. }) = msg {
+                if out.is_empty() {
+                    let _ = first_tx.send(());
+                }
+                out.push((k, latency_us));
+            }
+        }
+        out
+    });
+    Collector { first, handle }
+}
+
+impl Collector {
+    fn wait_first(&self, limit: Duration) -> Result<()> {
+        self.first
+            .recv_timeout(limit)
+            .map_err(|e| anyhow!("no commit event: {e}"))
+    }
+
+    /// Waits for every sender to be gone (writers stopped) and returns the commits.
+    fn finish(self) -> Vec<(u64, Option<u64>)> {
+        self.handle.join().unwrap_or_default()
+    }
+}
+
+/// The foreign writer of a cell; stopped (killed or joined) on drop.
+enum Writer {
+    Process(Child),
+    Thread(Arc<AtomicBool>, Option<JoinHandle<()>>),
+}
+
+impl Writer {
+    fn stop(&mut self) {
+        match self {
+            Writer::Process(c) => {
+                c.kill();
+            }
+            Writer::Thread(stop, h) => {
+                stop.store(true, Ordering::SeqCst);
+                if let Some(h) = h.take() {
+                    let _ = h.join();
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn start_writer(
+    env: &CellEnv<'_>,
+    source: &Path,
+    rate: Rate,
+    tx: Sender<Message>,
+) -> Result<Writer> {
+    let per_s = rate.nominal().unwrap_or(0.0);
+    match env.writer_mode {
+        WriterMode::Process => {
+            let args: Vec<String> = vec![
+                "writer".into(),
+                "--source".into(),
+                source.display().to_string(),
+                "--spec".into(),
+                serde_json::to_string(env.spec).context("workload spec to JSON")?,
+                "--id".into(),
+                "1".into(),
+                "--rate".into(),
+                format!("{per_s}"),
+            ];
+            let stderr = sidecar(source, ".writer-stderr");
+            let child = Child::spawn(Tag::Writer(1), &args, &[], &stderr, tx)
+                .context("spawning the writer process")?;
+            Ok(Writer::Process(child))
+        }
+        WriterMode::Thread => {
+            let stop = Arc::new(AtomicBool::new(false));
+            let (stop2, source, spec) = (stop.clone(), source.to_path_buf(), env.spec.clone());
+            let h = std::thread::spawn(move || thread_writer(&source, &spec, per_s, &stop2, &tx));
+            Ok(Writer::Thread(stop, Some(h)))
+        }
+    }
+}
+
+fn thread_writer(
+    source: &Path,
+    spec: &WorkloadSpec,
+    rate: f64,
+    stop: &AtomicBool,
+    tx: &Sender<Message>,
+) {
+    let Ok(conn) = workload::open_writer(source) else {
+        return;
+    };
+    let start = Instant::now();
+    let mut n = 0u64;
+    while !stop.load(Ordering::SeqCst) {
+        if rate > 0.0 {
+            let due = start + Duration::from_secs_f64(n as f64 / rate);
+            let now = Instant::now();
+            if due > now {
+                std::thread::sleep((due - now).min(Duration::from_millis(5)));
+                continue;
+            }
+        }
+        let began = Instant::now();
+        let Ok(k) = workload::commit_next(&conn, spec) else {
+            return;
+        };
+        n += 1;
+        let latency_us = Some(began.elapsed().as_micros() as u64);
+        let ev = Event::Commit {
+            k,
+            writer: 1,
+            latency_us,
+        };
+        if tx.send(Message::Event(Tag::Writer(1), ev)).is_err() {
+            return;
+        }
+    }
+}
+
+/// Polls the size of a file every 500 µs until stopped; returns the maximum seen.
+struct SizePoller {
+    stop: Arc<AtomicBool>,
+    max: Arc<AtomicU64>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl SizePoller {
+    fn start(path: PathBuf) -> SizePoller {
+        let stop = Arc::new(AtomicBool::new(false));
+        let max = Arc::new(AtomicU64::new(file_len(&path)));
+        let (s, m) = (stop.clone(), max.clone());
+        let handle = std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                m.fetch_max(file_len(&path), Ordering::Relaxed);
+                std::thread::sleep(Duration::from_micros(500));
+            }
+            m.fetch_max(file_len(&path), Ordering::Relaxed);
+        });
+        SizePoller {
+            stop,
+            max,
+            handle: Some(handle),
+        }
+    }
+
+    fn finish(mut self) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+        self.max.load(Ordering::Relaxed)
+    }
+}
+
+fn file_len(p: &Path) -> u64 {
+    std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
+}
+
+struct BackupOutcome {
+    run: CellRun,
+    /// Source sequence number just before the backup and just after it.
+    k_start: u64,
+    k_end: u64,
+    /// Commit latencies of the same-connection variant's own commits.
+    own_latencies_us: Vec<u64>,
+}
+
+/// Maps the traced source reads since the last drain to page numbers for the detector.
+struct TraceReader<'a> {
+    vfs: &'a FaultVfs,
+    wal: PathBuf,
+    page_size: u32,
+}
+
+impl TraceReader<'_> {
+    fn discard(&self) {
+        self.vfs.clear_trace();
+    }
+
+    fn drain_into(&self, det: &mut PassDetector) {
+        let trace = self.vfs.trace();
+        self.vfs.clear_trace();
+        let mut wal: Option<std::fs::File> = None;
+        let ps = i64::from(self.page_size);
+        for e in trace {
+            if e.op != OpKind::Read || e.len != Some(ps) {
+                continue;
+            }
+            let Some(off) = e.offset else { continue };
+            let page = match e.file {
+                FileKind::MainDb => db_page(off, self.page_size),
+                FileKind::Wal => {
+                    if wal.is_none() {
+                        wal = std::fs::File::open(&self.wal).ok();
+                    }
+                    wal.as_ref().and_then(|f| wal_page(f, off, self.page_size))
+                }
+                _ => None,
+            };
+            if let Some(p) = page {
+                det.observe_page(p);
+            }
+        }
+    }
+}
+
+/// The page number in the frame header of the WAL frame whose data is at `offset`.
+fn wal_page(f: &std::fs::File, offset: i64, page_size: u32) -> Option<u32> {
+    let hdr = wal_frame_header_offset(offset, page_size)?;
+    let mut b = [0u8; 4];
+    f.read_exact_at(&mut b, hdr as u64).ok()?;
+    Some(u32::from_be_bytes(b)).filter(|p| *p > 0)
+}
+
+fn open_source(path: &Path, vfs: &str, same_conn: bool) -> Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let c = Connection::open_with_flags_and_vfs(path, flags, vfs)
+        .with_context(|| format!("opening {} through {vfs}", path.display()))?;
+    c.busy_timeout(Duration::from_secs(5))?;
+    if same_conn {
+        c.execute_batch("PRAGMA synchronous = NORMAL;")?;
+        c.set_prepared_statement_cache_capacity(64);
+    }
+    Ok(c)
+}
+
+fn backup(env: &CellEnv<'_>, cell: &CellSpec, source: &Path, dest: &Path) -> Result<BackupOutcome> {
+    let same_conn = cell.variant == Variant::SameConnection;
+    let src = open_source(source, env.vfs.name(), same_conn)?;
+    let mut dst = Connection::open(dest).with_context(|| format!("opening {}", dest.display()))?;
+    let reader = TraceReader {
+        vfs: env.vfs,
+        wal: sidecar(source, "-wal"),
+        page_size: env.spec.page_size,
+    };
+    let k_start = workload::read_seq(&src).context("reading the source seq")?;
+    let poller = SizePoller::start(sidecar(source, "-wal"));
+    env.vfs.set_trace(true);
+    reader.discard();
+    let mut acct = StepAccounting::new(cell.npage);
+    let mut det = PassDetector::new();
+    let (mut steps, mut busy, mut longest) = (0u64, 0u64, Duration::ZERO);
+    let mut own = Vec::new();
+    let start = Instant::now();
+    let mut completed = false;
+    let mut bk = RawBackup::init(&mut dst, &src)
+        .map_err(|e| anyhow!("backup_init {}: {}", describe_rc(e.rc), e.message))?;
+    let result = loop {
+        if start.elapsed() >= cell.budget {
+            break Ok(());
+        }
+        det.begin_step();
+        let t = Instant::now();
+        let rc = bk.step(cell.npage);
+        longest = longest.max(t.elapsed());
+        steps += 1;
+        reader.drain_into(&mut det);
+        acct.observe(rc, bk.remaining(), bk.pagecount());
+        if rc == SQLITE_DONE {
+            completed = true;
+            break Ok(());
+        } else if rc == SQLITE_OK {
+            if same_conn {
+                if let Err(e) = same_conn_commits(&src, env.spec, cell.rate, start, &mut own) {
+                    break Err(e);
+                }
+                reader.discard();
+            }
+        } else if is_retryable(rc) {
+            busy += 1;
+            std::thread::sleep(Duration::from_millis(1));
+        } else {
+            break Err(anyhow!("backup_step {}", describe_rc(rc)));
+        }
+    };
+    let end = Instant::now();
+    let frc = bk.finish();
+    env.vfs.set_trace(false);
+    reader.discard();
+    let max_wal = poller.finish();
+    result?;
+    let k_end = workload::read_seq(&src).context("reading the source seq")?;
+    if completed && frc != SQLITE_OK {
+        bail!("backup_finish {}", describe_rc(frc));
+    }
+    let duration_s = (end - start).as_secs_f64();
+    let pagecount = acct.pagecount();
+    let run = CellRun {
+        completed,
+        duration_s,
+        restarts: acct.restarts(),
+        restarts_vfs: det.restarts(),
+        vfs_fallback_starts: det.fallback_starts(),
+        passes: acct.restarts() + 1,
+        steps,
+        busy_steps: busy,
+        pages_copied: acct.pages_copied(),
+        pagecount,
+        amplification: acct.pages_copied() as f64 / pagecount.max(1) as f64,
+        commits: 0,
+        commit_rate: 0.0,
+        commit_p50_ms: None,
+        commit_p99_ms: None,
+        max_wal_bytes: max_wal,
+        longest_step_ms: longest.as_secs_f64() * 1000.0,
+        dest_bytes: 0,
+    };
+    Ok(BackupOutcome {
+        run,
+        k_start,
+        k_end,
+        own_latencies_us: own,
+    })
+}
+
+/// The same-connection writer: commits that are due at `rate` since `start` (one per step at
+/// max), on the backup's own source connection.
+fn same_conn_commits(
+    src: &Connection,
+    spec: &WorkloadSpec,
+    rate: Rate,
+    start: Instant,
+    lat: &mut Vec<u64>,
+) -> Result<()> {
+    let due = match rate {
+        Rate::Zero => 0,
+        Rate::Max => lat.len() as u64 + 1,
+        Rate::PerSec(r) => (start.elapsed().as_secs_f64() * r).floor() as u64 + 1,
+    };
+    while (lat.len() as u64) < due {
+        let t = Instant::now();
+        workload::commit_next(src, spec).context("same-connection commit")?;
+        lat.push(t.elapsed().as_micros() as u64);
+        if rate == Rate::Max {
+            break;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,514 @@
+//! `bench restarts`: how often a stepped backup restarts, by nPage × writer rate, and what it
+//! costs; with a model that predicts each cell and advice that follows from it.
+//!
+//! Why it exists: under a busy writer a stepped backup can restart forever, the backup API has
+//! no restart counter, and the advice in forums is anecdotal (issue 5). This module runs the
+//! grid ([`cell`] runs one cell), counts restarts two independent ways ([`signal`]), fits and
+//! applies the model ([`model`]) and writes the table, JSON, SVG and CSV ([`output`]).
+
+pub mod cell;
+pub mod model;
+pub mod output;
+pub mod signal;
+
+use anyhow::{bail, Context, Result};
+use cell::{CellEnv, CellRun, CellSpec, Rate, Variant, WriterMode};
+use model::{median, CostModel, Prediction};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use vfs_faults::{FaultPlan, FaultVfs};
+
+/// The nPage values of the grid (-1 = everything in one step, plotted as "all").
+pub const NPAGES: [i32; 7] = [1, 4, 16, 64, 256, 1024, -1];
+/// The writer rates of the grid.
+pub const RATES: [Rate; 4] = [
+    Rate::Zero,
+    Rate::PerSec(100.0),
+    Rate::PerSec(1000.0),
+    Rate::Max,
+];
+/// Default source size in pages (about 16 MB at 4 KiB pages).
+pub const DEFAULT_PAGES: u32 = 4000;
+/// A cell is "ok" for the advice when its median passes are at most this.
+pub const ADVICE_MAX_PASSES: f64 = 2.0;
+
+/// `bench restarts` arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RestartsArgs {
+    /// Short grid: 1 repeat, 1 s budget per cell, same-connection only at the max rate (≤ 60 s).
+    #[arg(long)]
+    pub quick: bool,
+    /// Also write the JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Also write the SVG plot here.
+    #[arg(long)]
+    pub svg: Option<PathBuf>,
+    /// Also write a CSV of the rows here.
+    #[arg(long)]
+    pub csv: Option<PathBuf>,
+    /// Source size in pages (at least).
+    #[arg(long, default_value_t = DEFAULT_PAGES)]
+    pub pages: u32,
+    /// Repeats per cell (default 3, 1 with --quick); medians are reported.
+    #[arg(long)]
+    pub repeats: Option<u32>,
+    /// Time budget per cell run in milliseconds (default 2000, 1000 with --quick).
+    #[arg(long)]
+    pub budget_ms: Option<u64>,
+    /// A previous run's JSON: report how far this run's medians are from it.
+    #[arg(long)]
+    pub baseline: Option<PathBuf>,
+    /// Where `bench-restarts-<timestamp>/` goes.
+    #[arg(long, default_value = "reports")]
+    pub report_dir: PathBuf,
+}
+
+/// The grid to run.
+#[derive(Debug, Clone)]
+pub struct GridConfig {
+    pub pages: u32,
+    pub repeats: u32,
+    pub budget: Duration,
+    pub npages: Vec<i32>,
+    pub cells: Vec<(Variant, Rate)>,
+    pub writer_mode: WriterMode,
+    /// Name of the traced VFS (unique per concurrent caller).
+    pub vfs_name: String,
+    pub seed: u64,
+}
+
+impl GridConfig {
+    pub fn from_args(a: &RestartsArgs) -> GridConfig {
+        let mut cells: Vec<(Variant, Rate)> =
+            RATES.iter().map(|r| (Variant::OtherProcess, *r)).collect();
+        if a.quick {
+            cells.push((Variant::SameConnection, Rate::Max));
+        } else {
+            cells.extend(RATES[1..].iter().map(|r| (Variant::SameConnection, *r)));
+        }
+        GridConfig {
+            pages: a.pages,
+            repeats: a.repeats.unwrap_or(if a.quick { 1 } else { 3 }).max(1),
+            budget: Duration::from_millis(a.budget_ms.unwrap_or(if a.quick { 1000 } else { 2000 })),
+            npages: NPAGES.to_vec(),
+            cells,
+            writer_mode: WriterMode::Process,
+            vfs_name: "bench-restarts-source".into(),
+            seed: 1,
+        }
+    }
+}
+
+/// One row of the result: a cell's medians over its repeats, and the model's prediction.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Row {
+    pub variant: Variant,
+    pub npage: i32,
+    /// Commits per second, or "max".
+    pub writer_rate: serde_json::Value,
+    /// Completed within the budget in most repeats.
+    pub completed: bool,
+    pub completed_runs: u32,
+    pub repeats: u32,
+    pub budget_s: f64,
+    /// "completed" or "did not finish in T s" (livelock).
+    pub status: String,
+    pub restarts: f64,
+    pub restarts_vfs: f64,
+    /// The two restart counts are equal in every repeat.
+    pub restarts_agree: bool,
+    pub passes: f64,
+    pub steps: f64,
+    pub duration_s: f64,
+    pub duration_min_s: f64,
+    pub duration_max_s: f64,
+    pub pages_copied: f64,
+    pub pagecount: f64,
+    pub amplification: f64,
+    pub commits: f64,
+    pub commit_rate: f64,
+    pub commit_p50_ms: Option<f64>,
+    pub commit_p99_ms: Option<f64>,
+    pub max_wal_bytes: f64,
+    pub longest_step_ms: f64,
+    pub dest_bytes: f64,
+    /// The commit rate the prediction used (measured during the cell; nominal if none).
+    pub model_rate: f64,
+    pub predicted: Option<Prediction>,
+    pub predicted_completes: Option<bool>,
+    pub runs: Vec<CellRun>,
+}
+
+/// How far this run's medians are from a baseline run's.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Variation {
+    pub baseline: String,
+    /// Cells completed in both runs, compared on duration.
+    pub duration_cells: usize,
+    pub duration_median_rel: f64,
+    pub duration_max_rel: f64,
+    pub duration_within_10pct: usize,
+    /// Cells with restarts ≥ 5 in both runs, compared on restarts.
+    pub restart_cells: usize,
+    pub restarts_median_rel: f64,
+    pub restarts_within_10pct: usize,
+    /// Cells whose completed/livelock status is the same in both runs.
+    pub same_status: usize,
+    pub compared: usize,
+}
+
+/// The whole result (the JSON file).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RestartsReport {
+    pub sqlite_version: String,
+    pub pages: u64,
+    pub page_size: u32,
+    pub repeats: u32,
+    pub budget_s: f64,
+    pub quick: bool,
+    pub wall_s: f64,
+    pub cost_model: Option<CostModel>,
+    pub rows: Vec<Row>,
+    pub advice: String,
+    pub advice_lines: Vec<String>,
+    /// Cells where the formula and the VFS signal disagreed in some repeat.
+    pub disagreements: usize,
+    pub variation: Option<Variation>,
+}
+
+/// Runs the CLI command: grid, model, outputs, report directory. Returns the exit code.
+pub fn run_cli(args: &RestartsArgs) -> Result<i32> {
+    let cfg = GridConfig::from_args(args);
+    let mut report = run_grid(&cfg, args.quick, |msg| eprintln!("{msg}"))?;
+    if let Some(base) = &args.baseline {
+        let text = std::fs::read_to_string(base)
+            .with_context(|| format!("reading the baseline {}", base.display()))?;
+        let old: RestartsReport = serde_json::from_str(&text)
+            .with_context(|| format!("parsing the baseline {}", base.display()))?;
+        report.variation = Some(compare(&old, &report, &base.display().to_string()));
+    }
+    print!("{}", output::table(&report));
+    let dir = crate::report::run_dir(&args.report_dir, "bench-restarts");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let json = serde_json::to_string_pretty(&report).context("report to JSON")?;
+    let svg = output::svg(&report)
+        .map_err(anyhow::Error::msg)
+        .context("rendering the SVG")?;
+    let csv = output::csv(&report);
+    let table = output::table(&report);
+    for (name, text) in [
+        ("report.json", &json),
+        ("restarts.svg", &svg),
+        ("rows.csv", &csv),
+        ("table.txt", &table),
+    ] {
+        let p = dir.join(name);
+        std::fs::write(&p, text).with_context(|| format!("writing {}", p.display()))?;
+    }
+    for (path, text) in [(&args.json, &json), (&args.svg, &svg), (&args.csv, &csv)] {
+        if let Some(p) = path {
+            std::fs::write(p, text).with_context(|| format!("writing {}", p.display()))?;
+        }
+    }
+    println!("report: {}", dir.display());
+    Ok(0)
+}
+
+/// Where the scratch files go: `$HARNESS_TMPDIR`, else `/dev/shm` when present, else the
+/// system temp dir (the same policy as the scenario runner).
+fn scratch_dir() -> Result<tempfile::TempDir> {
+    let mut b = tempfile::Builder::new();
+    b.prefix("bench-restarts-");
+    let root = std::env::var_os("HARNESS_TMPDIR")
+        .map(PathBuf::from)
+        .or_else(|| Some(PathBuf::from("/dev/shm")).filter(|p| p.is_dir()));
+    let made = match root {
+        Some(r) => b.tempdir_in(r).or_else(|_| b.tempdir()),
+        None => b.tempdir(),
+    };
+    made.context("creating a scratch dir")
+}
+
+/// The traced VFS called `name` (registered on first use).
+pub fn traced_vfs(name: &str) -> Result<FaultVfs> {
+    if let Some(v) = FaultVfs::get(name) {
+        return Ok(v);
+    }
+    FaultVfs::register(name, FaultPlan::default()).with_context(|| format!("registering {name}"))
+}
+
+/// The workload of the bench: the default spec with `pages` initial pages.
+pub fn spec_for(pages: u32, seed: u64) -> crate::workload::WorkloadSpec {
+    crate::workload::WorkloadSpec {
+        seed,
+        initial_pages: pages,
+        ..Default::default()
+    }
+}
+
+/// Runs the grid: writer-free cells first (they calibrate the model), every repeat of the whole
+/// grid before the next (so drift hits all cells alike).
+pub fn run_grid(cfg: &GridConfig, quick: bool, progress: impl Fn(&str)) -> Result<RestartsReport> {
+    let wall = Instant::now();
+    let dir = scratch_dir()?;
+    let spec = spec_for(cfg.pages, cfg.seed);
+    let template = dir.path().join("template.db");
+    crate::workload::create_source(&template, &spec).context("creating the source")?;
+    let pages = source_pages(&template)?;
+    let vfs = traced_vfs(&cfg.vfs_name)?;
+    let env = CellEnv {
+        template: &template,
+        spec: &spec,
+        dir: dir.path(),
+        vfs: &vfs,
+        writer_mode: cfg.writer_mode,
+    };
+    let mut order: Vec<(Variant, Rate)> = cfg.cells.clone();
+    order.sort_by_key(|(v, r)| (*r != Rate::Zero, *v == Variant::SameConnection));
+    let mut specs: Vec<CellSpec> = Vec::new();
+    for (variant, rate) in &order {
+        for &npage in &cfg.npages {
+            specs.push(CellSpec {
+                npage,
+                rate: *rate,
+                variant: *variant,
+                budget: cfg.budget,
+            });
+        }
+    }
+    let mut runs: Vec<Vec<CellRun>> = vec![Vec::new(); specs.len()];
+    let mut id = 0u64;
+    for rep in 0..cfg.repeats {
+        for (i, c) in specs.iter().enumerate() {
+            id += 1;
+            let r = cell::run_cell(&env, c, id).with_context(|| {
+                format!(
+                    "cell {} npage {} rate {}",
+                    c.variant.as_str(),
+                    c.npage,
+                    c.rate.label()
+                )
+            })?;
+            progress(&format!(
+                "[{:>5.1}s] rep {} {:<15} npage {:>5} rate {:>4}: {} restarts {}/{} in {:.3} s",
+                wall.elapsed().as_secs_f64(),
+                rep + 1,
+                c.variant.as_str(),
+                c.npage,
+                c.rate.label(),
+                if r.completed { "done " } else { "LIVELOCK" },
+                r.restarts,
+                r.restarts_vfs,
+                r.duration_s
+            ));
+            runs[i].push(r);
+        }
+    }
+    let cost = fit_cost(&specs, &runs, pages as f64);
+    let rows: Vec<Row> = specs
+        .iter()
+        .zip(runs)
+        .map(|(c, rs)| make_row(c, rs, cost.as_ref()))
+        .collect();
+    let advice_lines = advice(&rows, cost.as_ref(), pages);
+    if rows.is_empty() {
+        bail!("empty grid");
+    }
+    Ok(RestartsReport {
+        sqlite_version: rusqlite::version().to_string(),
+        pages,
+        page_size: spec.page_size,
+        repeats: cfg.repeats,
+        budget_s: cfg.budget.as_secs_f64(),
+        quick,
+        wall_s: wall.elapsed().as_secs_f64(),
+        cost_model: cost,
+        disagreements: rows.iter().filter(|r| !r.restarts_agree).count(),
+        advice: advice_lines.join("; "),
+        advice_lines,
+        rows,
+        variation: None,
+    })
+}
+
+fn source_pages(path: &Path) -> Result<u64> {
+    let c = rusqlite::Connection::open(path)?;
+    let n: i64 = c.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+    Ok(n as u64)
+}
+
+/// Fits the cost model on the writer-free other-process runs.
+fn fit_cost(specs: &[CellSpec], runs: &[Vec<CellRun>], pages: f64) -> Option<CostModel> {
+    let pts: Vec<(f64, f64, f64)> = specs
+        .iter()
+        .zip(runs)
+        .filter(|(c, _)| c.rate == Rate::Zero && c.variant == Variant::OtherProcess)
+        .flat_map(|(_, rs)| rs.iter().filter(|r| r.completed))
+        .map(|r| (r.steps as f64, r.pages_copied as f64, r.duration_s))
+        .collect();
+    CostModel::fit(&pts, pages)
+}
+
+fn med<F: Fn(&CellRun) -> f64>(runs: &[CellRun], f: F) -> f64 {
+    median(&runs.iter().map(f).collect::<Vec<_>>()).unwrap_or(f64::NAN)
+}
+
+fn med_opt<F: Fn(&CellRun) -> Option<f64>>(runs: &[CellRun], f: F) -> Option<f64> {
+    median(&runs.iter().filter_map(f).collect::<Vec<_>>())
+}
+
+fn make_row(c: &CellSpec, runs: Vec<CellRun>, cost: Option<&CostModel>) -> Row {
+    let n = runs.len() as u32;
+    let completed_runs = runs.iter().filter(|r| r.completed).count() as u32;
+    let completed = completed_runs * 2 > n;
+    let budget_s = c.budget.as_secs_f64();
+    let commit_rate = med(&runs, |r| r.commit_rate);
+    let model_rate = match (c.variant, c.rate) {
+        (_, Rate::Zero) => 0.0,
+        (Variant::SameConnection, _) => 0.0,
+        (_, _) if commit_rate > 0.0 => commit_rate,
+        (_, r) => r.nominal().unwrap_or(0.0),
+    };
+    let predicted = cost.map(|m| m.predict(c.npage, model_rate));
+    Row {
+        variant: c.variant,
+        npage: c.npage,
+        writer_rate: c.rate.json(),
+        completed,
+        completed_runs,
+        repeats: n,
+        budget_s,
+        status: if completed {
+            "completed".into()
+        } else {
+            format!("did not finish in {budget_s} s")
+        },
+        restarts: med(&runs, |r| r.restarts as f64),
+        restarts_vfs: med(&runs, |r| r.restarts_vfs as f64),
+        restarts_agree: runs.iter().all(|r| r.restarts == r.restarts_vfs),
+        passes: med(&runs, |r| r.passes as f64),
+        steps: med(&runs, |r| r.steps as f64),
+        duration_s: med(&runs, |r| r.duration_s),
+        duration_min_s: runs
+            .iter()
+            .map(|r| r.duration_s)
+            .fold(f64::INFINITY, f64::min),
+        duration_max_s: runs.iter().map(|r| r.duration_s).fold(0.0, f64::max),
+        pages_copied: med(&runs, |r| r.pages_copied as f64),
+        pagecount: med(&runs, |r| r.pagecount as f64),
+        amplification: med(&runs, |r| r.amplification),
+        commits: med(&runs, |r| r.commits as f64),
+        commit_rate,
+        commit_p50_ms: med_opt(&runs, |r| r.commit_p50_ms),
+        commit_p99_ms: med_opt(&runs, |r| r.commit_p99_ms),
+        max_wal_bytes: med(&runs, |r| r.max_wal_bytes as f64),
+        longest_step_ms: med(&runs, |r| r.longest_step_ms),
+        dest_bytes: med(&runs, |r| r.dest_bytes as f64),
+        model_rate,
+        predicted_completes: predicted.map(|p| p.finishes_within(budget_s)),
+        predicted,
+        runs,
+    }
+}
+
+/// One advice line per foreign writer rate: the smallest nPage of the grid that completed with
+/// at most [`ADVICE_MAX_PASSES`] median passes, else the model's, else -1.
+pub fn advice(rows: &[Row], cost: Option<&CostModel>, pages: u64) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rates: Vec<&serde_json::Value> = Vec::new();
+    for r in rows {
+        let foreign = r.variant == Variant::OtherProcess && r.writer_rate != serde_json::json!(0.0);
+        if foreign && !rates.contains(&&r.writer_rate) {
+            rates.push(&r.writer_rate);
+        }
+    }
+    for rate in rates {
+        let at: Vec<&Row> = rows
+            .iter()
+            .filter(|r| r.variant == Variant::OtherProcess && &r.writer_rate == rate)
+            .collect();
+        let lambda = median(&at.iter().map(|r| r.commit_rate).collect::<Vec<_>>()).unwrap_or(0.0);
+        let label = match rate.as_f64() {
+            Some(v) => format!("{v:.0} commits/s"),
+            None => format!("the writer's max rate (~{lambda:.0} commits/s here)"),
+        };
+        let measured = at
+            .iter()
+            .filter(|r| r.npage > 0 && r.completed && r.passes <= ADVICE_MAX_PASSES)
+            .map(|r| r.npage)
+            .min();
+        let one_step = at.iter().find(|r| r.npage <= 0);
+        let lock_ms = one_step.map(|r| r.longest_step_ms).unwrap_or(f64::NAN);
+        let line = match (measured, cost) {
+            (Some(n), Some(m)) => format!(
+                "at {label} on this database ({pages} pages), use nPage >= {n} (or -1); expected passes ≈ {:.1} (model), {:.0} measured",
+                m.predict(n, lambda).passes,
+                at.iter().find(|r| r.npage == n).map(|r| r.passes).unwrap_or(f64::NAN)
+            ),
+            (Some(n), None) => format!(
+                "at {label} on this database ({pages} pages), use nPage >= {n} (or -1)"
+            ),
+            (None, Some(m)) => match m.min_npage(lambda, ADVICE_MAX_PASSES) {
+                Some(n) if (n as u64) < pages => format!(
+                    "at {label} on this database ({pages} pages), use nPage >= {n} (or -1; no grid value up to 1024 was enough); expected passes ≈ {:.1}",
+                    m.predict(n, lambda).passes
+                ),
+                _ => format!(
+                    "at {label} on this database ({pages} pages), use nPage -1 (or >= {pages}); expected passes = 1, holding the read lock ~{lock_ms:.0} ms"
+                ),
+            },
+            (None, None) => format!(
+                "at {label} on this database ({pages} pages), use nPage -1; expected passes = 1"
+            ),
+        };
+        out.push(line);
+    }
+    out
+}
+
+fn rel(a: f64, b: f64) -> f64 {
+    let m = (a + b) / 2.0;
+    if m == 0.0 {
+        0.0
+    } else {
+        (a - b).abs() / m
+    }
+}
+
+/// Compares two runs' medians cell by cell.
+pub fn compare(old: &RestartsReport, new: &RestartsReport, baseline: &str) -> Variation {
+    let mut dur = Vec::new();
+    let mut rst = Vec::new();
+    let (mut same_status, mut compared) = (0, 0);
+    for n in &new.rows {
+        let Some(o) = old.rows.iter().find(|o| {
+            o.variant == n.variant && o.npage == n.npage && o.writer_rate == n.writer_rate
+        }) else {
+            continue;
+        };
+        compared += 1;
+        if o.completed == n.completed {
+            same_status += 1;
+        }
+        if o.completed && n.completed {
+            dur.push(rel(o.duration_s, n.duration_s));
+        }
+        if o.restarts >= 5.0 && n.restarts >= 5.0 {
+            rst.push(rel(o.restarts, n.restarts));
+        }
+    }
+    Variation {
+        baseline: baseline.to_string(),
+        duration_cells: dur.len(),
+        duration_median_rel: median(&dur).unwrap_or(0.0),
+        duration_max_rel: dur.iter().copied().fold(0.0, f64::max),
+        duration_within_10pct: dur.iter().filter(|x| **x <= 0.10).count(),
+        restart_cells: rst.len(),
+        restarts_median_rel: median(&rst).unwrap_or(0.0),
+        restarts_within_10pct: rst.iter().filter(|x| **x <= 0.10).count(),
+        same_status,
+        compared,
+    }
+}
