@@ -347,7 +347,11 @@ impl Shared {
             saved: None,
         };
         if e.dead_epoch > 0 {
-            let dead = op.file.is_some_and(|f| f.epoch < e.dead_epoch)
+            // After the cut the power is gone: nothing changes any file any more, not even one
+            // that had nothing unsynced (e.g. deleting a fully synced WAL would lose it).
+            let mutates = matches!(op.op, OpKind::Delete | OpKind::Write | OpKind::Truncate);
+            let dead = mutates
+                || op.file.is_some_and(|f| f.epoch < e.dead_epoch)
                 || op.path.is_some_and(|p| e.dead_paths.contains(p));
             if dead {
                 v.dead = true;

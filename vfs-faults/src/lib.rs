@@ -56,7 +56,8 @@
 //! triggered the cut is not performed. In `exit` mode the process then `_exit`s with
 //! [`POWER_CUT_EXIT_CODE`]; in `in-process` mode every later operation on a file that was open at
 //! the cut, or on an affected path, fails (close, unlock and unmap still release their
-//! resources), nothing more is written, and [`FaultVfs::last_power_cut`] tells what was done.
+//! resources), every later write, truncate and delete fails whatever the file, so nothing
+//! more is written or removed, and [`FaultVfs::last_power_cut`] tells what was done.
 //! [`FaultVfs::set_plan`] revives the instance.
 //!
 //! # Example: a plan in Rust

@@ -518,7 +518,40 @@ pub fn replay(id: &PointId, scenario: &Scenario) -> Result<serde_json::Value, Ex
             ))
         })?;
     let out = ex.run_point(&entry.name, &entry.params, id.destination, &p, id.seed)?;
+    // In-process points: the faulted run once more with tracing, for the operations around the
+    // fault (same plan, same result: the sweep is deterministic).
+    let around: Vec<String> = if p.kind.needs_child() {
+        Vec::new()
+    } else {
+        let pc = p.kind == PointKind::PowerCut;
+        let (_, run) = ex.run_inprocess(
+            &entry.name,
+            &entry.params,
+            id.destination,
+            p.plan(id.seed),
+            pc,
+            true,
+        )?;
+        run.trace
+            .iter()
+            .filter(|e| e.index + 5 >= p.index)
+            .take(60)
+            .map(|e| {
+                format!(
+                    "{} {:?} {:?} {} off={:?} len={:?} rc={}",
+                    e.index,
+                    e.op,
+                    e.file,
+                    e.role.as_deref().unwrap_or("-"),
+                    e.offset,
+                    e.len,
+                    e.rc
+                )
+            })
+            .collect()
+    };
     Ok(serde_json::json!({
+        "trace_around_fault": around,
         "point": p.label(),
         "plan": p.plan(id.seed),
         "verdict": out.verdict.kind.as_str(),
