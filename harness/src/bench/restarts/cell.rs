@@ -126,6 +126,9 @@ pub struct CellRun {
     pub restarts_vfs: u64,
     /// Passes the VFS signal started at a re-read of a page other than page 1.
     pub vfs_fallback_starts: u64,
+    /// WAL reads the VFS signal could not map to a page (the WAL restarted under them).
+    #[serde(default)]
+    pub vfs_unmapped_reads: u64,
     pub passes: u64,
     pub steps: u64,
     pub busy_steps: u64,
@@ -394,6 +397,8 @@ struct BackupOutcome {
 struct TraceReader<'a> {
     vfs: &'a FaultVfs,
     wal: PathBuf,
+    /// The WAL, opened once it exists (it is not deleted while the cell's connections live).
+    wal_file: std::cell::RefCell<Option<std::fs::File>>,
     page_size: u32,
 }
 
@@ -402,11 +407,37 @@ impl TraceReader<'_> {
         self.vfs.clear_trace();
     }
 
-    fn drain_into(&self, det: &mut PassDetector) {
+    /// The WAL header's salts (bytes 16..24), if there is a WAL.
+    fn wal_salts(&self) -> Option<[u8; 8]> {
+        let mut b = [0u8; 8];
+        self.with_wal(|f| f.read_exact_at(&mut b, 16).ok())?;
+        Some(b)
+    }
+
+    fn with_wal<T>(&self, f: impl FnOnce(&std::fs::File) -> Option<T>) -> Option<T> {
+        let mut w = self.wal_file.borrow_mut();
+        if w.is_none() {
+            *w = std::fs::File::open(&self.wal).ok();
+        }
+        w.as_ref().and_then(f)
+    }
+
+    /// Feeds the page reads traced since the last drain to `det`. `salts_before`: the WAL
+    /// salts read before the step. A WAL read is mapped to a page through its frame header,
+    /// read now, after the step released its snapshot; if the writer restarted the WAL in
+    /// between, the frame may have been overwritten. A frame carrying the pre-step salts was
+    /// not; when the salts changed across the step, a frame carrying the new ones is ambiguous
+    /// and skipped (counted in `unmapped`).
+    fn drain_into(
+        &self,
+        det: &mut PassDetector,
+        salts_before: Option<[u8; 8]>,
+        unmapped: &mut u64,
+    ) {
         let trace = self.vfs.trace();
         self.vfs.clear_trace();
-        let mut wal: Option<std::fs::File> = None;
         let ps = i64::from(self.page_size);
+        let mut salts_after: Option<Option<[u8; 8]>> = None;
         for e in trace {
             if e.op != OpKind::Read || e.len != Some(ps) {
                 continue;
@@ -415,10 +446,19 @@ impl TraceReader<'_> {
             let page = match e.file {
                 FileKind::MainDb => db_page(off, self.page_size),
                 FileKind::Wal => {
-                    if wal.is_none() {
-                        wal = std::fs::File::open(&self.wal).ok();
+                    let after = *salts_after.get_or_insert_with(|| self.wal_salts());
+                    let frame = self.with_wal(|f| wal_frame(f, off, self.page_size));
+                    match frame {
+                        Some((page, salts))
+                            if salts_before == after || Some(salts) == salts_before =>
+                        {
+                            Some(page)
+                        }
+                        _ => {
+                            *unmapped += 1;
+                            None
+                        }
                     }
-                    wal.as_ref().and_then(|f| wal_page(f, off, self.page_size))
                 }
                 _ => None,
             };
@@ -429,12 +469,15 @@ impl TraceReader<'_> {
     }
 }
 
-/// The page number in the frame header of the WAL frame whose data is at `offset`.
-fn wal_page(f: &std::fs::File, offset: i64, page_size: u32) -> Option<u32> {
+/// The page number and salts in the frame header of the WAL frame whose data is at `offset`.
+fn wal_frame(f: &std::fs::File, offset: i64, page_size: u32) -> Option<(u32, [u8; 8])> {
     let hdr = wal_frame_header_offset(offset, page_size)?;
-    let mut b = [0u8; 4];
+    let mut b = [0u8; 16];
     f.read_exact_at(&mut b, hdr as u64).ok()?;
-    Some(u32::from_be_bytes(b)).filter(|p| *p > 0)
+    let page = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+    let mut salts = [0u8; 8];
+    salts.copy_from_slice(&b[8..16]);
+    (page > 0).then_some((page, salts))
 }
 
 fn open_source(path: &Path, vfs: &str, same_conn: bool) -> Result<Connection> {
@@ -456,6 +499,7 @@ fn backup(env: &CellEnv<'_>, cell: &CellSpec, source: &Path, dest: &Path) -> Res
     let reader = TraceReader {
         vfs: env.vfs,
         wal: sidecar(source, "-wal"),
+        wal_file: std::cell::RefCell::new(None),
         page_size: env.spec.page_size,
     };
     let k_start = workload::read_seq(&src).context("reading the source seq")?;
@@ -465,6 +509,7 @@ fn backup(env: &CellEnv<'_>, cell: &CellSpec, source: &Path, dest: &Path) -> Res
     let mut acct = StepAccounting::new(cell.npage);
     let mut det = PassDetector::new();
     let (mut steps, mut busy, mut longest) = (0u64, 0u64, Duration::ZERO);
+    let mut unmapped = 0u64;
     let mut own = Vec::new();
     let start = Instant::now();
     let mut completed = false;
@@ -475,11 +520,12 @@ fn backup(env: &CellEnv<'_>, cell: &CellSpec, source: &Path, dest: &Path) -> Res
             break Ok(());
         }
         det.begin_step();
+        let salts = reader.wal_salts();
         let t = Instant::now();
         let rc = bk.step(cell.npage);
         longest = longest.max(t.elapsed());
         steps += 1;
-        reader.drain_into(&mut det);
+        reader.drain_into(&mut det, salts, &mut unmapped);
         acct.observe(rc, bk.remaining(), bk.pagecount());
         if rc == SQLITE_DONE {
             completed = true;
@@ -516,6 +562,7 @@ fn backup(env: &CellEnv<'_>, cell: &CellSpec, source: &Path, dest: &Path) -> Res
         restarts: acct.restarts(),
         restarts_vfs: det.restarts(),
         vfs_fallback_starts: det.fallback_starts(),
+        vfs_unmapped_reads: unmapped,
         passes: acct.restarts() + 1,
         steps,
         busy_steps: busy,

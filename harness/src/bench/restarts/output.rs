@@ -40,7 +40,8 @@ fn pred_time(r: &Row) -> String {
 
 fn pred_restarts(r: &Row) -> String {
     match r.predicted {
-        Some(p) if !p.restarts.is_finite() || p.restarts > 1e6 => ">1e6".into(),
+        Some(p) if !p.restarts.is_finite() => "livelock".into(),
+        Some(p) if p.restarts > 1e6 => ">1e6".into(),
         Some(p) => format!("{:.1}", p.restarts),
         None => "-".into(),
     }

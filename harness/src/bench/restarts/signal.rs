@@ -213,7 +213,7 @@ mod tests {
             d.observe_page(p);
         }
         assert_eq!((d.passes(), d.restarts(), d.fallback_starts()), (3, 2, 0));
-        assert_eq!(d.page_reads(), 19);
+        assert_eq!(d.page_reads(), 18);
     }
 
     #[test]
