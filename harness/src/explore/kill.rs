@@ -135,7 +135,8 @@ impl KillPool {
             }
             let status = child.wait();
             let exit = describe_status(status);
-            let hit = claim.is_none() && exit == "signal 9";
+            let power_cut = format!("exit {}", vfs_faults::POWER_CUT_EXIT_CODE);
+            let hit = claim.is_none() && (exit == "signal 9" || exit == power_cut);
             if claim.is_none() && !hit {
                 let err = std::fs::read_to_string(&slot.stderr).unwrap_or_default();
                 return Err(ExploreError::Setup(format!(

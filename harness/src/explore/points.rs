@@ -84,6 +84,14 @@ impl PointKind {
     pub fn needs_child(self) -> bool {
         matches!(self, PointKind::KillBefore | PointKind::KillAfter)
     }
+
+    /// Whether this kind runs in a child for `strategy`. A strategy that changes files with
+    /// `std::fs` (file copies) would go on renaming and fsyncing after an in-process power cut,
+    /// which the VFS cannot stop; its power cuts use the `exit` variant in a child instead.
+    pub fn in_child(self, strategy: &str) -> bool {
+        self.needs_child()
+            || (self == PointKind::PowerCut && !crate::fault::writes_dest_through_vfs(strategy))
+    }
 }
 
 /// Operations whose callback returns a result code (an error or a power cut can be injected).
@@ -156,8 +164,14 @@ impl CrashPoint {
         )
     }
 
-    /// The one-rule plan that places this fault at exactly this operation.
+    /// The one-rule plan that places this fault at exactly this operation (power cuts in the
+    /// in-process variant).
     pub fn plan(&self, seed: u64) -> FaultPlan {
+        self.plan_with(seed, PowerCutMode::InProcess)
+    }
+
+    /// [`CrashPoint::plan`] with the power-cut mode chosen (`Exit` for a child process).
+    pub fn plan_with(&self, seed: u64, power_cut: PowerCutMode) -> FaultPlan {
         let action = match self.kind {
             PointKind::KillBefore => Action::Kill {
                 when: KillWhen::Before,
@@ -166,7 +180,7 @@ impl CrashPoint {
                 when: KillWhen::After,
             },
             PointKind::PowerCut => Action::PowerCut {
-                mode: PowerCutMode::InProcess,
+                mode: power_cut,
                 unsynced: Unsynced::Random,
             },
             PointKind::IoerrTransient | PointKind::IoerrPersistent => Action::Error {

@@ -125,8 +125,8 @@ impl Explorer {
         point: &CrashPoint,
         seed: u64,
     ) -> Result<PointOutcome, ExploreError> {
-        let plan = point.plan(seed);
-        if point.kind.needs_child() {
+        if point.kind.in_child(strategy) {
+            let plan = point.plan_with(seed, vfs_faults::PowerCutMode::Exit);
             let out = self
                 .pool
                 .run_batch(&mut self.reference, d, strategy, params, &[plan])?
@@ -138,7 +138,9 @@ impl Explorer {
             });
         }
         let pc = point.kind == PointKind::PowerCut;
-        Ok(self.run_inprocess(strategy, params, d, plan, pc, false)?.0)
+        Ok(self
+            .run_inprocess(strategy, params, d, point.plan(seed), pc, false)?
+            .0)
     }
 }
 
@@ -258,7 +260,7 @@ fn sweep_combo(
 
     let mut results: Vec<(CrashPoint, PointOutcome)> = Vec::new();
     // In-process points first.
-    for p in points.iter().filter(|p| !p.kind.needs_child()) {
+    for p in points.iter().filter(|p| !p.kind.in_child(name)) {
         if interrupted.load(Ordering::Relaxed) {
             return Err(ExploreError::Interrupted);
         }
@@ -267,13 +269,13 @@ fn sweep_combo(
     }
     let inprocess_states = results.len() as u64;
     // Kill points: one child per class (or per point).
-    let kills: Vec<&CrashPoint> = points.iter().filter(|p| p.kind.needs_child()).collect();
+    let kills: Vec<&CrashPoint> = points.iter().filter(|p| p.kind.in_child(name)).collect();
     let mut reps: Vec<&CrashPoint> = Vec::new();
     let mut class_of: Vec<usize> = Vec::new();
     let mut rep_of_class: HashMap<u64, usize> = HashMap::new();
     for p in &kills {
-        let c = classes[&(p.index, p.kind)];
-        let i = if dedup {
+        let i = if dedup && p.kind.needs_child() {
+            let c = classes[&(p.index, p.kind)];
             *rep_of_class.entry(c).or_insert_with(|| {
                 reps.push(p);
                 reps.len() - 1
@@ -289,7 +291,10 @@ fn sweep_combo(
         if interrupted.load(Ordering::Relaxed) {
             return Err(ExploreError::Interrupted);
         }
-        let plans: Vec<FaultPlan> = chunk.iter().map(|p| p.plan(scenario.seed)).collect();
+        let plans: Vec<FaultPlan> = chunk
+            .iter()
+            .map(|p| p.plan_with(scenario.seed, vfs_faults::PowerCutMode::Exit))
+            .collect();
         let outs = ex
             .pool
             .run_batch(&mut ex.reference, d, name, params, &plans)?;
@@ -309,7 +314,7 @@ fn sweep_combo(
         acc.b = fnv(acc.b, again.trace_hash);
         acc.runs += 1;
         // And one faulted plan, twice: the in-process point in the middle.
-        let inproc: Vec<&CrashPoint> = points.iter().filter(|p| !p.kind.needs_child()).collect();
+        let inproc: Vec<&CrashPoint> = points.iter().filter(|p| !p.kind.in_child(name)).collect();
         if let Some(p) = inproc.get(inproc.len() / 2) {
             let pc = p.kind == PointKind::PowerCut;
             for (i, h) in [&mut acc.a, &mut acc.b].into_iter().enumerate() {
@@ -520,7 +525,7 @@ pub fn replay(id: &PointId, scenario: &Scenario) -> Result<serde_json::Value, Ex
     let out = ex.run_point(&entry.name, &entry.params, id.destination, &p, id.seed)?;
     // In-process points: the faulted run once more with tracing, for the operations around the
     // fault (same plan, same result: the sweep is deterministic).
-    let around: Vec<String> = if p.kind.needs_child() {
+    let around: Vec<String> = if p.kind.in_child(&entry.name) {
         Vec::new()
     } else {
         let pc = p.kind == PointKind::PowerCut;
