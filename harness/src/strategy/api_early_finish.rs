@@ -9,7 +9,7 @@
 //! claims `Success`.
 
 use super::common::{self, error, RestartCounter};
-use super::raw_backup::{describe_rc, is_retryable, RawBackup, SQLITE_DONE, SQLITE_OK};
+use super::raw_backup::{describe_rc, is_retryable, SQLITE_DONE, SQLITE_OK};
 use super::{Strategy, StrategyContext};
 use crate::event::{Claim, Event};
 use std::time::Duration;
@@ -28,23 +28,14 @@ impl Strategy for ApiEarlyFinish {
     }
 
     fn run(&self, ctx: &mut StrategyContext<'_>) -> Claim {
-        let src = match common::open_source(ctx) {
-            Ok(c) => c,
-            Err(e) => return error(NAME, format!("open source: {e}")),
-        };
-        let mut dst = match common::open_dest(ctx) {
-            Ok(c) => c,
-            Err(e) => return error(NAME, format!("open destination: {e}")),
+        let (src, mut dst) = match common::open_pair(NAME, ctx) {
+            Ok(pair) => pair,
+            Err(claim) => return claim,
         };
         common::phase(ctx, "backup");
-        let mut bk = match RawBackup::init(&mut dst, &src) {
+        let mut bk = match common::init_backup(NAME, &mut dst, &src) {
             Ok(b) => b,
-            Err(e) => {
-                return error(
-                    NAME,
-                    format!("backup_init {}: {}", describe_rc(e.rc), e.message),
-                )
-            }
+            Err(claim) => return claim,
         };
         let npage = ctx.params.npage;
         let sleep = Duration::from_millis(ctx.params.sleep_ms);

@@ -28,13 +28,9 @@ impl Strategy for ApiJournalOff {
     }
 
     fn run(&self, ctx: &mut StrategyContext<'_>) -> Claim {
-        let src = match common::open_source(ctx) {
-            Ok(c) => c,
-            Err(e) => return error(NAME, format!("open source: {e}")),
-        };
-        let mut dst = match common::open_dest(ctx) {
-            Ok(c) => c,
-            Err(e) => return error(NAME, format!("open destination: {e}")),
+        let (src, mut dst) = match common::open_pair(NAME, ctx) {
+            Ok(pair) => pair,
+            Err(claim) => return claim,
         };
         common::phase(ctx, "journal-off");
         // The pragma returns the resulting mode; a WAL destination may refuse and stay "wal".

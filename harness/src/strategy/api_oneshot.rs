@@ -5,7 +5,7 @@
 //! with the source pager), and the destination is written as one transaction.
 
 use super::common::{self, error};
-use super::raw_backup::{describe_rc, is_retryable, RawBackup, SQLITE_DONE, SQLITE_OK};
+use super::raw_backup::{describe_rc, is_retryable, SQLITE_DONE, SQLITE_OK};
 use super::{Strategy, StrategyContext};
 use crate::event::{Claim, Event};
 use std::time::{Duration, Instant};
@@ -24,23 +24,14 @@ impl Strategy for ApiOneshot {
     }
 
     fn run(&self, ctx: &mut StrategyContext<'_>) -> Claim {
-        let src = match common::open_source(ctx) {
-            Ok(c) => c,
-            Err(e) => return error(NAME, format!("open source: {e}")),
-        };
-        let mut dst = match common::open_dest(ctx) {
-            Ok(c) => c,
-            Err(e) => return error(NAME, format!("open destination: {e}")),
+        let (src, mut dst) = match common::open_pair(NAME, ctx) {
+            Ok(pair) => pair,
+            Err(claim) => return claim,
         };
         common::phase(ctx, "backup");
-        let mut bk = match RawBackup::init(&mut dst, &src) {
+        let mut bk = match common::init_backup(NAME, &mut dst, &src) {
             Ok(b) => b,
-            Err(e) => {
-                return error(
-                    NAME,
-                    format!("backup_init {}: {}", describe_rc(e.rc), e.message),
-                )
-            }
+            Err(claim) => return claim,
         };
         let busy_limit = Duration::from_millis(ctx.params.busy_timeout_ms);
         let started = Instant::now();

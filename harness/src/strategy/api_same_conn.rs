@@ -6,7 +6,7 @@
 //! backup (`backupUpdate` re-sends the changed pages), so they do not restart it. Commits from
 //! *other* connections still do. Each own commit is acknowledged as `Commit{k, writer: 99}`.
 
-use super::common::{self, error};
+use super::common;
 use super::raw_backup::is_retryable;
 use super::{Strategy, StrategyContext};
 use crate::event::{Claim, Event};
@@ -29,13 +29,9 @@ impl Strategy for ApiSameConn {
     }
 
     fn run(&self, ctx: &mut StrategyContext<'_>) -> Claim {
-        let src = match common::open_source(ctx) {
-            Ok(c) => c,
-            Err(e) => return error(NAME, format!("open source: {e}")),
-        };
-        let mut dst = match common::open_dest(ctx) {
-            Ok(c) => c,
-            Err(e) => return error(NAME, format!("open destination: {e}")),
+        let (src, mut dst) = match common::open_pair(NAME, ctx) {
+            Ok(pair) => pair,
+            Err(claim) => return claim,
         };
         let src_ref = &src;
         let mut commit = |ctx: &mut StrategyContext<'_>| -> Result<(), String> {

@@ -4,7 +4,7 @@
 //! 100 pages, Python's `Connection.backup`). Between steps the source is unlocked, so a commit
 //! from another connection restarts the copy from page 1; the restart count shows it.
 
-use super::common::{self, error};
+use super::common;
 use super::{Strategy, StrategyContext};
 use crate::event::Claim;
 
@@ -22,13 +22,9 @@ impl Strategy for ApiStep {
     }
 
     fn run(&self, ctx: &mut StrategyContext<'_>) -> Claim {
-        let src = match common::open_source(ctx) {
-            Ok(c) => c,
-            Err(e) => return error(NAME, format!("open source: {e}")),
-        };
-        let mut dst = match common::open_dest(ctx) {
-            Ok(c) => c,
-            Err(e) => return error(NAME, format!("open destination: {e}")),
+        let (src, mut dst) = match common::open_pair(NAME, ctx) {
+            Ok(pair) => pair,
+            Err(claim) => return claim,
         };
         common::run_stepped(NAME, ctx, &mut dst, &src, &mut |_| Ok(()))
     }

@@ -49,6 +49,30 @@ pub fn open_dest(ctx: &StrategyContext<'_>) -> rusqlite::Result<Connection> {
     Ok(c)
 }
 
+/// The source and destination connections, or the `Error` claim naming which open failed.
+pub fn open_pair(
+    strategy: &str,
+    ctx: &StrategyContext<'_>,
+) -> Result<(Connection, Connection), Claim> {
+    let src = open_source(ctx).map_err(|e| error(strategy, format!("open source: {e}")))?;
+    let dst = open_dest(ctx).map_err(|e| error(strategy, format!("open destination: {e}")))?;
+    Ok((src, dst))
+}
+
+/// `sqlite3_backup_init`, or the `Error` claim with its code and message.
+pub fn init_backup<'a>(
+    strategy: &str,
+    dest: &'a mut Connection,
+    src: &'a Connection,
+) -> Result<RawBackup<'a>, Claim> {
+    RawBackup::init(dest, src).map_err(|e| {
+        error(
+            strategy,
+            format!("backup_init {}: {}", describe_rc(e.rc), e.message),
+        )
+    })
+}
+
 /// Counts backup restarts from the `(remaining, pagecount)` pairs of successive steps.
 ///
 /// A step copies at most `npage` pages, so without a restart
@@ -117,14 +141,9 @@ pub fn run_stepped(
     (ctx.emit)(Event::Phase {
         name: "backup".into(),
     });
-    let mut bk = match RawBackup::init(dest, src) {
+    let mut bk = match init_backup(name, dest, src) {
         Ok(b) => b,
-        Err(e) => {
-            return error(
-                name,
-                format!("backup_init {}: {}", describe_rc(e.rc), e.message),
-            )
-        }
+        Err(claim) => return claim,
     };
     let mut counter = RestartCounter::new(npage);
     let mut busy_since: Option<Instant> = None;
