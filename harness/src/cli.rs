@@ -214,11 +214,27 @@ fn cmd_list() -> Result<i32> {
             .unwrap_or("(missing)");
         println!("  {name:<20} {describe}");
     }
+    println!(
+        "  {:<20} {}",
+        "external:<label>",
+        strategy::external::DESCRIBE
+    );
     Ok(0)
 }
 
 fn load_scenario(name: &str) -> Result<Scenario> {
     Scenario::load(name).map_err(|e| anyhow!(Usage(e.to_string())))
+}
+
+/// Exit 2 before anything runs when an `external:<label>` entry's program is not installed.
+fn check_external_tools(scenario: &Scenario) -> Result<()> {
+    for entry in &scenario.strategies {
+        if strategy::external::is_external(&entry.name) {
+            strategy::external::check_program(&entry.name, &entry.params)
+                .map_err(|e| anyhow!(Usage(e.to_string())))?;
+        }
+    }
+    Ok(())
 }
 
 /// Installs the Ctrl-C handler once and returns the flag it sets.
@@ -277,6 +293,7 @@ fn cmd_scenario(
             .select_strategies(list)
             .map_err(|e| anyhow!(Usage(e.to_string())))?;
     }
+    check_external_tools(&scenario)?;
     match scenario.mode {
         crate::scenario::Mode::Storm => {}
         crate::scenario::Mode::CrashPoints => {
@@ -373,6 +390,10 @@ fn cmd_replay(id: &str, json: Option<PathBuf>, times: u32) -> Result<i32> {
             .map_err(|e| anyhow!(Usage(e.to_string())))?;
     }
     let entry = scenario.strategy(&strategy).expect("selected").clone();
+    if strategy::external::is_external(&entry.name) {
+        strategy::external::check_program(&entry.name, &entry.params)
+            .map_err(|e| anyhow!(Usage(e.to_string())))?;
+    }
     let plan = crate::fault::plan_iteration(&scenario, &entry, iteration);
     let interrupted = interrupt_flag();
     let mut ctx = RunContext::new(scenario.clone(), scenario_id.clone(), interrupted)

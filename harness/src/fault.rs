@@ -133,9 +133,11 @@ pub struct IterationPlan {
 }
 
 /// Strategies whose destination writes go through SQLite, and so through the fault VFS.
-/// File-copy strategies write with `std::fs`, where only process kills reach them.
+/// File-copy strategies write with `std::fs`, and `external:<label>` tools with their own
+/// SQLite, where only process kills reach them.
 pub fn writes_dest_through_vfs(strategy: &str) -> bool {
     !matches!(strategy, "copy-locked" | "copy-naive" | "seed-option-b")
+        && !crate::strategy::external::is_external(strategy)
 }
 
 /// A stable 64-bit hash (FNV-1a) of the scenario seed, strategy and iteration.
@@ -254,13 +256,19 @@ pub fn replay_id(scenario: &str, seed: u64, strategy: &str, iteration: u32) -> S
 }
 
 /// Splits a replay ID into (scenario, seed, strategy, iteration).
+/// An `external:<label>` strategy spans two parts (labels have no `:`).
 pub fn parse_replay_id(id: &str) -> Option<(String, u64, String, u32)> {
     let mut parts = id.rsplitn(4, ':');
     let iteration = parts.next()?.parse().ok()?;
-    let strategy = parts.next()?.to_string();
-    let seed = parts.next()?.parse().ok()?;
-    let scenario = parts.next()?.to_string();
-    Some((scenario, seed, strategy, iteration))
+    let mut strategy = parts.next()?.to_string();
+    let mut seed_part = parts.next()?;
+    let mut rest = parts.next()?;
+    if seed_part == "external" {
+        strategy = format!("external:{strategy}");
+        (rest, seed_part) = rest.rsplit_once(':')?;
+    }
+    let seed = seed_part.parse().ok()?;
+    Some((rest.to_string(), seed, strategy, iteration))
 }
 
 #[cfg(test)]
@@ -366,5 +374,11 @@ mod tests {
         let id = replay_id("scenarios/x.toml", 1, "copy-naive", 0);
         assert_eq!(parse_replay_id(&id).unwrap().0, "scenarios/x.toml");
         assert_eq!(parse_replay_id("nonsense"), None);
+        let id = replay_id("a:b.toml", 5, "external:python-backup", 2);
+        assert_eq!(
+            parse_replay_id(&id),
+            Some(("a:b.toml".into(), 5, "external:python-backup".into(), 2))
+        );
+        assert!(!writes_dest_through_vfs("external:python-backup"));
     }
 }

@@ -4,7 +4,7 @@
 //! back up into, which strategies run with which parameters and expectations, which faults are
 //! injected, and how many iterations run. See `scenarios/wal-storm.toml` for a commented example.
 
-use crate::strategy::{StrategyParams, ALL};
+use crate::strategy::{external, is_known, StrategyParams};
 use crate::workload::WorkloadSpec;
 use crate::workload::{DestJournal, DestinationKind};
 use serde::{Deserialize, Serialize};
@@ -538,11 +538,29 @@ impl Scenario {
             );
         }
         for s in &self.strategies {
-            if !ALL.contains(&s.name.as_str()) {
+            if !is_known(&s.name) {
+                let hint = if s.name.starts_with(external::PREFIX) {
+                    "; an external label is letters, digits, `.`, `_`, `-`"
+                } else {
+                    ""
+                };
                 return bad(
                     "name",
                     format!(
-                        "unknown strategy `{}` (see `list` for the strategies)",
+                        "unknown strategy `{}` (see `list` for the strategies{hint})",
+                        s.name
+                    ),
+                );
+            }
+            if external::is_external(&s.name) {
+                if let Err(e) = external::validate(&s.name, &s.params) {
+                    return bad("command", e.to_string());
+                }
+            } else if !s.params.command.is_empty() {
+                return bad(
+                    "command",
+                    format!(
+                        "{}: `command` applies to external:<label> strategies only",
                         s.name
                     ),
                 );
@@ -572,10 +590,19 @@ impl Scenario {
     pub fn select_strategies(&mut self, names: &str) -> Result<(), ScenarioError> {
         let mut kept = Vec::new();
         for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-            if !ALL.contains(&name) {
+            if !is_known(name) {
                 return Err(ScenarioError::Invalid {
                     path: self.path.display().to_string(),
                     message: format!("unknown strategy `{name}` (see `list` for the strategies)"),
+                });
+            }
+            if external::is_external(name) && self.strategy(name).is_none() {
+                return Err(ScenarioError::Invalid {
+                    path: self.path.display().to_string(),
+                    message: format!(
+                        "strategy `{name}` is not defined in the scenario (an external strategy \
+                         needs a [[strategy]] entry with its `command`)"
+                    ),
                 });
             }
             match self.strategy(name) {
@@ -780,6 +807,35 @@ mod tests {
         assert_eq!(s.strategies.len(), 2);
         assert_eq!(s.strategies[1].expect, Expect::Any);
         assert!(s.select_strategies("bogus").is_err());
+    }
+
+    #[test]
+    fn external_entries_need_a_command_with_dst() {
+        let ext = "[[strategy]]\nname = \"external:py\"\nexpect = \"safe\"\n";
+        let err = parse(ext).unwrap_err().to_string();
+        assert!(
+            err.contains("key `command`") && err.contains("external:py") && !err.contains('\n'),
+            "{err}"
+        );
+        let err = parse(&format!("{ext}command = [\"cp\", \"{{src}}\", \"/x\"]\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("key `command`") && err.contains("{dst}"),
+            "{err}"
+        );
+        let mut s = parse(&format!(
+            "{ext}command = [\"cp\", \"{{src}}\", \"{{dst}}\"]\n"
+        ))
+        .unwrap();
+        assert_eq!(s.strategies[0].params.command[2], "{dst}");
+        let err = parse(&format!("{MINIMAL}command = [\"cp\"]\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("external:<label> strategies only"), "{err}");
+        assert!(s.select_strategies("external:other").is_err());
+        s.select_strategies("external:py,api-step").unwrap();
+        assert_eq!(s.strategies.len(), 2);
     }
 
     #[test]

@@ -1,11 +1,19 @@
 //! Worker child processes: spawned by re-running the harness's own executable with the hidden
 //! `worker` subcommand (never `fork()` with SQLite state), read as JSON-line event streams, and
 //! killed and reaped on every path: a [`Child`] kills its process when dropped.
+//!
+//! The backup worker ([`Tag::Backup`]) leads its own process group, and is killed as a group:
+//! an `external:<label>` strategy runs a program as the worker's child, and that program must
+//! not outlive the worker, whether the supervisor kills the worker or the worker's fault VFS
+//! kills it from inside. Before reaping the worker the supervisor SIGKILLs its whole group;
+//! the worker is then still a zombie, so its pid (the group id) cannot have been reused.
 
 use crate::event::Event;
-use nix::sys::signal::{kill, Signal};
+use nix::sys::signal::{kill, killpg, Signal};
+use nix::sys::wait::{waitid, Id, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::mpsc::Sender;
@@ -31,6 +39,8 @@ pub struct Child {
     tag: Tag,
     inner: std::process::Child,
     status: Option<ExitStatus>,
+    /// The process leads its own group, killed as a whole (the backup worker).
+    group: bool,
 }
 
 impl Child {
@@ -54,6 +64,10 @@ impl Child {
         for (k, v) in env {
             cmd.env(k, v);
         }
+        let group = tag == Tag::Backup;
+        if group {
+            cmd.process_group(0);
+        }
         let mut inner = cmd.spawn()?;
         let stdout = inner.stdout.take().expect("stdout is piped");
         std::thread::spawn(move || {
@@ -71,6 +85,7 @@ impl Child {
             tag,
             inner,
             status: None,
+            group,
         })
     }
 
@@ -82,9 +97,13 @@ impl Child {
         self.inner.id()
     }
 
-    /// The exit status, if the process has exited (reaps it).
+    /// The exit status, if the process has exited (reaps it, after killing what is left of
+    /// its group).
     pub fn try_status(&mut self) -> Option<ExitStatus> {
         if self.status.is_none() {
+            if self.group && !self.exited_unreaped(WaitPidFlag::WNOHANG) {
+                return None;
+            }
             self.status = self.inner.try_wait().ok().flatten();
         }
         self.status
@@ -95,17 +114,49 @@ impl Child {
         if self.try_status().is_some() {
             return false;
         }
-        let sent = kill(Pid::from_raw(self.inner.id() as i32), Signal::SIGKILL).is_ok();
+        let pid = self.raw_pid();
+        let sent = if self.group {
+            // Unreaped, so the group id is still ours.
+            killpg(pid, Signal::SIGKILL).is_ok()
+        } else {
+            kill(pid, Signal::SIGKILL).is_ok()
+        };
         self.status = self.inner.wait().ok();
         sent
     }
 
-    /// Waits for the process to exit on its own.
+    /// Waits for the process to exit on its own (then kills what is left of its group).
     pub fn wait(&mut self) -> Option<ExitStatus> {
         if self.status.is_none() {
+            if self.group {
+                self.exited_unreaped(WaitPidFlag::empty());
+            }
             self.status = self.inner.wait().ok();
         }
         self.status
+    }
+
+    fn raw_pid(&self) -> Pid {
+        Pid::from_raw(self.inner.id() as i32)
+    }
+
+    /// Group leaders only: whether the process has exited, without reaping it (`WNOWAIT`;
+    /// `extra` = `WNOHANG` to poll). If it has, SIGKILLs the rest of its group (programs the
+    /// worker started) while the zombie still pins the group id. True also when the state
+    /// cannot be read (then the caller's reap decides).
+    fn exited_unreaped(&self, extra: WaitPidFlag) -> bool {
+        let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT | extra;
+        loop {
+            return match waitid(Id::Pid(self.raw_pid()), flags) {
+                Ok(WaitStatus::StillAlive) => false,
+                Ok(_) => {
+                    let _ = killpg(self.raw_pid(), Signal::SIGKILL);
+                    true
+                }
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(_) => true,
+            };
+        }
     }
 }
 

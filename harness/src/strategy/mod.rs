@@ -3,6 +3,9 @@
 //! To add a strategy: write `strategy/<name>.rs` with a type implementing [`Strategy`], and add
 //! it to [`ALL`] and [`by_name`]. Each runs inside a backup worker process, reports progress
 //! through [`StrategyContext::emit`], and ends with a [`Claim`].
+//!
+//! Besides the fixed names in [`ALL`], a scenario can define `external:<label>` entries that run
+//! a program from an argv template ([`external`]); [`is_known`] accepts both.
 
 pub mod api_autockpt_off;
 pub mod api_early_finish;
@@ -13,6 +16,7 @@ pub mod api_step;
 pub mod common;
 pub mod copy_locked;
 pub mod copy_naive;
+pub mod external;
 pub mod raw_backup;
 pub mod seed_option_a;
 pub mod seed_option_b;
@@ -86,8 +90,16 @@ pub const ALL: &[&str] = &[
     "api-journal-off",
 ];
 
+/// Whether `name` is a strategy: one of [`ALL`], or `external:<label>`.
+pub fn is_known(name: &str) -> bool {
+    ALL.contains(&name) || external::is_external(name)
+}
+
 /// The strategy called `name`, if there is one.
 pub fn by_name(name: &str) -> Option<Box<dyn Strategy>> {
+    if external::is_external(name) {
+        return Some(Box::new(external::External::new(name)));
+    }
     Some(match name {
         "api-oneshot" => Box::new(api_oneshot::ApiOneshot),
         "api-step" => Box::new(api_step::ApiStep),

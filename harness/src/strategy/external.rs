@@ -1,0 +1,364 @@
+//! `external:<label>`: runs a program people really use for backups (the sqlite3 shell's
+//! `.backup`, Python's `sqlite3.Connection.backup`, ...) from an argv template.
+//!
+//! Why it exists: the question is what users can rely on, and users run tools, not our code.
+//! The scenario gives `command = ["prog", "arg", "{src}", "{dst}"]`; `{src}` and `{dst}` are
+//! replaced (also inside an argument, e.g. `".backup {dst}"`) by the iteration's absolute
+//! paths, and the program is executed directly, never through a shell, so a path with spaces
+//! stays one argument. The tool runs as a child of the backup worker, in the worker's process
+//! group, which the supervisor kills as a whole (see `run::child`): a killed worker never leaves
+//! the tool running. The tool opens the files with its own SQLite and its own VFS, so only
+//! process kills reach it (`fault::writes_dest_through_vfs` is false). It claims `Success` on
+//! exit 0, `Error` with the exit status and the last stderr line otherwise; its stderr is
+//! copied to the worker's stderr as it arrives (so it survives a kill), its stdout tail at exit.
+
+use super::common::{self, error};
+use super::{Strategy, StrategyContext, StrategyParams};
+use crate::event::Claim;
+use std::ffi::OsString;
+use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+/// Scenario names of external strategies start with this.
+pub const PREFIX: &str = "external:";
+/// The placeholder for the source path.
+pub const SRC: &str = "{src}";
+/// The placeholder for the destination path.
+pub const DST: &str = "{dst}";
+/// What `list` shows for `external:<label>`.
+pub const DESCRIBE: &str = "runs the entry's `command` argv ({src} {dst} replaced, no shell): sqlite3 .backup, Python Connection.backup, ...";
+/// Bytes of stdout/stderr kept for the claim and the report.
+const TAIL_BYTES: usize = 2048;
+
+/// Why an external strategy cannot run. One line, naming the strategy.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExternalError {
+    #[error(
+        "strategy {name}: `command` is empty (give the program and its arguments, with {DST})"
+    )]
+    EmptyCommand { name: String },
+    #[error("strategy {name}: `command` has no `{DST}` placeholder (the tool must write the destination the harness checks)")]
+    NoDest { name: String },
+    #[error("strategy {name}: program `{program}` not found on PATH (install it or remove the strategy)")]
+    NotFound { name: String, program: String },
+}
+
+/// The label of an `external:<label>` name, if `name` is one with a valid label: non-empty,
+/// ASCII letters, digits, `.`, `_`, `-` (no `:`, which separates the parts of a replay ID).
+pub fn label(name: &str) -> Option<&str> {
+    let label = name.strip_prefix(PREFIX)?;
+    let ok = !label.is_empty()
+        && label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    ok.then_some(label)
+}
+
+/// Whether `name` is spelled `external:<label>`.
+pub fn is_external(name: &str) -> bool {
+    label(name).is_some()
+}
+
+/// The scenario-time checks of an external entry: a non-empty command with `{dst}`.
+pub fn validate(name: &str, params: &StrategyParams) -> Result<(), ExternalError> {
+    if params.command.is_empty() || params.command[0].trim().is_empty() {
+        return Err(ExternalError::EmptyCommand { name: name.into() });
+    }
+    if !params.command.iter().any(|a| a.contains(DST)) {
+        return Err(ExternalError::NoDest { name: name.into() });
+    }
+    Ok(())
+}
+
+/// The run-time check: the entry's program exists (a path, or a name found on `PATH`).
+pub fn check_program(name: &str, params: &StrategyParams) -> Result<PathBuf, ExternalError> {
+    validate(name, params)?;
+    let program = &params.command[0];
+    find_program(program).ok_or_else(|| ExternalError::NotFound {
+        name: name.into(),
+        program: program.clone(),
+    })
+}
+
+/// `program` itself when it contains a `/`, else the first match on `PATH`; only executable
+/// regular files count.
+pub fn find_program(program: &str) -> Option<PathBuf> {
+    let executable = |p: &Path| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if program.contains('/') {
+        let p = PathBuf::from(program);
+        return executable(&p).then_some(p);
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .map(|dir| dir.join(program))
+        .find(|p| executable(p))
+}
+
+/// The argv: every `{src}` / `{dst}` in every argument replaced by the path, nothing else
+/// interpreted (no shell, no globbing, no splitting).
+pub fn render(template: &[String], src: &Path, dst: &Path) -> Vec<OsString> {
+    template
+        .iter()
+        .map(|arg| {
+            let mut out = OsString::new();
+            let mut rest = arg.as_str();
+            loop {
+                let next = [(SRC, src.as_os_str()), (DST, dst.as_os_str())]
+                    .into_iter()
+                    .filter_map(|(ph, path)| rest.find(ph).map(|i| (i, ph, path)))
+                    .min_by_key(|(i, _, _)| *i);
+                match next {
+                    Some((i, ph, path)) => {
+                        out.push(&rest[..i]);
+                        out.push(path);
+                        rest = &rest[i + ph.len()..];
+                    }
+                    None => {
+                        out.push(rest);
+                        break out;
+                    }
+                }
+            }
+        })
+        .collect()
+}
+
+/// Runs the program of an `external:<label>` entry.
+pub struct External {
+    name: String,
+}
+
+impl External {
+    /// `name` is the full `external:<label>`.
+    pub fn new(name: &str) -> External {
+        External { name: name.into() }
+    }
+}
+
+impl Strategy for External {
+    fn name(&self) -> &'static str {
+        "external"
+    }
+
+    fn describe(&self) -> &'static str {
+        DESCRIBE
+    }
+
+    fn run(&self, ctx: &mut StrategyContext<'_>) -> Claim {
+        let name = self.name.as_str();
+        if let Err(e) = validate(name, ctx.params) {
+            return Claim::Error {
+                message: e.to_string(),
+            };
+        }
+        let argv = render(&ctx.params.command, ctx.source, ctx.dest);
+        let program = ctx.params.command[0].clone();
+        common::phase(ctx, "external");
+        let mut cmd = Command::new(&argv[0]);
+        cmd.args(&argv[1..])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            // The worker's fault plan is for our VFS; the tool has its own SQLite.
+            .env_remove(vfs_faults::PLAN_ENV)
+            .env_remove(crate::run::worker::SOURCE_VFS_ENV);
+        let mut child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => return error(name, format!("spawn `{program}`: {e}")),
+        };
+        let out = tail_reader(child.stdout.take().map(|s| Box::new(s) as _), false);
+        let err = tail_reader(child.stderr.take().map(|s| Box::new(s) as _), true);
+        let status = child.wait();
+        let (out, err) = (out.finish(), err.finish());
+        if !out.trim().is_empty() {
+            eprintln!("{name}: stdout tail: {}", out.trim());
+        }
+        match status {
+            Ok(s) if s.success() => Claim::Success,
+            Ok(s) => {
+                let last = err
+                    .lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or("(no stderr)")
+                    .trim();
+                let status = crate::run::child::describe_status(Some(s));
+                error(name, format!("`{program}` {status}: {last}"))
+            }
+            Err(e) => error(name, format!("wait for `{program}`: {e}")),
+        }
+    }
+}
+
+/// A thread keeping the last [`TAIL_BYTES`] of a pipe (and copying it to our stderr if `tee`).
+struct TailReader {
+    tail: Arc<Mutex<Vec<u8>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+fn tail_reader(pipe: Option<Box<dyn Read + Send>>, tee: bool) -> TailReader {
+    let tail = Arc::new(Mutex::new(Vec::new()));
+    let thread = pipe.map(|mut pipe| {
+        let tail = tail.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = pipe.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                if tee {
+                    let _ = std::io::stderr().write_all(&buf[..n]);
+                }
+                let mut t = tail.lock().unwrap_or_else(|p| p.into_inner());
+                t.extend_from_slice(&buf[..n]);
+                let excess = t.len().saturating_sub(TAIL_BYTES);
+                t.drain(..excess);
+            }
+        })
+    });
+    TailReader { tail, thread }
+}
+
+impl TailReader {
+    /// Waits for the pipe to close and returns the tail (lossy UTF-8).
+    fn finish(mut self) -> String {
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        let t = self.tail.lock().unwrap_or_else(|p| p.into_inner());
+        String::from_utf8_lossy(&t).into_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Event;
+    use crate::workload::WorkloadSpec;
+
+    fn os(s: &str) -> OsString {
+        OsString::from(s)
+    }
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn render_replaces_placeholders_without_a_shell() {
+        let t = strings(&[
+            "sqlite3",
+            "{src}",
+            ".backup '{dst}'",
+            "$HOME;*",
+            "{src}{dst}",
+        ]);
+        let argv = render(&t, Path::new("/a b/s.db"), Path::new("/c d/d.db"));
+        assert_eq!(
+            argv,
+            vec![
+                os("sqlite3"),
+                os("/a b/s.db"),
+                os(".backup '/c d/d.db'"),
+                os("$HOME;*"),
+                os("/a b/s.db/c d/d.db"),
+            ]
+        );
+    }
+
+    #[test]
+    fn names_and_validation() {
+        assert_eq!(label("external:python-backup"), Some("python-backup"));
+        assert_eq!(label("external:"), None);
+        assert_eq!(label("external:a:b"), None);
+        assert_eq!(label("api-step"), None);
+        let mut p = StrategyParams::default();
+        let e = validate("external:x", &p).unwrap_err().to_string();
+        assert!(e.contains("external:x") && e.contains("command"), "{e}");
+        p.command = strings(&["cp", "{src}", "/tmp/elsewhere"]);
+        assert!(matches!(
+            validate("external:x", &p),
+            Err(ExternalError::NoDest { .. })
+        ));
+        p.command = strings(&["no-such-program-here-4711", "{dst}"]);
+        let e = check_program("external:x", &p).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "strategy external:x: program `no-such-program-here-4711` not found on PATH \
+             (install it or remove the strategy)"
+        );
+        p.command = strings(&["sh", "{dst}"]);
+        assert!(check_program("external:x", &p).is_ok());
+    }
+
+    fn run(dir: &Path, command: Vec<String>) -> (Claim, Vec<Event>) {
+        let src = dir.join("src dir").join("s.db");
+        std::fs::create_dir_all(src.parent().unwrap()).unwrap();
+        let c = rusqlite::Connection::open(&src).unwrap();
+        c.execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (1), (2), (3);")
+            .unwrap();
+        drop(c);
+        let dst = dir.join("d.db");
+        let params = StrategyParams {
+            command,
+            ..StrategyParams::default()
+        };
+        let mut events = Vec::new();
+        let mut sink = |e: Event| events.push(e);
+        let mut ctx = StrategyContext {
+            source: &src,
+            dest: &dst,
+            source_vfs: None,
+            dest_vfs: None,
+            params: &params,
+            workload: &WorkloadSpec::default(),
+            emit: &mut sink,
+        };
+        let claim = External::new("external:t").run(&mut ctx);
+        (claim, events)
+    }
+
+    #[test]
+    fn python_backup_copies_a_small_db() {
+        if find_program("python3").is_none() {
+            eprintln!("note: python3 not found; skipping the external python test");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let script = "import sqlite3, sys\n\
+                      s = sqlite3.connect(sys.argv[1]); d = sqlite3.connect(sys.argv[2])\n\
+                      s.backup(d); d.close(); s.close()";
+        let (claim, events) = run(
+            dir.path(),
+            strings(&["python3", "-c", script, "{src}", "{dst}"]),
+        );
+        assert_eq!(claim, Claim::Success);
+        assert!(matches!(&events[0], Event::Phase { name } if name == "external"));
+        let d = rusqlite::Connection::open(dir.path().join("d.db")).unwrap();
+        let n: i64 = d
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 3);
+
+        let failing = "import sys; print('boom', file=sys.stderr); sys.exit(3)";
+        let (claim, _) = run(
+            &dir.path().join("fail"),
+            strings(&["python3", "-c", failing, "{dst}"]),
+        );
+        let Claim::Error { message } = claim else {
+            panic!("expected an error claim, got {claim:?}")
+        };
+        assert!(
+            message.contains("external:t")
+                && message.contains("exit 3")
+                && message.ends_with("boom"),
+            "{message}"
+        );
+    }
+}
