@@ -185,7 +185,8 @@ pub fn run_cli(args: &RestartsArgs) -> Result<i32> {
     if let Some(base) = &args.baseline {
         let text = std::fs::read_to_string(base)
             .with_context(|| format!("reading the baseline {}", base.display()))?;
-        let old: RestartsReport = serde_json::from_str(&text)
+        // Read as a JSON value: infinite predictions were written as null.
+        let old: serde_json::Value = serde_json::from_str(&text)
             .with_context(|| format!("parsing the baseline {}", base.display()))?;
         report.variation = Some(compare(&old, &report, &base.display().to_string()));
     }
@@ -485,26 +486,33 @@ fn rel(a: f64, b: f64) -> f64 {
     }
 }
 
-/// Compares two runs' medians cell by cell.
-pub fn compare(old: &RestartsReport, new: &RestartsReport, baseline: &str) -> Variation {
+/// Compares two runs' medians cell by cell (`old`: a previous report's JSON).
+pub fn compare(old: &serde_json::Value, new: &RestartsReport, baseline: &str) -> Variation {
     let mut dur = Vec::new();
     let mut rst = Vec::new();
     let (mut same_status, mut compared) = (0, 0);
+    let empty = Vec::new();
+    let old_rows = old["rows"].as_array().unwrap_or(&empty);
     for n in &new.rows {
-        let Some(o) = old.rows.iter().find(|o| {
-            o.variant == n.variant && o.npage == n.npage && o.writer_rate == n.writer_rate
+        let Some(o) = old_rows.iter().find(|o| {
+            o["variant"].as_str() == Some(n.variant.as_str())
+                && o["npage"].as_i64() == Some(i64::from(n.npage))
+                && o["writer_rate"] == n.writer_rate
         }) else {
             continue;
         };
         compared += 1;
-        if o.completed == n.completed {
+        let o_completed = o["completed"].as_bool().unwrap_or(false);
+        if o_completed == n.completed {
             same_status += 1;
         }
-        if o.completed && n.completed {
-            dur.push(rel(o.duration_s, n.duration_s));
+        if let (true, true, Some(d)) = (o_completed, n.completed, o["duration_s"].as_f64()) {
+            dur.push(rel(d, n.duration_s));
         }
-        if o.restarts >= 5.0 && n.restarts >= 5.0 {
-            rst.push(rel(o.restarts, n.restarts));
+        if let Some(r) = o["restarts"].as_f64().filter(|r| *r >= 5.0) {
+            if n.restarts >= 5.0 {
+                rst.push(rel(r, n.restarts));
+            }
         }
     }
     Variation {
@@ -667,13 +675,16 @@ mod tests {
             quick: true,
             wall_s: 1.0,
             cost_model: Some(m),
-            rows: rows.clone(),
+            rows,
             advice: String::new(),
             advice_lines: adv,
             disagreements: 0,
             variation: None,
         };
-        let old = rep.clone();
+        // Through JSON, as a baseline file is read (an infinite prediction becomes null).
+        rep.rows[0].predicted = Some(m.predict(64, 100.0));
+        let old: serde_json::Value =
+            serde_json::from_str(&serde_json::to_string(&rep).unwrap()).unwrap();
         rep.rows[1].duration_s = 0.022;
         let v = compare(&old, &rep, "old");
         assert_eq!((v.compared, v.same_status, v.duration_cells), (3, 3, 2));

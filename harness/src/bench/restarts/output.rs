@@ -38,6 +38,14 @@ fn pred_time(r: &Row) -> String {
     }
 }
 
+fn pred_poisson(r: &Row) -> String {
+    match r.predicted {
+        Some(p) if !p.passes_poisson.is_finite() || p.passes_poisson > 1e6 => ">1e6".into(),
+        Some(p) => format!("{:.1}", p.passes_poisson - 1.0),
+        None => "-".into(),
+    }
+}
+
 fn pred_restarts(r: &Row) -> String {
     match r.predicted {
         Some(p) if !p.restarts.is_finite() => "livelock".into(),
@@ -58,16 +66,16 @@ pub fn table(rep: &RestartsReport) -> String {
     if let Some(m) = &rep.cost_model {
         let _ = writeln!(
             s,
-            "model: {:.2} µs per step + {:.3} µs per page (fitted on the writer-free cells)",
+            "model: {:.2} µs per step + {:.3} µs per page (fitted on the writer-free cells); pred_* = paced writer, pois_rst = Poisson commits",
             m.step_s * 1e6,
             m.page_s * 1e6
         );
     }
     let _ = writeln!(
         s,
-        "{:<10} {:>5} {:>5} {:<9} {:>8} {:>8} {:>5} {:>7} {:>7} {:>8} {:>9} {:>8} {:>6} {:>7} {:>7} {:>7} {:>8} {:>8} {:>8}",
+        "{:<10} {:>5} {:>5} {:<9} {:>8} {:>8} {:>5} {:>7} {:>7} {:>8} {:>9} {:>8} {:>9} {:>6} {:>7} {:>7} {:>7} {:>8} {:>8} {:>8}",
         "variant", "npage", "rate", "done", "restarts", "vfs", "agree", "passes", "steps",
-        "time_s", "pred_rst", "pred_s", "amp", "commits", "p50_ms", "p99_ms", "wal_KiB",
+        "time_s", "pred_rst", "pred_s", "pois_rst", "amp", "commits", "p50_ms", "p99_ms", "wal_KiB",
         "step_ms", "dst_KiB"
     );
     for r in &rep.rows {
@@ -87,7 +95,7 @@ pub fn table(rep: &RestartsReport) -> String {
         };
         let _ = writeln!(
             s,
-            "{:<10} {:>5} {:>5} {:<9} {:>8} {:>8} {:>5} {:>7} {:>7} {:>8} {:>9} {:>8} {:>6.2} {:>7} {:>7} {:>7} {:>8.0} {:>8.2} {:>8.0}",
+            "{:<10} {:>5} {:>5} {:<9} {:>8} {:>8} {:>5} {:>7} {:>7} {:>8} {:>9} {:>8} {:>9} {:>6.2} {:>7} {:>7} {:>7} {:>8.0} {:>8.2} {:>8.0}",
             variant,
             npage_label(r.npage),
             rate_label(r),
@@ -100,6 +108,7 @@ pub fn table(rep: &RestartsReport) -> String {
             time,
             pred_restarts(r),
             pred_time(r),
+            pred_poisson(r),
             r.amplification,
             r.commits,
             opt(r.commit_p50_ms, 2),
