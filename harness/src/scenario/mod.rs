@@ -1,0 +1,392 @@
+//! Scenario files: what a run does, as TOML, validated with errors that name file, line and key.
+//!
+//! A scenario says how the source looks and is written to, what destinations the strategies
+//! back up into, which strategies run with which parameters and expectations, which faults are
+//! injected, and how many iterations run. See `scenarios/wal-storm.toml` for a commented example.
+
+use crate::strategy::{external, is_known, StrategyParams};
+use crate::workload::WorkloadSpec;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+mod locate;
+mod sections;
+#[cfg(test)]
+mod tests;
+
+pub use sections::*;
+
+use locate::{key_line, locate};
+
+/// Why a scenario could not be loaded. Always one line.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("unknown scenario `{0}` (see `list` for the scenarios)")]
+    Unknown(String),
+    #[error("{path}: cannot read: {message}")]
+    Read { path: String, message: String },
+    #[error("{path}:{line}: key `{key}`: {message}")]
+    Parse {
+        path: String,
+        line: usize,
+        key: String,
+        message: String,
+    },
+    #[error("{path}: {message}")]
+    Invalid { path: String, message: String },
+}
+
+/// A parsed, validated scenario.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    #[serde(default = "default_iterations")]
+    pub iterations: u32,
+    /// No progress event from the backup worker for this long: `stall`.
+    #[serde(default = "default_watchdog_ms")]
+    pub watchdog_ms: u64,
+    /// A backup still running after this long is stopped and counted as `stall`.
+    #[serde(default = "default_budget_ms")]
+    pub budget_ms: u64,
+    #[serde(default)]
+    pub source: SourceSection,
+    #[serde(default)]
+    pub workload: WorkloadSection,
+    #[serde(default)]
+    pub checkpointer: CheckpointerSection,
+    #[serde(default)]
+    pub destination: DestinationSection,
+    #[serde(default)]
+    pub faults: FaultSection,
+    #[serde(rename = "strategy", default)]
+    pub strategies: Vec<StrategyEntry>,
+    /// `storm` (default), `crash-points` or `fuzz`.
+    #[serde(default)]
+    pub mode: Mode,
+    #[serde(default)]
+    pub crash: CrashSection,
+    #[serde(default)]
+    pub fuzz: FuzzSection,
+    /// Where the scenario was loaded from (not part of the file).
+    #[serde(skip)]
+    pub path: PathBuf,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+fn default_iterations() -> u32 {
+    10
+}
+fn default_watchdog_ms() -> u64 {
+    3000
+}
+fn default_budget_ms() -> u64 {
+    4000
+}
+
+impl Scenario {
+    /// The workload spec every process of the run uses.
+    pub fn workload_spec(&self) -> WorkloadSpec {
+        WorkloadSpec {
+            seed: self.seed,
+            initial_pages: self.source.pages,
+            page_size: self.source.page_size,
+            ddl: self.workload.ddl,
+            max_row_bytes: self.workload.max_row_bytes,
+            ops_min: self.workload.ops_min,
+            ops_max: self.workload.ops_max,
+        }
+    }
+
+    pub fn strategy(&self, name: &str) -> Option<&StrategyEntry> {
+        self.strategies.iter().find(|s| s.name == name)
+    }
+
+    /// Parses and validates scenario text; `path` only names the file in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
+        let shown = path.display().to_string();
+        let mut scenario: Scenario = toml::from_str(text).map_err(|e| {
+            let (line, key) = locate(text, e.span());
+            ScenarioError::Parse {
+                path: shown.clone(),
+                line,
+                key,
+                message: e.message().lines().next().unwrap_or("").to_string(),
+            }
+        })?;
+        if scenario.name.is_empty() {
+            scenario.name = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "scenario".into());
+        }
+        scenario.path = path.to_path_buf();
+        scenario.validate(text).map_err(|(key, message)| {
+            let line = key_line(text, &key);
+            ScenarioError::Parse {
+                path: shown.clone(),
+                line,
+                key,
+                message,
+            }
+        })?;
+        Ok(scenario)
+    }
+
+    /// Loads `name_or_path`: a path to a TOML file, or a name under `scenarios/`.
+    pub fn load(name_or_path: &str) -> Result<Scenario, ScenarioError> {
+        let path = resolve(name_or_path)?;
+        let text = std::fs::read_to_string(&path).map_err(|e| ScenarioError::Read {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        Scenario::parse(&text, &path)
+    }
+
+    /// Range checks. Errors are `(key, message)`.
+    fn validate(&self, _text: &str) -> Result<(), (String, String)> {
+        let bad = |key: &str, msg: String| Err((key.to_string(), msg));
+        if self.iterations == 0 || self.iterations > 100_000 {
+            return bad(
+                "iterations",
+                format!("{} is out of range 1..=100000", self.iterations),
+            );
+        }
+        if !(512..=65536).contains(&self.source.page_size)
+            || !self.source.page_size.is_power_of_two()
+        {
+            return bad(
+                "page_size",
+                format!(
+                    "{} is not a power of two in 512..=65536",
+                    self.source.page_size
+                ),
+            );
+        }
+        if self.source.pages == 0 || self.source.pages > 1_000_000 {
+            return bad(
+                "pages",
+                format!("{} is out of range 1..=1000000", self.source.pages),
+            );
+        }
+        if self.workload.writers > 16 {
+            return bad(
+                "writers",
+                format!("{} is out of range 0..=16", self.workload.writers),
+            );
+        }
+        if !(self.workload.rate >= 0.0 && self.workload.rate.is_finite()) {
+            return bad(
+                "rate",
+                format!("{} must be >= 0 (0 = max)", self.workload.rate),
+            );
+        }
+        if self.workload.ops_min == 0 || self.workload.ops_min > self.workload.ops_max {
+            return bad(
+                "ops_min",
+                format!(
+                    "ops_min {} must be >= 1 and <= ops_max {}",
+                    self.workload.ops_min, self.workload.ops_max
+                ),
+            );
+        }
+        let frac_ok = |f: f64| (0.0..=1.0).contains(&f);
+        if !frac_ok(self.faults.complete_fraction) {
+            return bad(
+                "complete_fraction",
+                format!("{} is out of range 0..=1", self.faults.complete_fraction),
+            );
+        }
+        if self.watchdog_ms < 100 || self.budget_ms < 100 {
+            return bad(
+                "watchdog_ms",
+                "watchdog_ms and budget_ms must be at least 100".into(),
+            );
+        }
+        if self.destination.kinds.is_empty() {
+            return bad("kinds", "destination kinds must not be empty".into());
+        }
+        if self.strategies.is_empty() {
+            return bad("strategy", "the scenario names no [[strategy]]".into());
+        }
+        if self.crash.destinations.is_empty() {
+            return bad(
+                "destinations",
+                "[crash] destinations must not be empty".into(),
+            );
+        }
+        if self.crash.kinds.is_empty() {
+            return bad("kinds", "[crash] kinds must not be empty".into());
+        }
+        if !(1..=16).contains(&self.crash.kill_parallel) {
+            return bad(
+                "kill_parallel",
+                format!("{} is out of range 1..=16", self.crash.kill_parallel),
+            );
+        }
+        if self.fuzz.cases == 0 || self.fuzz.cases > 1_000_000 {
+            return bad(
+                "cases",
+                format!("{} is out of range 1..=1000000", self.fuzz.cases),
+            );
+        }
+        if self.fuzz.max_faults == 0 || self.fuzz.max_faults > 16 {
+            return bad(
+                "max_faults",
+                format!("{} is out of range 1..=16", self.fuzz.max_faults),
+            );
+        }
+        if self.fuzz.pages_min < 2 || self.fuzz.pages_min > self.fuzz.pages_max {
+            return bad(
+                "pages_min",
+                format!(
+                    "pages_min {} must be >= 2 and <= pages_max {}",
+                    self.fuzz.pages_min, self.fuzz.pages_max
+                ),
+            );
+        }
+        for s in &self.strategies {
+            if !is_known(&s.name) {
+                let hint = if s.name.starts_with(external::PREFIX) {
+                    "; an external label is letters, digits, `.`, `_`, `-`"
+                } else {
+                    ""
+                };
+                return bad(
+                    "name",
+                    format!(
+                        "unknown strategy `{}` (see `list` for the strategies{hint})",
+                        s.name
+                    ),
+                );
+            }
+            if external::is_external(&s.name) {
+                if let Err(e) = external::validate(&s.name, &s.params) {
+                    return bad("command", e.to_string());
+                }
+            } else if !s.params.command.is_empty() {
+                return bad(
+                    "command",
+                    format!(
+                        "{}: `command` applies to external:<label> strategies only",
+                        s.name
+                    ),
+                );
+            }
+            if s.params.npage == 0 || s.params.npage < -1 {
+                return bad(
+                    "npage",
+                    format!("{}: npage {} must be -1 or >= 1", s.name, s.params.npage),
+                );
+            }
+            if let Some(f) = s.complete_fraction {
+                if !frac_ok(f) {
+                    return bad(
+                        "complete_fraction",
+                        format!("{}: {} is out of range 0..=1", s.name, f),
+                    );
+                }
+            }
+            if matches!(&s.destinations, Some(d) if d.is_empty()) {
+                return bad("destinations", format!("{}: must not be empty", s.name));
+            }
+        }
+        Ok(())
+    }
+
+    /// Keeps only the named strategies (comma list); an unknown name is an error.
+    pub fn select_strategies(&mut self, names: &str) -> Result<(), ScenarioError> {
+        let mut kept = Vec::new();
+        for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            if !is_known(name) {
+                return Err(ScenarioError::Invalid {
+                    path: self.path.display().to_string(),
+                    message: format!("unknown strategy `{name}` (see `list` for the strategies)"),
+                });
+            }
+            if external::is_external(name) && self.strategy(name).is_none() {
+                return Err(ScenarioError::Invalid {
+                    path: self.path.display().to_string(),
+                    message: format!(
+                        "strategy `{name}` is not defined in the scenario (an external strategy \
+                         needs a [[strategy]] entry with its `command`)"
+                    ),
+                });
+            }
+            match self.strategy(name) {
+                Some(entry) => kept.push(entry.clone()),
+                None => kept.push(StrategyEntry {
+                    name: name.to_string(),
+                    expect: Expect::Any,
+                    faults: None,
+                    destinations: None,
+                    complete_fraction: None,
+                    params: StrategyParams::default(),
+                }),
+            }
+        }
+        if kept.is_empty() {
+            return Err(ScenarioError::Invalid {
+                path: self.path.display().to_string(),
+                message: "--strategies names no strategy".into(),
+            });
+        }
+        self.strategies = kept;
+        Ok(())
+    }
+}
+
+/// The directory holding the bundled scenarios.
+pub fn scenarios_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")
+}
+
+/// Bundled scenario names and their descriptions, sorted.
+pub fn bundled() -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(scenarios_dir()) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+                continue;
+            }
+            let name = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let description = std::fs::read_to_string(&path)
+                .ok()
+                .and_then(|t| Scenario::parse(&t, &path).ok())
+                .map(|s| s.description)
+                .unwrap_or_else(|| "(does not parse)".into());
+            out.push((name, description));
+        }
+    }
+    out.sort();
+    out
+}
+
+fn resolve(name_or_path: &str) -> Result<PathBuf, ScenarioError> {
+    let as_path = Path::new(name_or_path);
+    if name_or_path.ends_with(".toml") || name_or_path.contains('/') {
+        if as_path.exists() {
+            return Ok(as_path.to_path_buf());
+        }
+        return Err(ScenarioError::Read {
+            path: name_or_path.to_string(),
+            message: "no such file".into(),
+        });
+    }
+    let bundled = scenarios_dir().join(format!("{name_or_path}.toml"));
+    if bundled.exists() {
+        return Ok(bundled);
+    }
+    Err(ScenarioError::Unknown(name_or_path.to_string()))
+}

@@ -1,0 +1,121 @@
+//! Unit tests of scenario parsing and validation.
+
+use super::*;
+
+fn parse(text: &str) -> Result<Scenario, ScenarioError> {
+    Scenario::parse(text, Path::new("scenarios/t.toml"))
+}
+
+const MINIMAL: &str = "seed = 3\n[[strategy]]\nname = \"api-oneshot\"\nexpect = \"safe\"\n";
+
+#[test]
+fn minimal_scenario_gets_defaults() {
+    let s = parse(MINIMAL).unwrap();
+    assert_eq!(s.name, "t");
+    assert_eq!(s.seed, 3);
+    assert_eq!(s.iterations, 10);
+    assert_eq!(s.strategies[0].params.npage, 100);
+    assert_eq!(s.workload_spec().seed, 3);
+}
+
+#[test]
+fn type_error_names_file_line_and_key() {
+    let err = parse("seed = 1\n[workload]\nwriters = \"two\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("scenarios/t.toml:3: key `workload.writers`:"),
+        "{err}"
+    );
+    assert!(!err.contains('\n'), "{err}");
+}
+
+#[test]
+fn unknown_key_is_named() {
+    let err = parse("seed = 1\n[source]\npagez = 5\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("scenarios/t.toml:3: key `source.pagez`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn syntax_error_has_a_line() {
+    let err = parse("seed = 1\niterations = = 3\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("scenarios/t.toml:2:"), "{err}");
+}
+
+#[test]
+fn out_of_range_value_is_named() {
+    let err = parse(&format!("iterations = 0\n{MINIMAL}"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("key `iterations`") && err.contains("out of range"),
+        "{err}"
+    );
+    let err = parse(&format!("{MINIMAL}npage = -5\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("key `npage`"), "{err}");
+}
+
+#[test]
+fn unknown_strategy_points_to_list() {
+    let err = parse("[[strategy]]\nname = \"nope\"\nexpect = \"safe\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("unknown strategy `nope`") && err.contains("`list`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn select_strategies_filters_and_rejects_unknown() {
+    let mut s = parse(MINIMAL).unwrap();
+    s.select_strategies("api-oneshot,copy-naive").unwrap();
+    assert_eq!(s.strategies.len(), 2);
+    assert_eq!(s.strategies[1].expect, Expect::Any);
+    assert!(s.select_strategies("bogus").is_err());
+}
+
+#[test]
+fn external_entries_need_a_command_with_dst() {
+    let ext = "[[strategy]]\nname = \"external:py\"\nexpect = \"safe\"\n";
+    let err = parse(ext).unwrap_err().to_string();
+    assert!(
+        err.contains("key `command`") && err.contains("external:py") && !err.contains('\n'),
+        "{err}"
+    );
+    let err = parse(&format!("{ext}command = [\"cp\", \"{{src}}\", \"/x\"]\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("key `command`") && err.contains("{dst}"),
+        "{err}"
+    );
+    let mut s = parse(&format!(
+        "{ext}command = [\"cp\", \"{{src}}\", \"{{dst}}\"]\n"
+    ))
+    .unwrap();
+    assert_eq!(s.strategies[0].params.command[2], "{dst}");
+    let err = parse(&format!("{MINIMAL}command = [\"cp\"]\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("external:<label> strategies only"), "{err}");
+    assert!(s.select_strategies("external:other").is_err());
+    s.select_strategies("external:py,api-step").unwrap();
+    assert_eq!(s.strategies.len(), 2);
+}
+
+#[test]
+fn bundled_scenarios_parse() {
+    for (name, _) in bundled() {
+        Scenario::load(&name).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+}
