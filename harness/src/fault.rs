@@ -142,17 +142,9 @@ pub fn writes_dest_through_vfs(strategy: &str) -> bool {
 
 /// A stable 64-bit hash (FNV-1a) of the scenario seed, strategy and iteration.
 fn iteration_seed(seed: u64, strategy: &str, iteration: u32) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let bytes = seed
-        .to_le_bytes()
-        .into_iter()
-        .chain(strategy.bytes())
-        .chain(iteration.to_le_bytes());
-    for b in bytes {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
+    let h = crate::stable_hash::fnv1a(&seed.to_le_bytes());
+    let h = crate::stable_hash::fnv1a_from(h, strategy.as_bytes());
+    crate::stable_hash::fnv1a_from(h, &iteration.to_le_bytes())
 }
 
 /// Draws the plan of `iteration` (0-based) for `entry` in `scenario`.

@@ -23,5 +23,6 @@ pub mod oracle;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod stable_hash;
 pub mod strategy;
 pub mod workload;

@@ -30,16 +30,8 @@ pub struct Reference {
 /// A temp dir on `$HARNESS_TMPDIR`, else `/dev/shm` when present, else the system temp dir
 /// (the same policy as the supervisor's iteration dirs).
 pub fn ram_dir(prefix: &str) -> Result<tempfile::TempDir, ExploreError> {
-    let mut b = tempfile::Builder::new();
-    b.prefix(prefix);
-    let root = std::env::var_os("HARNESS_TMPDIR")
-        .map(PathBuf::from)
-        .or_else(|| Some(PathBuf::from("/dev/shm")).filter(|p| p.is_dir()));
-    let made = match root {
-        Some(root) => b.tempdir_in(root).or_else(|_| b.tempdir()),
-        None => b.tempdir(),
-    };
-    made.map_err(|e| ExploreError::Setup(format!("creating a temp dir: {e}")))
+    crate::run::scratch_dir(prefix)
+        .map_err(|e| ExploreError::Setup(format!("creating a temp dir: {e}")))
 }
 
 impl Reference {

@@ -158,11 +158,7 @@ fn summarize(name: &str, expect: Expect, rs: &[&IterationResult]) -> StrategyRep
     }
     lags.sort_unstable();
     times.sort_unstable();
-    let expectation_met = match expect {
-        Expect::Safe => violations.is_empty(),
-        Expect::Unsafe => !violations.is_empty(),
-        Expect::Any => true,
-    };
+    let expectation_met = expect.is_met(violations.len());
     StrategyReport {
         name: name.to_string(),
         expect,
@@ -199,7 +195,7 @@ pub fn run_dir(base: &Path, scenario: &str) -> PathBuf {
 }
 
 /// `YYYYMMDD-HHMMSS` in UTC (civil-from-days, Howard Hinnant's algorithm).
-fn utc_stamp(secs: u64) -> String {
+pub fn utc_stamp(secs: u64) -> String {
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
     let z = days + 719_468;

@@ -106,9 +106,15 @@ impl RunContext {
 /// Where temp dirs go: `$HARNESS_TMPDIR` if set, else RAM (`/dev/shm`) when there is one,
 /// since iterations are I/O heavy, else the system temp dir.
 fn temp_dir() -> Result<tempfile::TempDir, RunError> {
+    scratch_dir("sqlite-backup-harness-").map_err(|e| RunError::io("creating a temp dir".into(), e))
+}
+
+/// A temp dir named `<prefix>...` under the policy of [`RunContext::iteration_dir`]; removed
+/// when dropped. Every part of the harness that needs scratch space uses this.
+pub fn scratch_dir(prefix: &str) -> std::io::Result<tempfile::TempDir> {
     let builder = {
         let mut b = tempfile::Builder::new();
-        b.prefix("sqlite-backup-harness-");
+        b.prefix(prefix);
         b
     };
     let root = std::env::var_os("HARNESS_TMPDIR")
@@ -118,7 +124,7 @@ fn temp_dir() -> Result<tempfile::TempDir, RunError> {
         Some(root) => builder.tempdir_in(root).or_else(|_| builder.tempdir()),
         None => builder.tempdir(),
     };
-    made.map_err(|e| RunError::io("creating a temp dir".into(), e))
+    made
 }
 
 /// Everything a run found (the report's input).

@@ -20,6 +20,15 @@ pub enum Expect {
 }
 
 impl Expect {
+    /// Whether `violations` violations meet this expectation.
+    pub fn is_met(self, violations: usize) -> bool {
+        match self {
+            Expect::Safe => violations == 0,
+            Expect::Unsafe => violations > 0,
+            Expect::Any => true,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Expect::Safe => "safe",
