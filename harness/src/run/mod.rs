@@ -120,11 +120,10 @@ pub fn scratch_dir(prefix: &str) -> std::io::Result<tempfile::TempDir> {
     let root = std::env::var_os("HARNESS_TMPDIR")
         .map(PathBuf::from)
         .or_else(|| Some(PathBuf::from("/dev/shm")).filter(|p| p.is_dir()));
-    let made = match root {
+    match root {
         Some(root) => builder.tempdir_in(root).or_else(|_| builder.tempdir()),
         None => builder.tempdir(),
-    };
-    made
+    }
 }
 
 /// Everything a run found (the report's input).
