@@ -37,13 +37,48 @@ fn table_at(text: &str, line: usize) -> Option<String> {
         .last()
 }
 
-/// The first line assigning `key` (or 1), for validation errors.
+/// The line assigning a validation error's key, for errors that name file, line and key.
+///
+/// `key` is `name` (top level), `table.name` (under `[table]`), or `strategy[i].name` (under
+/// the i-th `[[strategy]]`). Falls back to the table's header line, then to line 1.
 pub(super) fn key_line(text: &str, key: &str) -> usize {
-    text.lines()
+    let (table, index, name) = match key.rsplit_once('.') {
+        None => (None, 0, key),
+        Some((table, name)) => match table.split_once('[') {
+            Some((t, rest)) => (
+                Some(t),
+                rest.trim_end_matches(']').parse::<usize>().unwrap_or(0),
+                name,
+            ),
+            None => (Some(table), 0, name),
+        },
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    let is_header = |l: &str| l.trim_start().starts_with('[');
+    // The span of lines belonging to the table: after its header up to the next header.
+    let (start, header_line) = match table {
+        None => (0, None),
+        Some(t) => {
+            let headers = [format!("[{t}]"), format!("[[{t}]]")];
+            let found = lines
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| headers.iter().any(|h| l.trim() == h))
+                .nth(index);
+            match found {
+                Some((at, _)) => (at + 1, Some(at + 1)),
+                None => return 1,
+            }
+        }
+    };
+    lines[start..]
+        .iter()
+        .take_while(|l| !is_header(l))
         .position(|l| {
             l.split_once('=')
-                .is_some_and(|(k, _)| k.trim().trim_matches('"') == key)
+                .is_some_and(|(k, _)| k.trim().trim_matches('"') == name)
         })
-        .map(|i| i + 1)
+        .map(|at| start + at + 1)
+        .or(header_line)
         .unwrap_or(1)
 }

@@ -163,7 +163,7 @@ impl Scenario {
             || !self.source.page_size.is_power_of_two()
         {
             return bad(
-                "page_size",
+                "source.page_size",
                 format!(
                     "{} is not a power of two in 512..=65536",
                     self.source.page_size
@@ -172,25 +172,25 @@ impl Scenario {
         }
         if self.source.pages == 0 || self.source.pages > 1_000_000 {
             return bad(
-                "pages",
+                "source.pages",
                 format!("{} is out of range 1..=1000000", self.source.pages),
             );
         }
         if self.workload.writers > 16 {
             return bad(
-                "writers",
+                "workload.writers",
                 format!("{} is out of range 0..=16", self.workload.writers),
             );
         }
         if !(self.workload.rate >= 0.0 && self.workload.rate.is_finite()) {
             return bad(
-                "rate",
+                "workload.rate",
                 format!("{} must be >= 0 (0 = max)", self.workload.rate),
             );
         }
         if self.workload.ops_min == 0 || self.workload.ops_min > self.workload.ops_max {
             return bad(
-                "ops_min",
+                "workload.ops_min",
                 format!(
                     "ops_min {} must be >= 1 and <= ops_max {}",
                     self.workload.ops_min, self.workload.ops_max
@@ -200,7 +200,7 @@ impl Scenario {
         let frac_ok = |f: f64| (0.0..=1.0).contains(&f);
         if !frac_ok(self.faults.complete_fraction) {
             return bad(
-                "complete_fraction",
+                "faults.complete_fraction",
                 format!("{} is out of range 0..=1", self.faults.complete_fraction),
             );
         }
@@ -211,48 +211,51 @@ impl Scenario {
             );
         }
         if self.destination.kinds.is_empty() {
-            return bad("kinds", "destination kinds must not be empty".into());
+            return bad(
+                "destination.kinds",
+                "destination kinds must not be empty".into(),
+            );
         }
         if self.strategies.is_empty() {
             return bad("strategy", "the scenario names no [[strategy]]".into());
         }
         if self.crash.destinations.is_empty() {
             return bad(
-                "destinations",
+                "crash.destinations",
                 "[crash] destinations must not be empty".into(),
             );
         }
         if self.crash.kinds.is_empty() {
-            return bad("kinds", "[crash] kinds must not be empty".into());
+            return bad("crash.kinds", "[crash] kinds must not be empty".into());
         }
         if !(1..=16).contains(&self.crash.kill_parallel) {
             return bad(
-                "kill_parallel",
+                "crash.kill_parallel",
                 format!("{} is out of range 1..=16", self.crash.kill_parallel),
             );
         }
         if self.fuzz.cases == 0 || self.fuzz.cases > 1_000_000 {
             return bad(
-                "cases",
+                "fuzz.cases",
                 format!("{} is out of range 1..=1000000", self.fuzz.cases),
             );
         }
         if self.fuzz.max_faults == 0 || self.fuzz.max_faults > 16 {
             return bad(
-                "max_faults",
+                "fuzz.max_faults",
                 format!("{} is out of range 1..=16", self.fuzz.max_faults),
             );
         }
         if self.fuzz.pages_min < 2 || self.fuzz.pages_min > self.fuzz.pages_max {
             return bad(
-                "pages_min",
+                "fuzz.pages_min",
                 format!(
                     "pages_min {} must be >= 2 and <= pages_max {}",
                     self.fuzz.pages_min, self.fuzz.pages_max
                 ),
             );
         }
-        for s in &self.strategies {
+        for (i, s) in self.strategies.iter().enumerate() {
             if !is_known(&s.name) {
                 let hint = if s.name.starts_with(external::PREFIX) {
                     "; an external label is letters, digits, `.`, `_`, `-`"
@@ -260,7 +263,7 @@ impl Scenario {
                     ""
                 };
                 return bad(
-                    "name",
+                    &format!("strategy[{i}].name"),
                     format!(
                         "unknown strategy `{}` (see `list` for the strategies{hint})",
                         s.name
@@ -269,11 +272,11 @@ impl Scenario {
             }
             if external::is_external(&s.name) {
                 if let Err(e) = external::validate(&s.name, &s.params) {
-                    return bad("command", e.to_string());
+                    return bad(&format!("strategy[{i}].command"), e.to_string());
                 }
             } else if !s.params.command.is_empty() {
                 return bad(
-                    "command",
+                    &format!("strategy[{i}].command"),
                     format!(
                         "{}: `command` applies to external:<label> strategies only",
                         s.name
@@ -282,20 +285,23 @@ impl Scenario {
             }
             if s.params.npage == 0 || s.params.npage < -1 {
                 return bad(
-                    "npage",
+                    &format!("strategy[{i}].npage"),
                     format!("{}: npage {} must be -1 or >= 1", s.name, s.params.npage),
                 );
             }
             if let Some(f) = s.complete_fraction {
                 if !frac_ok(f) {
                     return bad(
-                        "complete_fraction",
+                        &format!("strategy[{i}].complete_fraction"),
                         format!("{}: {} is out of range 0..=1", s.name, f),
                     );
                 }
             }
             if matches!(&s.destinations, Some(d) if d.is_empty()) {
-                return bad("destinations", format!("{}: must not be empty", s.name));
+                return bad(
+                    &format!("strategy[{i}].destinations"),
+                    format!("{}: must not be empty", s.name),
+                );
             }
         }
         Ok(())
