@@ -1,7 +1,10 @@
 //! Crash exploration: safe strategies never violate under one random fault on random small
-//! workloads (a property test, 16 cases by default, more with PROPTEST_CASES), and a planted
-//! bug (the api-journal-off control) is found, shrunk to one fault and replayed from a bug base.
+//! workloads (a property test, 16 cases by default, more with PROPTEST_CASES), a planted bug
+//! (the api-journal-off control) is found, every violation replays from its case ID, the first
+//! is shrunk to one fault and replayed from a custom bug base, and an interrupted fuzz run
+//! still returns its partial report.
 
+use harness::explore::bugbase;
 use harness::explore::fuzz::{self, CaseRunner, FuzzCase, FuzzFault};
 use harness::explore::points::{enumerate, PointKind};
 use harness::explore::sweep::Explorer;
@@ -125,15 +128,39 @@ fn control_is_caught_shrunk_and_replayed_from_the_bug_base() {
     let mut s = Scenario::parse(text, std::path::Path::new("fuzz-test.toml")).unwrap();
     let base = tempfile::tempdir().unwrap();
     s.fuzz.bugbase = base.path().to_path_buf();
-    let report = fuzz::run(&s, &std::sync::atomic::AtomicBool::new(false)).unwrap();
+    let report = fuzz::run(&s, "fuzz-test", &std::sync::atomic::AtomicBool::new(false));
     assert!(report.expectations_met, "{report:?}");
-    let id = &report.strategies[0].bugs[0];
+    assert!(!report.interrupted && report.error.is_none());
+    let strat = &report.strategies[0];
+    let violations: u64 = harness::oracle::VerdictKind::ALL
+        .iter()
+        .filter(|k| k.is_violation())
+        .filter_map(|k| strat.verdicts.get(k.as_str()))
+        .sum();
+    assert_eq!(
+        strat.violations.len() as u64,
+        violations,
+        "one entry per violation"
+    );
+    // Every violation replays from its case ID to the same verdict kind.
+    for v in strat.violations.iter().take(3) {
+        let id = v.replay.trim_start_matches("cargo run -- replay ");
+        let (_, seed, name, case) = fuzz::parse_case_id(id).unwrap();
+        assert_eq!((seed, name.as_str(), case), (3, "api-journal-off", v.case));
+        let again = fuzz::replay_case(&s, &name, case, 1).unwrap();
+        assert_eq!(again["verdict"], v.kind.as_str(), "{id}: {again}");
+    }
+    // The shrunk one's replay command names the custom bug base.
+    let shrunk = strat.violations[0].shrunk.as_deref().unwrap();
+    let arg = shrunk.trim_start_matches("cargo run -- replay ");
+    assert_eq!(bugbase::entry(arg), Some(base.path().join(&strat.bugs[0])));
+    let id = &strat.bugs[0];
     let dir = base.path().join(id);
     let case: FuzzCase =
         serde_json::from_str(&std::fs::read_to_string(dir.join("plan.json")).unwrap()).unwrap();
     assert_eq!(case.faults.len(), 1, "shrunk to one fault: {case:?}");
     assert_eq!(case.pages, 8, "shrunk to the smallest source");
-    let replayed = fuzz::replay_entry(&dir, 1).unwrap();
+    let replayed = bugbase::replay_entry(&dir, 1).unwrap();
     assert!(
         id.contains(replayed["verdict"].as_str().unwrap()),
         "{replayed}"
@@ -168,4 +195,26 @@ fn traced_points_fire_where_enumerated() {
             out.verdict
         );
     }
+}
+
+#[test]
+fn interrupted_fuzz_returns_its_partial_report() {
+    let text = "mode = \"fuzz\"\nseed = 1\n[workload]\nwriters = 0\nddl = false\n\
+                [fuzz]\ncases = 100000\npages_min = 8\npages_max = 9\n\
+                [[strategy]]\nname = \"api-oneshot\"\nexpect = \"safe\"\n\
+                [[strategy]]\nname = \"api-step\"\nexpect = \"safe\"\n";
+    let s = Scenario::parse(text, std::path::Path::new("fuzz-int.toml")).unwrap();
+    let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let f = flag.clone();
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        f.store(true, std::sync::atomic::Ordering::SeqCst);
+    });
+    let report = fuzz::run(&s, "fuzz-int", &flag);
+    t.join().unwrap();
+    assert!(report.interrupted && !report.expectations_met, "{report:?}");
+    assert_eq!(report.strategies.len(), 1, "stopped in the first strategy");
+    let c = report.strategies[0].cases;
+    assert!(c > 0 && c < 100_000, "{c} cases");
+    assert_eq!(report.strategies[0].verdicts.values().sum::<u64>(), c);
 }

@@ -1,10 +1,11 @@
 //! The command-line side of exploration: the `crash-points` and `fuzz` scenario modes, `replay`
-//! of crash-point and bug-base IDs, and `bench crash-rate`. Called from `crate::cli`.
+//! of crash-point IDs, fuzz case IDs and bug-base entries, and `bench crash-rate`. Called from `crate::cli`.
 //!
 //! Why its own module: it keeps `cli.rs` (shared by every command) to a few dispatch lines, and
 //! like `cli.rs` it speaks `anyhow` and exit codes: 0 expectations met, 1 not (or the
 //! doublecheck hashes differ), 2 could not run, 130 interrupted.
 
+use super::replay;
 use super::sweep::{self, SweepOptions};
 use crate::scenario::Scenario;
 use anyhow::{anyhow, Context, Result};
@@ -61,7 +62,17 @@ pub fn crash_points(
     })
 }
 
-/// `scenario NAME` for `mode = "fuzz"`.
+/// The name a replay ID uses for `scenario`: its bundled name if that loads the same file, else
+/// its path.
+fn scenario_id(scenario: &Scenario) -> String {
+    match Scenario::load(&scenario.name) {
+        Ok(s) if s.path == scenario.path => scenario.name.clone(),
+        _ => scenario.path.display().to_string(),
+    }
+}
+
+/// `scenario NAME` for `mode = "fuzz"`. The report (partial after Ctrl-C or an error) is
+/// printed, written to `reports/<scenario>-<timestamp>/report.json` and to `--json`.
 pub fn fuzz(
     scenario: &Scenario,
     cases: Option<u32>,
@@ -72,28 +83,37 @@ pub fn fuzz(
     if let Some(n) = cases {
         scenario.fuzz.cases = n;
     }
-    let report = super::fuzz::run(&scenario, &interrupted).map_err(|e| anyhow!("{e}"))?;
-    let text = serde_json::to_string_pretty(&report).expect("json");
+    let report = super::fuzz::run(&scenario, &scenario_id(&scenario), &interrupted);
+    let text = serde_json::to_string_pretty(&report).expect("json") + "\n";
+    let dir = crate::report::run_dir(Path::new("reports"), &report.scenario);
+    let written = dir.join("report.json");
+    std::fs::create_dir_all(&dir)
+        .and_then(|()| std::fs::write(&written, &text))
+        .with_context(|| format!("writing the report to {}", written.display()))?;
     if let Some(path) = json {
         std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?;
     }
-    println!("{text}");
+    print!("{text}");
+    println!("report: {}", written.display());
+    if report.interrupted {
+        eprintln!("interrupted: partial report written");
+        return Ok(130);
+    }
+    if let Some(e) = &report.error {
+        eprintln!("error: {e}");
+        return Ok(2);
+    }
     Ok(if report.expectations_met { 0 } else { 1 })
 }
 
-/// `replay ID` for crash-point and bug-base IDs; `Ok(None)` when `id` is neither.
+/// `replay ID` for crash-point IDs, fuzz case IDs and bug-base entries (an ID or a path);
+/// `Ok(None)` when `id` is none of them.
 pub fn replay(id: &str, json: Option<&Path>, times: u32) -> Result<Option<i32>> {
-    let out = if let Some(pid) = sweep::parse_replay_id(id) {
-        let mut scenario = Scenario::load(&pid.scenario).map_err(|e| anyhow!("{e}"))?;
-        scenario.seed = pid.seed;
-        if scenario.strategy(&pid.strategy).is_none() {
-            scenario
-                .select_strategies(&pid.strategy)
-                .map_err(|e| anyhow!("{e}"))?;
-        }
+    let out = if let Some(pid) = replay::parse_replay_id(id) {
+        let scenario = scenario_for(&pid.scenario, pid.seed, &pid.strategy)?;
         let mut runs = Vec::new();
         for _ in 0..times.max(1) {
-            runs.push(sweep::replay(&pid, &scenario).with_context(|| format!("replay {id}"))?);
+            runs.push(replay::replay(&pid, &scenario).with_context(|| format!("replay {id}"))?);
         }
         let mut first = runs.remove(0);
         let same = runs.iter().all(|r| r["verdict"] == first["verdict"]);
@@ -101,8 +121,14 @@ pub fn replay(id: &str, json: Option<&Path>, times: u32) -> Result<Option<i32>> 
         first["times"] = (runs.len() + 1).into();
         first["same_verdict_every_time"] = same.into();
         first
-    } else if let Some(dir) = super::fuzz::bugbase_entry(id) {
-        super::fuzz::replay_entry(&dir, times).with_context(|| format!("replay {id}"))?
+    } else if let Some((name, seed, strategy, case)) = super::fuzz::parse_case_id(id) {
+        let scenario = scenario_for(&name, seed, &strategy)?;
+        let mut out = super::fuzz::replay_case(&scenario, &strategy, case, times)
+            .with_context(|| format!("replay {id}"))?;
+        out["id"] = id.into();
+        out
+    } else if let Some(dir) = super::bugbase::entry(id) {
+        super::bugbase::replay_entry(&dir, times).with_context(|| format!("replay {id}"))?
     } else {
         return Ok(None);
     };
@@ -119,6 +145,18 @@ pub fn replay(id: &str, json: Option<&Path>, times: u32) -> Result<Option<i32>> 
         println!("{text}");
     }
     Ok(Some(0))
+}
+
+/// The scenario of a replay ID, with its seed and the strategy selected if it is not in it.
+fn scenario_for(name: &str, seed: u64, strategy: &str) -> Result<Scenario> {
+    let mut scenario = Scenario::load(name).map_err(|e| anyhow!("{e}"))?;
+    scenario.seed = seed;
+    if scenario.strategy(strategy).is_none() {
+        scenario
+            .select_strategies(strategy)
+            .map_err(|e| anyhow!("{e}"))?;
+    }
+    Ok(scenario)
 }
 
 /// `bench crash-rate`.

@@ -3,28 +3,34 @@
 //!
 //! Why its own module: the sweep covers one reference workload exhaustively with one fault at
 //! a time; fuzzing covers many workloads with several faults at once, and turns what it finds
-//! into small, permanent regression cases (`reports/bugbase/<id>/`: `plan.json`, `plan.txt`,
-//! `runs.log`), replayed with `replay <id>`.
+//! into small, permanent regression cases (`explore::bugbase`).
 //!
-//! Cases are drawn with proptest strategies from a ChaCha generator seeded with the scenario
-//! seed; the fault plan comes before the workload in the tuple, so shrinking simplifies the
-//! faults first. Shrinking walks proptest's value tree by hand and only accepts a simpler case
-//! that fails with the *same* verdict kind. All faults run in-process (no kills): the fast path.
+//! Case `k` of a strategy is drawn with proptest strategies from its own ChaCha generator,
+//! seeded with FNV-1a of the scenario seed, the strategy and `k`, so every case can be drawn
+//! again alone: every violation is reported with the replay ID
+//! `fuzz:<scenario>:<seed>:<strategy>:<case>`. The first violation of each verdict kind per
+//! strategy is also shrunk and saved to the bug base. The fault plan comes before the workload
+//! in the tuple, so shrinking simplifies the faults first; it walks proptest's value tree by
+//! hand and only accepts a simpler case that fails with the *same* verdict kind.
+//!
+//! All faults run in-process (no kills): the fast path. Power cuts are only drawn for
+//! strategies whose destination writes go through SQLite (`fault::writes_dest_through_vfs`):
+//! a power cut cannot revert `std::fs` writes, so for the others it is not modelled.
 
 use super::inprocess::Runner;
 use super::reference::Reference;
 use super::ExploreError;
 use crate::event::Claim;
 use crate::oracle::{Verdict, VerdictKind};
-use crate::scenario::{DestinationChoice, Expect, Scenario};
+use crate::scenario::{DestinationChoice, Expect, Scenario, StrategyEntry};
+use crate::stable_hash::{fnv1a, fnv1a_from};
 use crate::strategy::StrategyParams;
 use crate::workload::WorkloadSpec;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use vfs_faults::{
     Action, ErrorCode, FaultPlan, FileKind, Occurrence, OpKind, PowerCutMode, Rule, Selector,
@@ -111,30 +117,34 @@ impl FuzzFault {
     }
 }
 
-fn fault_strategy(max_nth: u64) -> impl Strategy<Value = FuzzFault> {
-    let action = prop_oneof![
-        (
-            prop_oneof![
-                Just(ErrorCode::IoerrRead),
-                Just(ErrorCode::IoerrWrite),
-                Just(ErrorCode::IoerrFsync),
-                Just(ErrorCode::IoerrTruncate),
-                Just(ErrorCode::IoerrDelete),
-                Just(ErrorCode::Full),
-            ],
-            any::<bool>()
-        )
-            .prop_map(|(code, persistent)| Action::Error { code, persistent }),
-        Just(Action::TornWrite {
-            keep_sectors: 1,
-            keep_bytes: None,
-            then: Some(ErrorCode::IoerrWrite)
-        }),
-        Just(Action::PowerCut {
-            mode: PowerCutMode::InProcess,
-            unsynced: Unsynced::Random
-        }),
-    ];
+/// One fault; power cuts only if `power_cuts` (the VFS sees the strategy's writes).
+fn fault_strategy(max_nth: u64, power_cuts: bool) -> impl Strategy<Value = FuzzFault> {
+    let error = (
+        prop_oneof![
+            Just(ErrorCode::IoerrRead),
+            Just(ErrorCode::IoerrWrite),
+            Just(ErrorCode::IoerrFsync),
+            Just(ErrorCode::IoerrTruncate),
+            Just(ErrorCode::IoerrDelete),
+            Just(ErrorCode::Full),
+        ],
+        any::<bool>(),
+    )
+        .prop_map(|(code, persistent)| Action::Error { code, persistent });
+    let torn = Just(Action::TornWrite {
+        keep_sectors: 1,
+        keep_bytes: None,
+        then: Some(ErrorCode::IoerrWrite),
+    });
+    let cut = Just(Action::PowerCut {
+        mode: PowerCutMode::InProcess,
+        unsynced: Unsynced::Random,
+    });
+    let action: BoxedStrategy<Action> = if power_cuts {
+        prop_oneof![error, torn, cut].boxed()
+    } else {
+        prop_oneof![error, torn].boxed()
+    };
     (
         // Weighted towards what a backup does most: destination writes.
         prop_oneof![
@@ -175,7 +185,10 @@ pub fn case_strategy(
     let params = params.clone();
     (
         proptest::collection::vec(
-            fault_strategy(u64::from(f.pages_min).max(2)),
+            fault_strategy(
+                u64::from(f.pages_min).max(2),
+                crate::fault::writes_dest_through_vfs(strategy),
+            ),
             1..=f.max_faults as usize,
         ),
         f.pages_min..=f.pages_max,
@@ -217,6 +230,17 @@ impl CaseRunner {
     }
 
     pub fn check(&mut self, case: &FuzzCase) -> Result<CaseOutcome, ExploreError> {
+        let cuts = case
+            .faults
+            .iter()
+            .any(|f| matches!(f.action, Action::PowerCut { .. }));
+        if cuts && !crate::fault::writes_dest_through_vfs(&case.strategy) {
+            return Err(ExploreError::Setup(format!(
+                "{}: {} (not modelled)",
+                case.strategy,
+                super::points::POWER_CUT_NOT_MODELLED
+            )));
+        }
         let key = (case.pages, case.workload_seed, case.destination);
         if !self.refs.contains_key(&key) {
             if self.refs.len() > 64 {
@@ -247,40 +271,62 @@ impl CaseRunner {
     }
 }
 
-/// The fuzz run's summary.
+/// One violating case: its replay ID, and the bug-base entry if it was the one shrunk.
+#[derive(Debug, Clone, Serialize)]
+pub struct FuzzViolation {
+    pub case: u32,
+    pub kind: VerdictKind,
+    pub detail: String,
+    /// `cargo run -- replay fuzz:<scenario>:<seed>:<strategy>:<case>`: draws and runs it again.
+    pub replay: String,
+    /// The shrunk case's `replay` command, for the first violation of each kind.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shrunk: Option<String>,
+}
+
+/// The fuzz run's summary. Written also when interrupted or failed (then partial).
 #[derive(Debug, Clone, Serialize)]
 pub struct FuzzReport {
     pub scenario: String,
     pub seed: u64,
     pub strategies: Vec<FuzzStrategyReport>,
     pub expectations_met: bool,
+    pub interrupted: bool,
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct FuzzStrategyReport {
     pub name: String,
     pub expect: Expect,
+    /// Cases run (fewer than asked if interrupted).
     pub cases: u64,
     pub faults_fired: u64,
-    pub verdicts: std::collections::BTreeMap<String, u64>,
+    pub verdicts: BTreeMap<String, u64>,
+    /// Every violating case, with its replay command.
+    pub violations: Vec<FuzzViolation>,
     /// Bug-base IDs of the shrunk violations.
     pub bugs: Vec<String>,
+    /// Faults not drawn for this strategy, and why.
+    pub not_modelled: Vec<String>,
     pub expectation_met: bool,
 }
 
 /// Shrinks `tree` (currently failing with `kind`) to a minimal case failing with `kind`.
+/// Stops early, keeping the smallest failing case so far, when `interrupted` is set.
 fn shrink<T: ValueTree<Value = FuzzCase>>(
     tree: &mut T,
     kind: VerdictKind,
     cr: &mut CaseRunner,
     max_steps: u32,
+    interrupted: &AtomicBool,
 ) -> Result<FuzzCase, ExploreError> {
     let mut best = tree.current();
     let mut steps = 0;
     if !tree.simplify() {
         return Ok(best);
     }
-    while steps < max_steps {
+    while steps < max_steps && !interrupted.load(Ordering::Relaxed) {
         steps += 1;
         let candidate = tree.current();
         let same = cr.check(&candidate)?.verdict.kind == kind;
@@ -297,183 +343,236 @@ fn shrink<T: ValueTree<Value = FuzzCase>>(
     Ok(best)
 }
 
-/// Runs the fuzz scenario: per strategy, `[fuzz] cases` random cases; violations are shrunk
-/// and saved to the bug base.
-pub fn run(scenario: &Scenario, interrupted: &AtomicBool) -> Result<FuzzReport, ExploreError> {
-    let mut cr = CaseRunner::new()?;
-    let mut strategies = Vec::new();
-    for entry in &scenario.strategies {
-        let dests = super::sweep::destinations_of(scenario, entry);
-        let strat = case_strategy(scenario, &entry.name, &entry.params, dests);
-        let mut seed = [0u8; 32];
-        seed[..8].copy_from_slice(&scenario.seed.to_le_bytes());
-        seed[8..16].copy_from_slice(&fnv(entry.name.as_bytes()).to_le_bytes());
-        let mut runner = TestRunner::new_with_rng(
-            Config::default(),
-            TestRng::from_seed(RngAlgorithm::ChaCha, &seed),
-        );
-        let mut verdicts = std::collections::BTreeMap::new();
-        let mut bugs: Vec<String> = Vec::new();
-        let mut fired = 0;
-        let mut seen_kinds = std::collections::BTreeSet::new();
-        for _ in 0..scenario.fuzz.cases {
-            if interrupted.load(Ordering::Relaxed) {
-                return Err(ExploreError::Interrupted);
-            }
-            let mut tree = strat
-                .new_tree(&mut runner)
-                .map_err(|e| ExploreError::Setup(format!("drawing a case: {e}")))?;
-            let out = cr.check(&tree.current())?;
-            fired += out.fired;
-            *verdicts
-                .entry(out.verdict.kind.as_str().to_string())
-                .or_insert(0u64) += 1;
-            // One shrunk bug per verdict kind and strategy is enough per run.
-            if out.verdict.kind.is_violation() && seen_kinds.insert(out.verdict.kind) {
-                let kind = out.verdict.kind;
-                let min = shrink(&mut tree, kind, &mut cr, scenario.fuzz.shrink_steps)?;
-                let verdict = cr.check(&min)?.verdict;
-                let id = save(&scenario.fuzz.bugbase, &min, &verdict)?;
-                eprintln!(
-                    "{}: {} shrunk to {} fault(s), {} pages: replay with `cargo run -- replay {id}`",
-                    entry.name,
-                    kind.as_str(),
-                    min.faults.len(),
-                    min.pages
-                );
-                bugs.push(id);
-            }
-        }
-        let expectation_met = match entry.expect {
-            Expect::Safe => bugs.is_empty(),
-            Expect::Unsafe => !bugs.is_empty(),
-            Expect::Any => true,
-        };
-        strategies.push(FuzzStrategyReport {
-            name: entry.name.clone(),
-            expect: entry.expect,
-            cases: u64::from(scenario.fuzz.cases),
-            faults_fired: fired,
-            verdicts,
-            bugs,
-            expectation_met,
-        });
-    }
-    Ok(FuzzReport {
-        scenario: scenario.name.clone(),
-        seed: scenario.seed,
-        expectations_met: strategies.iter().all(|s| s.expectation_met),
-        strategies,
+/// The value tree of case `case` (0-based) of `entry`: drawn from its own generator, seeded
+/// with FNV-1a of the scenario seed, the strategy name and `case`.
+pub fn draw_case(
+    scenario: &Scenario,
+    entry: &StrategyEntry,
+    case: u32,
+) -> Result<impl ValueTree<Value = FuzzCase>, ExploreError> {
+    let dests = super::sweep::destinations_of(scenario, entry);
+    let strat = case_strategy(scenario, &entry.name, &entry.params, dests);
+    let h = fnv1a_from(fnv1a(&scenario.seed.to_le_bytes()), entry.name.as_bytes());
+    let h = fnv1a_from(h, &case.to_le_bytes());
+    let mut seed = [0u8; 32];
+    seed[..8].copy_from_slice(&scenario.seed.to_le_bytes());
+    seed[8..16].copy_from_slice(&h.to_le_bytes());
+    let mut runner = TestRunner::new_with_rng(
+        Config::default(),
+        TestRng::from_seed(RngAlgorithm::ChaCha, &seed),
+    );
+    strat.new_tree(&mut runner).map_err(|e| {
+        ExploreError::Setup(format!(
+            "{} (seed {}, case {case}): drawing the case: {e}",
+            entry.name, scenario.seed
+        ))
     })
 }
 
-fn fnv(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
+/// The replay ID of case `case` of `strategy`.
+pub fn case_id(scenario_id: &str, seed: u64, strategy: &str, case: u32) -> String {
+    format!("fuzz:{scenario_id}:{seed}:{strategy}:{case}")
 }
 
-/// `git rev-parse HEAD`, if git and a repository are there.
-fn git_commit() -> String {
-    std::process::Command::new("git")
-        .args(["rev-parse", "HEAD"])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_else(|| "unknown".into())
-}
-
-fn now_utc() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let dir = crate::report::run_dir(Path::new(""), "x");
-    let _ = secs;
-    dir.display()
-        .to_string()
-        .trim_start_matches("x-")
-        .to_string()
-}
-
-fn append_log(dir: &Path, outcome: &str) -> Result<(), ExploreError> {
-    use std::io::Write;
-    let line = format!("{} commit={} outcome={outcome}\n", now_utc(), git_commit());
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join("runs.log"))
-        .and_then(|mut f| f.write_all(line.as_bytes()))
-        .map_err(|e| ExploreError::BugBase(format!("{}: runs.log: {e}", dir.display())))
-}
-
-/// Saves a shrunk case: `<bugbase>/<id>/{plan.json, plan.txt, runs.log}`. Returns the ID.
-pub fn save(bugbase: &Path, case: &FuzzCase, verdict: &Verdict) -> Result<String, ExploreError> {
-    let json = serde_json::to_string_pretty(case).expect("case serializes");
-    let id = format!(
-        "bug-{}-{}-{:08x}",
-        case.strategy,
-        verdict.kind.as_str(),
-        fnv(json.as_bytes()) as u32
-    );
-    let dir = bugbase.join(&id);
-    let io = |e: std::io::Error| ExploreError::BugBase(format!("{}: {e}", dir.display()));
-    std::fs::create_dir_all(&dir).map_err(io)?;
-    std::fs::write(dir.join("plan.json"), json + "\n").map_err(io)?;
-    let text = format!(
-        "{}\nplan (vfs-faults):\n{}\nfound: {} ({})\n",
-        case.describe(),
-        serde_json::to_string_pretty(&case.plan()).expect("plan serializes"),
-        verdict.kind.as_str(),
-        verdict.detail
-    );
-    std::fs::write(dir.join("plan.txt"), text).map_err(io)?;
-    append_log(&dir, &format!("found {}", verdict.kind.as_str()))?;
-    Ok(id)
-}
-
-/// The bug-base directory of `id`, if there is one (under `reports/bugbase` of the working
-/// directory, else of the source tree).
-pub fn bugbase_entry(id: &str) -> Option<PathBuf> {
-    if !id.starts_with("bug-") || id.contains('/') {
+/// A parsed fuzz case ID: (scenario, seed, strategy, case). The strategy may contain `:`
+/// (`external:<label>`); the scenario may not.
+pub fn parse_case_id(id: &str) -> Option<(String, u64, String, u32)> {
+    let rest = id.strip_prefix("fuzz:")?;
+    let (scenario, rest) = rest.split_once(':')?;
+    let (seed, rest) = rest.split_once(':')?;
+    let (strategy, case) = rest.rsplit_once(':')?;
+    if scenario.is_empty() || strategy.is_empty() {
         return None;
     }
-    [
-        PathBuf::from("reports/bugbase"),
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("reports/bugbase"),
-    ]
-    .into_iter()
-    .map(|b| b.join(id))
-    .find(|d| d.join("plan.json").is_file())
+    Some((
+        scenario.to_string(),
+        seed.parse().ok()?,
+        strategy.to_string(),
+        case.parse().ok()?,
+    ))
 }
 
-/// Replays a bug-base entry `times` times; appends the outcome to its `runs.log`.
-pub fn replay_entry(dir: &Path, times: u32) -> Result<serde_json::Value, ExploreError> {
-    let text = std::fs::read_to_string(dir.join("plan.json"))
-        .map_err(|e| ExploreError::BugBase(format!("{}: {e}", dir.display())))?;
-    let case: FuzzCase = serde_json::from_str(&text)
-        .map_err(|e| ExploreError::BugBase(format!("{}/plan.json: {e}", dir.display())))?;
+/// Draws case `case` of `strategy` again and runs it `times` times (the JSON `replay` prints).
+pub fn replay_case(
+    scenario: &Scenario,
+    strategy: &str,
+    case: u32,
+    times: u32,
+) -> Result<serde_json::Value, ExploreError> {
+    let entry = scenario
+        .strategy(strategy)
+        .ok_or_else(|| ExploreError::Setup(format!("strategy {strategy} not in the scenario")))?;
+    let drawn = draw_case(scenario, entry, case)?.current();
     let mut cr = CaseRunner::new()?;
     let mut kinds = Vec::new();
     let mut last = None;
     for _ in 0..times.max(1) {
-        let out = cr.check(&case)?;
+        let out = cr.check(&drawn)?;
         kinds.push(out.verdict.kind.as_str().to_string());
         last = Some(out);
     }
     let out = last.expect("ran at least once");
-    append_log(dir, &format!("replayed {}", kinds.join(",")))?;
     Ok(serde_json::json!({
-        "bug": dir.file_name().map(|n| n.to_string_lossy().into_owned()),
         "verdict": out.verdict.kind.as_str(),
         "detail": out.verdict.detail,
         "faults_fired": out.fired,
         "claim": out.claim,
         "verdicts": kinds,
-        "case": case,
+        "same_verdict_every_time": kinds.iter().all(|k| *k == kinds[0]),
+        "case": drawn,
     }))
+}
+
+/// Fuzzes one strategy into `rep`; stops early (keeping what ran) on Ctrl-C or an error.
+fn fuzz_strategy(
+    scenario: &Scenario,
+    scenario_id: &str,
+    entry: &StrategyEntry,
+    cr: &mut CaseRunner,
+    rep: &mut FuzzStrategyReport,
+    interrupted: &AtomicBool,
+) -> Result<(), ExploreError> {
+    let mut shrunk_kinds = BTreeSet::new();
+    for case in 0..scenario.fuzz.cases {
+        if interrupted.load(Ordering::Relaxed) {
+            return Err(ExploreError::Interrupted);
+        }
+        let mut tree = draw_case(scenario, entry, case)?;
+        let out = cr.check(&tree.current())?;
+        rep.cases += 1;
+        rep.faults_fired += out.fired;
+        let kind = out.verdict.kind;
+        *rep.verdicts.entry(kind.as_str().to_string()).or_insert(0) += 1;
+        if !kind.is_violation() {
+            continue;
+        }
+        let id = case_id(scenario_id, scenario.seed, &entry.name, case);
+        let mut v = FuzzViolation {
+            case,
+            kind,
+            detail: out.verdict.detail.clone(),
+            replay: crate::report::replay_command(&id),
+            shrunk: None,
+        };
+        eprintln!(
+            "{}: {} at case {case}: {}",
+            entry.name,
+            kind.as_str(),
+            v.replay
+        );
+        // The first violation of each kind is also shrunk and kept in the bug base.
+        if shrunk_kinds.insert(kind) {
+            let steps = scenario.fuzz.shrink_steps;
+            let min = shrink(&mut tree, kind, cr, steps, interrupted)?;
+            let verdict = cr.check(&min)?.verdict;
+            let bug = super::bugbase::save(&scenario.fuzz.bugbase, &min, &verdict)?;
+            let cmd = crate::report::replay_command(&super::bugbase::replay_arg(
+                &scenario.fuzz.bugbase,
+                &bug,
+            ));
+            eprintln!(
+                "{}: {} shrunk to {} fault(s), {} pages: {cmd}",
+                entry.name,
+                verdict.kind.as_str(),
+                min.faults.len(),
+                min.pages
+            );
+            v.shrunk = Some(cmd);
+            rep.bugs.push(bug);
+        }
+        rep.violations.push(v);
+    }
+    Ok(())
+}
+
+/// Runs the fuzz scenario: per strategy, `[fuzz] cases` random cases; every violation gets a
+/// replay ID, the first of each kind is shrunk and saved to the bug base. Always returns a
+/// report: partial, with `interrupted` or `error` set, if the run did not finish.
+pub fn run(scenario: &Scenario, scenario_id: &str, interrupted: &AtomicBool) -> FuzzReport {
+    let mut strategies = Vec::new();
+    let mut error = None;
+    let mut was_interrupted = false;
+    match CaseRunner::new() {
+        Err(e) => error = Some(format!("{} (seed {}): {e}", scenario.name, scenario.seed)),
+        Ok(mut cr) => {
+            for entry in &scenario.strategies {
+                let (_, not_modelled) =
+                    super::points::kinds_for(&entry.name, &[super::points::PointKind::PowerCut]);
+                let mut rep = FuzzStrategyReport {
+                    name: entry.name.clone(),
+                    expect: entry.expect,
+                    cases: 0,
+                    faults_fired: 0,
+                    verdicts: BTreeMap::new(),
+                    violations: Vec::new(),
+                    bugs: Vec::new(),
+                    not_modelled,
+                    expectation_met: false,
+                };
+                let res =
+                    fuzz_strategy(scenario, scenario_id, entry, &mut cr, &mut rep, interrupted);
+                rep.expectation_met = entry.expect.is_met(rep.violations.len());
+                strategies.push(rep);
+                match res {
+                    Ok(()) => {}
+                    Err(ExploreError::Interrupted) => {
+                        was_interrupted = true;
+                        break;
+                    }
+                    Err(e) => {
+                        error = Some(format!(
+                            "{} (scenario {}, seed {}): {e}",
+                            entry.name, scenario_id, scenario.seed
+                        ));
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    FuzzReport {
+        scenario: scenario.name.clone(),
+        seed: scenario.seed,
+        expectations_met: error.is_none()
+            && !was_interrupted
+            && strategies.iter().all(|s| s.expectation_met),
+        strategies,
+        interrupted: was_interrupted,
+        error,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn case_ids_round_trip() {
+        let id = case_id("scenarios/f.toml", 3, "external:py", 17);
+        assert_eq!(
+            parse_case_id(&id),
+            Some(("scenarios/f.toml".into(), 3, "external:py".into(), 17))
+        );
+        assert!(parse_case_id("fuzz:f:x:api-step:1").is_none());
+        assert!(parse_case_id("crash:f:1:api-step:existing-wal:3:busy").is_none());
+    }
+
+    #[test]
+    fn cases_are_drawn_alone_and_the_same_every_time() {
+        let text = "mode = \"fuzz\"\nseed = 5\n[workload]\nwriters = 0\nddl = false\n\
+                    [[strategy]]\nname = \"copy-locked\"\nexpect = \"safe\"\n";
+        let s = Scenario::parse(text, std::path::Path::new("t.toml")).unwrap();
+        let e = &s.strategies[0];
+        let a = draw_case(&s, e, 7).unwrap().current();
+        assert_eq!(a, draw_case(&s, e, 7).unwrap().current());
+        assert_ne!(a, draw_case(&s, e, 8).unwrap().current());
+        // No power cuts for a strategy that writes with std::fs.
+        for k in 0..64 {
+            let c = draw_case(&s, e, k).unwrap().current();
+            assert!(!c
+                .faults
+                .iter()
+                .any(|f| matches!(f.action, Action::PowerCut { .. })));
+        }
+    }
 }

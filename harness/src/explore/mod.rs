@@ -11,9 +11,12 @@
 //! * [`points`]: trace × fault kinds → crash points, each a one-rule fault plan.
 //! * [`inprocess`]: the fast path: one VFS, one scratch dir, no child process.
 //! * [`kill`]: kill points, the only ones that need a (child) process to die.
-//! * [`sweep`]: the `crash-points` scenario mode, its report, replay IDs and `--doublecheck`.
-//! * [`fuzz`]: random workloads × random fault plans, shrinking, and the bug base.
+//! * [`sweep`]: the `crash-points` scenario mode and its report.
+//! * [`replay`]: crash-point replay IDs, replay, and the `--doublecheck` hashes.
+//! * [`fuzz`]: random workloads × random fault plans, case replay IDs, shrinking.
+//! * [`bugbase`]: shrunk fuzz cases on disk, and their replay.
 
+pub mod bugbase;
 pub mod cli;
 pub mod fuzz;
 pub mod inprocess;
@@ -21,6 +24,7 @@ pub mod kill;
 pub mod points;
 pub mod rate;
 pub mod reference;
+pub mod replay;
 pub mod report;
 pub mod sweep;
 

@@ -17,6 +17,9 @@
 //!   the torn write is always reported.
 //! * `busy` (`SQLITE_BUSY`) on the destination's syncs, locks and shm locks.
 //!
+//! Not modelled: `power-cut` for strategies that write the destination with `std::fs` (see
+//! [`kinds_for`]); their power-cut points are left out and the report notes it.
+//!
 //! The occurrence number `nth` of a point counts the trace entries its selector matches
 //! (operation kind, file kind and role) up to and including the point, exactly as the VFS
 //! counts a rule's matches.
@@ -84,14 +87,29 @@ impl PointKind {
     pub fn needs_child(self) -> bool {
         matches!(self, PointKind::KillBefore | PointKind::KillAfter)
     }
+}
 
-    /// Whether this kind runs in a child for `strategy`. A strategy that changes files with
-    /// `std::fs` (file copies) would go on renaming and fsyncing after an in-process power cut,
-    /// which the VFS cannot stop; its power cuts use the `exit` variant in a child instead.
-    pub fn in_child(self, strategy: &str) -> bool {
-        self.needs_child()
-            || (self == PointKind::PowerCut && !crate::fault::writes_dest_through_vfs(strategy))
+/// Why `power-cut` is not modelled for strategies that change the destination with `std::fs`.
+pub const POWER_CUT_NOT_MODELLED: &str = "power-cut: file writes bypass the VFS";
+
+/// The fault kinds of `kinds` that can honestly be tested on `strategy`, and a note for each
+/// one that cannot.
+///
+/// A power cut reverts the unsynced writes in the VFS's undo log. Strategies that copy, sync
+/// and rename the destination with `std::fs` (copy-locked, copy-naive, seed-option-b, external
+/// tools) write past that log, so a cut would revert none of their writes: a strategy that
+/// dropped its fsyncs would still pass. Their power-cut points are therefore not enumerated
+/// (neither in `points_total` nor in `points_tested`) and the report says so.
+pub fn kinds_for(strategy: &str, kinds: &[PointKind]) -> (Vec<PointKind>, Vec<String>) {
+    if crate::fault::writes_dest_through_vfs(strategy) || !kinds.contains(&PointKind::PowerCut) {
+        return (kinds.to_vec(), Vec::new());
     }
+    let kept = kinds
+        .iter()
+        .copied()
+        .filter(|&k| k != PointKind::PowerCut)
+        .collect();
+    (kept, vec![POWER_CUT_NOT_MODELLED.to_string()])
 }
 
 /// Operations whose callback returns a result code (an error or a power cut can be injected).
@@ -308,5 +326,14 @@ mod tests {
         assert!(applicable(OpKind::Sync, Some(DEST_ROLE)).contains(&PointKind::Busy));
         assert!(!applicable(OpKind::Sync, Some("source")).contains(&PointKind::Busy));
         assert!(!applicable(OpKind::SectorSize, None).contains(&PointKind::PowerCut));
+    }
+
+    #[test]
+    fn power_cuts_only_where_the_vfs_sees_the_writes() {
+        let (k, notes) = kinds_for("copy-locked", &PointKind::ALL);
+        assert!(!k.contains(&PointKind::PowerCut) && k.len() == 7);
+        assert_eq!(notes, vec![POWER_CUT_NOT_MODELLED.to_string()]);
+        let (k, notes) = kinds_for("api-step", &PointKind::ALL);
+        assert_eq!((k.len(), notes.len()), (8, 0));
     }
 }

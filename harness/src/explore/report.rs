@@ -40,18 +40,29 @@ pub struct ComboReport {
     /// Operations in the fault-free trace, and its hash.
     pub trace_len: u64,
     pub trace_hash: String,
-    /// Trace length × applicable kinds (see `explore::points`).
+    /// Trace length × applicable kinds (see `explore::points`), kinds in `not_modelled` left out.
     pub points_total: u64,
+    /// Points covered: run, or (kill points with `dedup_kills`) proven to leave the same files
+    /// as a point that ran; `inprocess_states + kill_states_run + kill_points_inferred`.
     pub points_tested: u64,
     /// States verified in this process, and kill states run in a child process. With
     /// `dedup_kills`, kill points that leave the same files share one child.
     pub inprocess_states: u64,
     pub kill_states_run: u64,
-    /// Points whose fault actually fired, by kind (`kill`, `power-cut`, `ioerr-transient`, ...).
+    /// Kill points that did not run: their verdict is that of the state that ran for their
+    /// equivalence class. Counted in `points_tested` and the verdicts, not in `faults_*`.
+    #[serde(default)]
+    pub kill_points_inferred: u64,
+    /// Fault kinds this strategy cannot honestly be tested with, and why
+    /// (`"power-cut: file writes bypass the VFS"`). Not counted in `points_total`.
+    #[serde(default)]
+    pub not_modelled: Vec<String>,
+    /// States that ran and whose fault actually fired, by kind (`kill`, `power-cut`,
+    /// `ioerr-transient`, ...). Inferred kill points are not counted.
     pub faults_hit: BTreeMap<String, u64>,
-    /// Points tested, by kind; tested but not hit tested nothing.
+    /// States that ran, by kind; run but not hit tested nothing.
     pub faults_planned: BTreeMap<String, u64>,
-    /// Every verdict kind, zero counts included.
+    /// Every verdict kind over the covered points, zero counts included.
     pub verdicts: BTreeMap<String, u64>,
     /// Fault kind → verdict → count.
     pub verdicts_by_fault: BTreeMap<String, BTreeMap<String, u64>>,
@@ -136,6 +147,12 @@ impl CrashReport {
             ));
         }
         for c in &self.strategies {
+            for n in &c.not_modelled {
+                out.push_str(&format!(
+                    "  {} {}: not modelled: {n}\n",
+                    c.name, c.destination
+                ));
+            }
             for v in c.violations.iter().take(3) {
                 out.push_str(&format!(
                     "  {} {}: {} at {}\n    {}\n",
@@ -180,8 +197,14 @@ impl CrashReport {
         );
         for c in &self.strategies {
             md.push_str(&format!(
-                "\n## {} on {}\n\nfaults hit: {:?}\n\nverdicts by fault: {:?}\n",
-                c.name, c.destination, c.faults_hit, c.verdicts_by_fault
+                "\n## {} on {}\n\nfaults hit (states run): {:?}\n\nkill points inferred: {}\n\n\
+                 not modelled: {:?}\n\nverdicts by fault: {:?}\n",
+                c.name,
+                c.destination,
+                c.faults_hit,
+                c.kill_points_inferred,
+                c.not_modelled,
+                c.verdicts_by_fault
             ));
             for v in c.violations.iter().take(50) {
                 md.push_str(&format!(

@@ -2,26 +2,32 @@
 //! one state per crash point (or a sample), the verdicts, the report, replay and doublecheck.
 //!
 //! Why its own module: it is the driver that ties reference, points, the in-process runner and
-//! the kill pool together, and owns the replay ID format of crash points:
-//! `crash:<scenario>:<seed>:<strategy>:<destination>:<op index>:<fault kind>`.
+//! the kill pool together. Replay IDs and replay live in `explore::replay`.
 //!
 //! Kill equivalence (`[crash] dedup_kills`, on by default): a SIGKILL leaves the files exactly
 //! as the completed operations made them, so two kill points with the same completed prefix of
 //! file-changing operations (open, write, truncate, delete) leave identical files. For strategies
 //! that write only through SQLite (hence through the VFS), one child per such class is run and
-//! its verdict stands for every point of the class (still counted in `points_tested`). File-copy
-//! strategies change files with `std::fs` between VFS operations, so every kill point of theirs
-//! runs its own child.
+//! its verdict stands for every point of the class. Such a point is *covered* (counted in
+//! `points_tested`, its verdict counted) but did not run: it is counted in
+//! `kill_points_inferred`, not in `faults_planned` / `faults_hit`, which count states that ran.
+//! File-copy strategies change files with `std::fs` between VFS operations, so every kill point
+//! of theirs runs its own child.
+//!
+//! Sampling (`--sample N`) draws each strategy × destination's sample from its own ChaCha8
+//! stream, seeded with FNV-1a of the scenario seed, the strategy and the destination.
 
 use super::inprocess::{RunOutcome, Runner};
 use super::kill::KillPool;
-use super::points::{enumerate, CrashPoint, PointKind};
+use super::points::{enumerate, kinds_for, CrashPoint, PointKind};
 use super::reference::Reference;
+use super::replay::{replay_id, DoubleAcc};
 use super::report::{ComboReport, CrashReport, CrashViolation, Doublecheck};
 use super::ExploreError;
 use crate::event::Claim;
 use crate::oracle::{Verdict, VerdictKind};
-use crate::scenario::{DestinationChoice, Expect, Scenario, StrategyEntry};
+use crate::scenario::{DestinationChoice, Scenario, StrategyEntry};
+use crate::stable_hash::{fnv1a, fnv1a_from};
 use crate::strategy::StrategyParams;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -125,7 +131,7 @@ impl Explorer {
         point: &CrashPoint,
         seed: u64,
     ) -> Result<PointOutcome, ExploreError> {
-        if point.kind.in_child(strategy) {
+        if point.kind.needs_child() {
             let plan = point.plan_with(seed, vfs_faults::PowerCutMode::Exit);
             let out = self
                 .pool
@@ -142,53 +148,6 @@ impl Explorer {
             .run_inprocess(strategy, params, d, point.plan(seed), pc, false)?
             .0)
     }
-}
-
-/// The replay ID of a crash point.
-pub fn replay_id(
-    scenario: &str,
-    seed: u64,
-    strategy: &str,
-    d: DestinationChoice,
-    p: &CrashPoint,
-) -> String {
-    format!(
-        "crash:{scenario}:{seed}:{strategy}:{}:{}:{}",
-        d.as_str(),
-        p.index,
-        p.kind.as_str()
-    )
-}
-
-/// A parsed crash-point replay ID.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PointId {
-    pub scenario: String,
-    pub seed: u64,
-    pub strategy: String,
-    pub destination: DestinationChoice,
-    pub index: u64,
-    pub kind: PointKind,
-}
-
-pub fn parse_replay_id(id: &str) -> Option<PointId> {
-    let rest = id.strip_prefix("crash:")?;
-    let mut parts = rest.rsplitn(6, ':');
-    let kind = PointKind::parse(parts.next()?)?;
-    let index = parts.next()?.parse().ok()?;
-    let dest: DestinationChoice =
-        serde_json::from_value(serde_json::Value::String(parts.next()?.to_string())).ok()?;
-    let strategy = parts.next()?.to_string();
-    let seed = parts.next()?.parse().ok()?;
-    let scenario = parts.next()?.to_string();
-    Some(PointId {
-        scenario,
-        seed,
-        strategy,
-        destination: dest,
-        index,
-        kind,
-    })
 }
 
 /// The operations after which a SIGKILL leaves different files.
@@ -214,19 +173,10 @@ fn kill_classes(trace: &[vfs_faults::TraceEntry]) -> HashMap<(u64, PointKind), u
     out
 }
 
-fn fnv(h: u64, x: u64) -> u64 {
-    let mut h = h;
-    for b in x.to_le_bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
-}
-
-struct DoubleAcc {
-    a: u64,
-    b: u64,
-    runs: u64,
+/// The sample seed of one strategy × destination: FNV-1a of seed, strategy and destination.
+pub fn sample_seed(seed: u64, strategy: &str, d: DestinationChoice) -> u64 {
+    let h = fnv1a_from(fnv1a(&seed.to_le_bytes()), strategy.as_bytes());
+    fnv1a_from(h, d.as_str().as_bytes())
 }
 
 /// Sweeps one strategy on one destination.
@@ -246,11 +196,12 @@ fn sweep_combo(
     let params = &entry.params;
     let traced = ex.trace(name, params, d)?;
     let trace = traced.trace.clone();
-    let mut points = enumerate(&trace, &scenario.crash.kinds);
+    // Power cuts are left out where the VFS cannot see the strategy's writes (not modelled).
+    let (kinds, not_modelled) = kinds_for(name, &scenario.crash.kinds);
+    let mut points = enumerate(&trace, &kinds);
     let points_total = points.len() as u64;
     if let Some(n) = opts.sample.filter(|&n| (n as usize) < points.len()) {
-        let mut rng =
-            ChaCha8Rng::seed_from_u64(scenario.seed ^ crate::fault::DEST_ROLE.len() as u64);
+        let mut rng = ChaCha8Rng::seed_from_u64(sample_seed(scenario.seed, name, d));
         points.shuffle(&mut rng);
         points.truncate(n as usize);
         points.sort_by_key(|p| (p.index, p.kind));
@@ -260,7 +211,7 @@ fn sweep_combo(
 
     let mut results: Vec<(CrashPoint, PointOutcome)> = Vec::new();
     // In-process points first.
-    for p in points.iter().filter(|p| !p.kind.in_child(name)) {
+    for p in points.iter().filter(|p| !p.kind.needs_child()) {
         if interrupted.load(Ordering::Relaxed) {
             return Err(ExploreError::Interrupted);
         }
@@ -269,12 +220,12 @@ fn sweep_combo(
     }
     let inprocess_states = results.len() as u64;
     // Kill points: one child per class (or per point).
-    let kills: Vec<&CrashPoint> = points.iter().filter(|p| p.kind.in_child(name)).collect();
+    let kills: Vec<&CrashPoint> = points.iter().filter(|p| p.kind.needs_child()).collect();
     let mut reps: Vec<&CrashPoint> = Vec::new();
     let mut class_of: Vec<usize> = Vec::new();
     let mut rep_of_class: HashMap<u64, usize> = HashMap::new();
     for p in &kills {
-        let i = if dedup && p.kind.needs_child() {
+        let i = if dedup {
             let c = classes[&(p.index, p.kind)];
             *rep_of_class.entry(c).or_insert_with(|| {
                 reps.push(p);
@@ -304,26 +255,28 @@ fn sweep_combo(
             verdict: o.verdict,
         }));
     }
+    // The representative ran; the other points of its class are inferred from it.
+    let mut rep_seen = vec![false; reps.len()];
+    let mut inferred = vec![false; results.len()];
     for (p, &i) in kills.iter().zip(&class_of) {
         results.push(((*p).clone(), rep_out[i].clone()));
+        inferred.push(std::mem::replace(&mut rep_seen[i], true));
     }
 
     if let Some(acc) = dc.as_mut() {
         let again = ex.trace(name, params, d)?;
-        acc.a = fnv(acc.a, traced.trace_hash);
-        acc.b = fnv(acc.b, again.trace_hash);
-        acc.runs += 1;
+        acc.add(traced.trace_hash, again.trace_hash);
         // And one faulted plan, twice: the in-process point in the middle.
-        let inproc: Vec<&CrashPoint> = points.iter().filter(|p| !p.kind.in_child(name)).collect();
+        let inproc: Vec<&CrashPoint> = points.iter().filter(|p| !p.kind.needs_child()).collect();
         if let Some(p) = inproc.get(inproc.len() / 2) {
             let pc = p.kind == PointKind::PowerCut;
-            for (i, h) in [&mut acc.a, &mut acc.b].into_iter().enumerate() {
-                let _ = i;
+            let mut hashes = [0u64; 2];
+            for h in &mut hashes {
                 let (_, run) =
                     ex.run_inprocess(name, params, d, p.plan(scenario.seed), pc, true)?;
-                *h = fnv(*h, run.trace_hash);
+                *h = run.trace_hash;
             }
-            acc.runs += 1;
+            acc.add(hashes[0], hashes[1]);
         }
     }
 
@@ -336,13 +289,15 @@ fn sweep_combo(
     let mut planned: BTreeMap<String, u64> = BTreeMap::new();
     let mut violations = Vec::new();
     let mut not_hit = Vec::new();
-    for (p, o) in &results {
-        let key = p.kind.hit_key().to_string();
-        *planned.entry(key.clone()).or_default() += 1;
-        if o.hit {
-            *hit.entry(key.clone()).or_default() += 1;
-        } else if not_hit.len() < 20 {
-            not_hit.push(p.label());
+    for ((p, o), &was_inferred) in results.iter().zip(&inferred) {
+        if !was_inferred {
+            let key = p.kind.hit_key().to_string();
+            *planned.entry(key.clone()).or_default() += 1;
+            if o.hit {
+                *hit.entry(key).or_default() += 1;
+            } else if not_hit.len() < 20 {
+                not_hit.push(p.label());
+            }
         }
         *verdicts.entry(o.verdict.kind.as_str().into()).or_default() += 1;
         *by_fault
@@ -366,11 +321,8 @@ fn sweep_combo(
             });
         }
     }
-    let expectation_met = match entry.expect {
-        Expect::Safe => violations.is_empty(),
-        Expect::Unsafe => !violations.is_empty(),
-        Expect::Any => true,
-    };
+    let expectation_met = entry.expect.is_met(violations.len());
+    let kill_points_inferred = inferred.iter().filter(|&&i| i).count() as u64;
     Ok(ComboReport {
         name: name.to_string(),
         destination: d.as_str().to_string(),
@@ -381,6 +333,8 @@ fn sweep_combo(
         points_tested: results.len() as u64,
         inprocess_states,
         kill_states_run: reps.len() as u64,
+        kill_points_inferred,
+        not_modelled,
         faults_hit: hit,
         faults_planned: planned,
         verdicts,
@@ -418,11 +372,7 @@ pub fn run(
     let mut strategies = Vec::new();
     let mut error = None;
     let mut was_interrupted = false;
-    let mut dc = opts.doublecheck.then_some(DoubleAcc {
-        a: 0xcbf2_9ce4_8422_2325,
-        b: 0xcbf2_9ce4_8422_2325,
-        runs: 0,
-    });
+    let mut dc = opts.doublecheck.then(DoubleAcc::default);
     match Explorer::new(scenario, &all, scenario.crash.kill_parallel as usize) {
         Err(e) => error = Some(e.to_string()),
         Ok(mut ex) => {
@@ -498,105 +448,5 @@ pub fn run(
         }),
         interrupted: was_interrupted,
         error,
-    }
-}
-
-/// Re-runs one crash point from its ID; returns the JSON the `replay` command prints.
-pub fn replay(id: &PointId, scenario: &Scenario) -> Result<serde_json::Value, ExploreError> {
-    let entry = scenario.strategy(&id.strategy).cloned().ok_or_else(|| {
-        ExploreError::Setup(format!("strategy {} not in the scenario", id.strategy))
-    })?;
-    let mut ex = Explorer::new(scenario, &[id.destination], 1)?;
-    let traced = ex.trace(&entry.name, &entry.params, id.destination)?;
-    let points = enumerate(&traced.trace, &PointKind::ALL);
-    let p = points
-        .iter()
-        .find(|p| p.index == id.index && p.kind == id.kind)
-        .cloned()
-        .ok_or_else(|| {
-            ExploreError::Setup(format!(
-                "{}: no {} point at op {} (trace has {} ops)",
-                id.strategy,
-                id.kind.as_str(),
-                id.index,
-                traced.trace.len()
-            ))
-        })?;
-    let out = ex.run_point(&entry.name, &entry.params, id.destination, &p, id.seed)?;
-    // In-process points: the faulted run once more with tracing, for the operations around the
-    // fault (same plan, same result: the sweep is deterministic).
-    let around: Vec<String> = if p.kind.in_child(&entry.name) {
-        Vec::new()
-    } else {
-        let pc = p.kind == PointKind::PowerCut;
-        let (_, run) = ex.run_inprocess(
-            &entry.name,
-            &entry.params,
-            id.destination,
-            p.plan(id.seed),
-            pc,
-            true,
-        )?;
-        run.trace
-            .iter()
-            .filter(|e| e.index + 5 >= p.index)
-            .take(60)
-            .map(|e| {
-                format!(
-                    "{} {:?} {:?} {} off={:?} len={:?} rc={}",
-                    e.index,
-                    e.op,
-                    e.file,
-                    e.role.as_deref().unwrap_or("-"),
-                    e.offset,
-                    e.len,
-                    e.rc
-                )
-            })
-            .collect()
-    };
-    Ok(serde_json::json!({
-        "trace_around_fault": around,
-        "point": p.label(),
-        "plan": p.plan(id.seed),
-        "verdict": out.verdict.kind.as_str(),
-        "detail": out.verdict.detail,
-        "fault_hit": out.hit,
-        "claim": out.claim,
-        "deterministic": true,
-        "destination": id.destination.as_str(),
-        "trace_hash": format!("{:016x}", traced.trace_hash),
-    }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn replay_ids_round_trip() {
-        let p = CrashPoint {
-            index: 41,
-            op: OpKind::Write,
-            file: vfs_faults::FileKind::MainDb,
-            role: Some("destination".into()),
-            nth: 3,
-            len: Some(4096),
-            kind: PointKind::KillAfter,
-        };
-        let id = replay_id(
-            "scenarios/x.toml",
-            7,
-            "api-step",
-            DestinationChoice::ExistingWal,
-            &p,
-        );
-        let back = parse_replay_id(&id).unwrap();
-        assert_eq!(back.scenario, "scenarios/x.toml");
-        assert_eq!(back.seed, 7);
-        assert_eq!(back.strategy, "api-step");
-        assert_eq!(back.destination, DestinationChoice::ExistingWal);
-        assert_eq!((back.index, back.kind), (41, PointKind::KillAfter));
-        assert!(parse_replay_id("wal-storm:1:api-step:3").is_none());
     }
 }
