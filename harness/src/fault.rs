@@ -78,7 +78,8 @@ impl PlannedFault {
     }
 
     /// The fault plan the backup worker's VFS gets, if the fault lives in the VFS.
-    pub fn vfs_plan(&self, seed: u64) -> FaultPlan {
+    /// `destination` decides which file the commit syncs (the WAL or the database).
+    pub fn vfs_plan(&self, seed: u64, destination: DestinationChoice) -> FaultPlan {
         let rules = match self {
             PlannedFault::KillDestOp {
                 op,
@@ -96,26 +97,30 @@ impl PlannedFault {
                 },
                 action: Action::Kill { when: *when },
             }],
-            PlannedFault::FinalCommitIoerr => [
-                (FileKind::MainDb, Occurrence::Every),
-                (FileKind::Wal, Occurrence::Nth(2)),
-            ]
-            .into_iter()
-            .map(|(file, when)| Rule {
-                name: Some(format!("ioerr-fsync dest {file:?}").to_lowercase()),
-                select: Selector {
-                    ops: vec![OpKind::Sync],
-                    file: Some(file),
-                    role: Some(DEST_ROLE.into()),
-                    when,
-                    ..Selector::default()
-                },
-                action: Action::Error {
-                    code: ErrorCode::IoerrFsync,
-                    persistent: false,
-                },
-            })
-            .collect(),
+            PlannedFault::FinalCommitIoerr => {
+                // Rollback journal: only the commit syncs the database file, once. WAL
+                // (synchronous=FULL): the first WAL sync follows the WAL header, the second
+                // is the commit; the database file is synced only by a later checkpoint.
+                let (file, when) = if destination.is_wal() {
+                    (FileKind::Wal, Occurrence::Nth(2))
+                } else {
+                    (FileKind::MainDb, Occurrence::Nth(1))
+                };
+                vec![Rule {
+                    name: Some(format!("ioerr-fsync dest {file:?} commit sync").to_lowercase()),
+                    select: Selector {
+                        ops: vec![OpKind::Sync],
+                        file: Some(file),
+                        role: Some(DEST_ROLE.into()),
+                        when,
+                        ..Selector::default()
+                    },
+                    action: Action::Error {
+                        code: ErrorCode::IoerrFsync,
+                        persistent: false,
+                    },
+                }]
+            }
             _ => Vec::new(),
         };
         FaultPlan { seed, rules }
@@ -337,7 +342,7 @@ mod tests {
                 ),
                 "{f:?}"
             );
-            assert!(f.vfs_plan(1).rules.is_empty());
+            assert!(f.vfs_plan(1, DestinationChoice::Fresh).rules.is_empty());
         }
     }
 
@@ -349,11 +354,16 @@ mod tests {
             nth: 7,
             when: KillWhen::After,
         };
-        let plan = f.vfs_plan(3);
+        let plan = f.vfs_plan(3, DestinationChoice::Fresh);
         assert_eq!(plan.rules.len(), 1);
         assert_eq!(plan.rules[0].select.role.as_deref(), Some(DEST_ROLE));
         assert_eq!(plan.rules[0].select.when, Occurrence::Nth(7));
-        assert_eq!(PlannedFault::FinalCommitIoerr.vfs_plan(3).rules.len(), 2);
+        let wal = PlannedFault::FinalCommitIoerr.vfs_plan(3, DestinationChoice::ExistingWal);
+        assert_eq!(wal.rules.len(), 1);
+        assert_eq!(wal.rules[0].select.file, Some(FileKind::Wal));
+        assert_eq!(wal.rules[0].select.when, Occurrence::Nth(2));
+        let db = PlannedFault::FinalCommitIoerr.vfs_plan(3, DestinationChoice::ConflictingDelete);
+        assert_eq!(db.rules[0].select.file, Some(FileKind::MainDb));
     }
 
     #[test]

@@ -53,8 +53,13 @@ pub fn run_iteration(
     let dst = dir.path().join("dest.db");
     std::fs::copy(&ctx.base_source, &src)
         .map_err(|e| RunError::io(format!("copying the source to {}", src.display()), e))?;
-    workload::create_destination(&dst, &plan.destination.kind(), plan.seed)
-        .map_err(|e| RunError::Setup(format!("destination {}: {e}", dst.display())))?;
+    workload::create_destination_with_page_size(
+        &dst,
+        &plan.destination.kind(),
+        plan.seed,
+        ctx.spec.page_size,
+    )
+    .map_err(|e| RunError::Setup(format!("destination {}: {e}", dst.display())))?;
     let pre = oracle::take_pre_image(&dst).map_err(|e| RunError::Setup(e.to_string()))?;
 
     let (tx, rx) = mpsc::channel::<Message>();
@@ -76,10 +81,11 @@ pub fn run_iteration(
             acked_total += 1;
         }
     }
-    let k_before = read_seq(&src)?;
+    // An unreadable source is the oracle's business (source-damaged), not a harness error.
+    let k_before = read_seq(&src).unwrap_or(max_acked);
 
     let mut env = Vec::new();
-    let vfs_plan = plan.fault.vfs_plan(plan.seed);
+    let vfs_plan = plan.fault.vfs_plan(plan.seed, plan.destination);
     if !vfs_plan.rules.is_empty() {
         env.push((vfs_faults::PLAN_ENV.to_string(), vfs_plan.to_env_value()));
     }
@@ -117,7 +123,9 @@ pub fn run_iteration(
     let mut commits_during_backup = 0u64;
     let mut closed = false;
     let mut stall: Option<String> = None;
-    let mut we_killed = false;
+    // Whether the kill landed before the strategy claimed anything: a kill after the claim
+    // interrupted nothing and does not count as a hit.
+    let mut killed_before_claim = false;
     loop {
         ctx.check_interrupt()?;
         match rx.recv_timeout(Duration::from_millis(5)) {
@@ -128,7 +136,7 @@ pub fn run_iteration(
                 }
                 seen.record(ev);
                 if killer.after_event(seen.events) && backup.kill() {
-                    we_killed = true;
+                    killed_before_claim = seen.claim.is_none();
                 }
             }
             Ok(Message::Event(_, Event::Commit { k, .. })) => {
@@ -145,35 +153,47 @@ pub fn run_iteration(
             break;
         }
         if killer.on_time(Instant::now()) && backup.kill() {
-            we_killed = true;
+            killed_before_claim = seen.claim.is_none();
         }
-        if stall.is_none() {
+        // Once the strategy has claimed, what is left (reading k_end) is not the backup.
+        if stall.is_none() && seen.claim.is_none() {
             if let Some(why) = watchdog.check(Instant::now(), seen.last.as_ref()) {
-                backup.kill();
-                stall = Some(why);
+                if backup.kill() {
+                    stall = Some(why);
+                }
             }
         }
     }
     let status = backup.wait();
     let backup_ms = started.elapsed().as_millis() as u64;
-    let k_after = read_seq(&src)?;
+    let k_after = read_seq(&src).unwrap_or(max_acked);
 
     // Stop the load, then collect what is still in flight.
     for h in helpers.iter_mut() {
         h.kill();
     }
+    // Drain until every helper's stdout has closed, so no acknowledged commit is missed.
+    let mut open_streams = helpers.len();
     drop(helpers);
-    while let Ok(msg) = rx.recv_timeout(Duration::from_millis(1)) {
-        if let Message::Event(_, Event::Commit { k, .. }) = msg {
-            max_acked = max_acked.max(k);
+    let drain_deadline = Instant::now() + Duration::from_secs(2);
+    while open_streams > 0 && Instant::now() < drain_deadline {
+        match rx.recv_timeout(Duration::from_millis(50)) {
+            Ok(Message::Event(_, Event::Commit { k, .. })) => max_acked = max_acked.max(k),
+            Ok(Message::Closed(tag)) if tag != Tag::Backup => open_streams -= 1,
+            Ok(_) => {}
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
     }
 
     let exit = describe_status(status);
     let fault_hit = match &plan.fault {
         PlannedFault::None => false,
-        PlannedFault::KillAfterEvent { .. } | PlannedFault::KillDelay { .. } => we_killed,
-        PlannedFault::KillDestOp { .. } => !we_killed && stall.is_none() && exit == "signal 9",
+        PlannedFault::KillAfterEvent { .. } | PlannedFault::KillDelay { .. } => killed_before_claim,
+        // The worker's own VFS killed it (nobody else did), before it claimed.
+        PlannedFault::KillDestOp { .. } => {
+            !killed_before_claim && stall.is_none() && seen.claim.is_none() && exit == "signal 9"
+        }
         PlannedFault::FinalCommitIoerr => seen.rules_fired > 0,
     };
     let window = Window {
