@@ -131,8 +131,10 @@ pub fn run_iteration(
         match rx.recv_timeout(Duration::from_millis(5)) {
             Ok(Message::Event(Tag::Backup, ev)) => {
                 watchdog.progress(&ev);
+                // api-same-conn commits from the backup worker itself.
                 if let Event::Commit { k, .. } = ev {
                     max_acked = max_acked.max(k);
+                    commits_during_backup += 1;
                 }
                 seen.record(ev);
                 if killer.after_event(seen.events) && backup.kill() {
