@@ -69,13 +69,22 @@ fn validation_errors_point_at_the_offending_table_entry() {
     let text = "seed = 1\n\n[[strategy]]\nname = \"api-oneshot\"\nexpect = \"safe\"\nnpage = 5\n\n\
                 [[strategy]]\nname = \"api-step\"\nexpect = \"safe\"\nnpage = -7\n";
     let err = parse(text).unwrap_err().to_string();
-    assert!(err.starts_with("scenarios/t.toml:11: key `strategy[1].npage`"), "{err}");
+    assert!(
+        err.starts_with("scenarios/t.toml:11: key `strategy[1].npage`"),
+        "{err}"
+    );
     let text = format!("{MINIMAL}[source]\npages = 5\n[destination]\nkinds = []\n");
     let err = parse(&text).unwrap_err().to_string();
-    assert!(err.starts_with("scenarios/t.toml:8: key `destination.kinds`"), "{err}");
+    assert!(
+        err.starts_with("scenarios/t.toml:8: key `destination.kinds`"),
+        "{err}"
+    );
     let text = format!("{MINIMAL}[source]\npage_size = 1000\n");
     let err = parse(&text).unwrap_err().to_string();
-    assert!(err.starts_with("scenarios/t.toml:6: key `source.page_size`"), "{err}");
+    assert!(
+        err.starts_with("scenarios/t.toml:6: key `source.page_size`"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -103,7 +112,9 @@ fn external_entries_need_a_command_with_dst() {
     let ext = "[[strategy]]\nname = \"external:py\"\nexpect = \"safe\"\n";
     let err = parse(ext).unwrap_err().to_string();
     assert!(
-        err.contains("key `strategy[0].command`") && err.contains("external:py") && !err.contains('\n'),
+        err.contains("key `strategy[0].command`")
+            && err.contains("external:py")
+            && !err.contains('\n'),
         "{err}"
     );
     let err = parse(&format!("{ext}command = [\"cp\", \"{{src}}\", \"/x\"]\n"))
