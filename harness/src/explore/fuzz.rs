@@ -251,9 +251,18 @@ impl CaseRunner {
         }
         let r = self.refs.get_mut(&key).expect("built");
         self.runner.materialize(r, case.destination)?;
+        let dump = std::env::var_os("HARNESS_DUMP_TRACE");
         let run = self
             .runner
-            .run(&case.strategy, &case.params, r, case.plan(), false)?;
+            .run(&case.strategy, &case.params, r, case.plan(), dump.is_some())?;
+        if let Some(path) = dump {
+            let lines: Vec<String> = run
+                .trace
+                .iter()
+                .map(|t| serde_json::to_string(t).expect("trace entry"))
+                .collect();
+            let _ = std::fs::write(path, lines.join("\n") + "\n");
+        }
         let fired: u64 = run.rule_hits.iter().map(|h| h.fired).sum();
         // After a power cut the process is gone as far as anyone can tell: no claim.
         let cut = case
