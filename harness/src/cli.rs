@@ -312,6 +312,7 @@ fn cmd_scenario(
                 &scenario,
                 iterations,
                 json.as_deref(),
+                report_dir,
                 interrupt_flag(),
             );
         }

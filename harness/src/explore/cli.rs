@@ -77,6 +77,7 @@ pub fn fuzz(
     scenario: &Scenario,
     cases: Option<u32>,
     json: Option<&Path>,
+    report_dir: &Path,
     interrupted: Arc<AtomicBool>,
 ) -> Result<i32> {
     let mut scenario = scenario.clone();
@@ -85,7 +86,7 @@ pub fn fuzz(
     }
     let report = super::fuzz::run(&scenario, &scenario_id(&scenario), &interrupted);
     let text = serde_json::to_string_pretty(&report).expect("json") + "\n";
-    let dir = crate::report::run_dir(Path::new("reports"), &report.scenario);
+    let dir = crate::report::run_dir(report_dir, &report.scenario);
     let written = dir.join("report.json");
     std::fs::create_dir_all(&dir)
         .and_then(|()| std::fs::write(&written, &text))
