@@ -362,15 +362,29 @@ fn finish_run(run: &RunResult, json: Option<&Path>, report_dir: &Path) -> Result
         report.standalone_commits_per_s
     );
     println!("report: {}", written.display());
-    if run.interrupted {
+    Ok(exit_code(
+        run.interrupted,
+        run.error.as_deref(),
+        report.expectations_met,
+    ))
+}
+
+/// The exit code of a run whose report is written: 130 after Ctrl-C, 2 when it stopped on an
+/// error (said on stderr), else 0 when every expectation was met and 1 when one was not.
+pub(crate) fn exit_code(interrupted: bool, error: Option<&str>, expectations_met: bool) -> i32 {
+    if interrupted {
         eprintln!("interrupted: partial report written");
-        return Ok(130);
+        return 130;
     }
-    if let Some(e) = &run.error {
+    if let Some(e) = error {
         eprintln!("error: {e}");
-        return Ok(2);
+        return 2;
     }
-    Ok(if report.expectations_met { 0 } else { 1 })
+    if expectations_met {
+        0
+    } else {
+        1
+    }
 }
 
 fn cmd_replay(id: &str, json: Option<PathBuf>, times: u32) -> Result<i32> {

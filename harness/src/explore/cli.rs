@@ -46,20 +46,12 @@ pub fn crash_points(
         report.duration_s,
         written.display()
     );
-    if report.interrupted {
-        eprintln!("interrupted: partial report written");
-        return Ok(130);
-    }
-    if let Some(e) = &report.error {
-        eprintln!("error: {e}");
-        return Ok(2);
-    }
     let deterministic = report.doublecheck.as_ref().is_none_or(|d| d.equal);
-    Ok(if report.expectations_met && deterministic {
-        0
-    } else {
-        1
-    })
+    Ok(crate::cli::exit_code(
+        report.interrupted,
+        report.error.as_deref(),
+        report.expectations_met && deterministic,
+    ))
 }
 
 /// The name a replay ID uses for `scenario`: its bundled name if that loads the same file, else
@@ -96,15 +88,11 @@ pub fn fuzz(
     }
     print!("{text}");
     println!("report: {}", written.display());
-    if report.interrupted {
-        eprintln!("interrupted: partial report written");
-        return Ok(130);
-    }
-    if let Some(e) = &report.error {
-        eprintln!("error: {e}");
-        return Ok(2);
-    }
-    Ok(if report.expectations_met { 0 } else { 1 })
+    Ok(crate::cli::exit_code(
+        report.interrupted,
+        report.error.as_deref(),
+        report.expectations_met,
+    ))
 }
 
 /// `replay ID` for crash-point IDs, fuzz case IDs and bug-base entries (an ID or a path);
