@@ -8,10 +8,10 @@
 //! `SQLITE_DONE` means committed; this loop ignores the code, ignores `finish()`'s result, and
 //! claims `Success`.
 
-use super::common::{self, error, RestartCounter};
+use super::common::{self, error, Stepper};
 use super::raw_backup::{describe_rc, is_retryable, SQLITE_DONE, SQLITE_OK};
 use super::{Strategy, StrategyContext};
-use crate::event::{Claim, Event};
+use crate::event::Claim;
 use std::time::Duration;
 
 pub struct ApiEarlyFinish;
@@ -39,20 +39,9 @@ impl Strategy for ApiEarlyFinish {
         };
         let npage = ctx.params.npage;
         let sleep = Duration::from_millis(ctx.params.sleep_ms);
-        let mut counter = RestartCounter::new(npage);
-        let mut step = 0u64;
+        let mut stepper = Stepper::new(npage);
         loop {
-            let rc = bk.step(npage);
-            step += 1;
-            let (remaining, pagecount) = (bk.remaining(), bk.pagecount());
-            let restarts = counter.observe(rc, remaining, pagecount);
-            (ctx.emit)(Event::Step {
-                step,
-                rc,
-                remaining,
-                pagecount,
-                restarts,
-            });
+            let (rc, remaining) = stepper.step(&mut bk, ctx);
             // The bug: "nothing remaining" taken to mean "done", whatever rc says.
             if remaining == 0 {
                 break;

@@ -122,6 +122,40 @@ impl RestartCounter {
     }
 }
 
+/// Steps a backup and reports every call as an `Event::Step` with the restart count, so every
+/// stepped strategy (the controls included) reports steps identically.
+pub struct Stepper {
+    npage: i32,
+    counter: RestartCounter,
+    step: u64,
+}
+
+impl Stepper {
+    pub fn new(npage: i32) -> Self {
+        Stepper {
+            npage,
+            counter: RestartCounter::new(npage),
+            step: 0,
+        }
+    }
+
+    /// One `sqlite3_backup_step(npage)`, reported; returns `(rc, remaining)`.
+    pub fn step(&mut self, bk: &mut RawBackup<'_>, ctx: &mut StrategyContext<'_>) -> (i32, i32) {
+        let rc = bk.step(self.npage);
+        self.step += 1;
+        let (remaining, pagecount) = (bk.remaining(), bk.pagecount());
+        let restarts = self.counter.observe(rc, remaining, pagecount);
+        (ctx.emit)(Event::Step {
+            step: self.step,
+            rc,
+            remaining,
+            pagecount,
+            restarts,
+        });
+        (rc, remaining)
+    }
+}
+
 /// What to do after a step that returned `SQLITE_OK` (before the sleep).
 pub type BetweenSteps<'f> = &'f mut dyn FnMut(&mut StrategyContext<'_>) -> Result<(), String>;
 
@@ -145,21 +179,10 @@ pub fn run_stepped(
         Ok(b) => b,
         Err(claim) => return claim,
     };
-    let mut counter = RestartCounter::new(npage);
+    let mut stepper = Stepper::new(npage);
     let mut busy_since: Option<Instant> = None;
-    let mut step = 0u64;
     loop {
-        let rc = bk.step(npage);
-        step += 1;
-        let (remaining, pagecount) = (bk.remaining(), bk.pagecount());
-        let restarts = counter.observe(rc, remaining, pagecount);
-        (ctx.emit)(Event::Step {
-            step,
-            rc,
-            remaining,
-            pagecount,
-            restarts,
-        });
+        let (rc, _) = stepper.step(&mut bk, ctx);
         if rc == SQLITE_DONE {
             break;
         } else if rc == SQLITE_OK {
