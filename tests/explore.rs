@@ -11,7 +11,7 @@ use harness::explore::sweep::Explorer;
 use harness::scenario::{DestinationChoice, Scenario};
 use harness::strategy::StrategyParams;
 use proptest::prelude::*;
-use vfs_faults::{Action, ErrorCode, FileKind, OpKind, PowerCutMode, Unsynced};
+use vfs_faults::{Action, ErrorCode, FileKind, MetadataOrder, OpKind, PowerCutMode, Unsynced};
 
 fn cases() -> u32 {
     std::env::var("PROPTEST_CASES")
@@ -56,7 +56,8 @@ fn single_fault() -> impl Strategy<Value = FuzzFault> {
             }),
             Just(Action::PowerCut {
                 mode: PowerCutMode::InProcess,
-                unsynced: Unsynced::Random
+                unsynced: Unsynced::Random,
+                metadata: MetadataOrder::Ordered
             }),
         ],
     )

@@ -316,10 +316,15 @@ impl Shared {
         }
     }
 
-    pub(crate) fn power_cut(&self, mode: PowerCutMode, unsynced: Unsynced) -> Option<CutReport> {
+    pub(crate) fn power_cut(
+        &self,
+        mode: PowerCutMode,
+        unsynced: Unsynced,
+        metadata: MetadataOrder,
+    ) -> Option<CutReport> {
         let mut e = self.engine();
         let Engine { power, rng, .. } = &mut *e;
-        let report = power.cut(rng, unsynced).unwrap_or_default();
+        let report = power.cut(rng, unsynced, metadata).unwrap_or_default();
         if mode == PowerCutMode::Exit {
             crate::ffi::exit_now(POWER_CUT_EXIT_CODE);
         }
@@ -453,8 +458,12 @@ impl Shared {
             Some(Action::Kill {
                 when: KillWhen::Before,
             }) => kill_now(),
-            Some(Action::PowerCut { mode, unsynced }) => {
-                self.power_cut(mode, unsynced);
+            Some(Action::PowerCut {
+                mode,
+                unsynced,
+                metadata,
+            }) => {
+                self.power_cut(mode, unsynced, metadata);
                 v.act = Act::Fail(dead_code(op.op));
                 v.record_undo = false;
                 v.tracking = false;
@@ -464,11 +473,21 @@ impl Shared {
         v
     }
 
-    /// Records the bytes a write or truncation of `file` is about to overwrite.
-    pub(crate) fn record_undo(&self, file: &FileCtx, offset: u64, old: Vec<u8>, old_size: u64) {
+    /// Records the bytes a write or truncation of `file` is about to overwrite, and the file
+    /// size before and after it.
+    pub(crate) fn record_undo(
+        &self,
+        file: &FileCtx,
+        offset: u64,
+        old: Vec<u8>,
+        old_size: u64,
+        new_size: u64,
+    ) {
         if let Some(p) = &file.path {
             let sector = u64::from(file.sector.load(Relaxed)).max(512);
-            self.engine().power.record(p, offset, old, old_size, sector);
+            self.engine()
+                .power
+                .record(p, offset, old, old_size, new_size, sector);
         }
     }
 

@@ -51,7 +51,14 @@
 //! first `xSync` of a journal / WAL / super-journal opened with `SQLITE_OPEN_CREATE`, or at an
 //! `xDelete` with `syncDir` (`synchronous=EXTRA`). A deleted file keeps its content, so an
 //! unsynced journal deletion can be undone. At the cut, [`Unsynced`] says whether each unsynced
-//! sector is kept, reverted or garbled (seeded) and whether entries and sizes are reverted; the
+//! sector is kept, reverted or garbled (seeded) and whether entries and sizes are reverted.
+//! [`MetadataOrder`] (`metadata` in the action) says how the metadata changes (creations,
+//! deletions, truncations, writes that extend a file) relate: `ordered` (the default, like ext4
+//! `data=ordered` or XFS) numbers them and draws one cut point, so if a change persists every
+//! earlier one does too, and a sync that makes a change durable makes every earlier one
+//! durable; `independent` (the POSIX worst case) keeps or reverts each on its own, so a
+//! journal deletion can come back while a later truncation of the database persists. A file
+//! created and deleted again within one unsynced window is forgotten under both. The
 //! `-shm` wal-index header is zeroed (shared memory does not survive a power loss). The op that
 //! triggered the cut is not performed. In `exit` mode the process then `_exit`s with
 //! [`POWER_CUT_EXIT_CODE`]; in `in-process` mode every later operation on a file that was open at
@@ -341,9 +348,20 @@ impl FaultVfs {
         self.shared.emit_marker(name);
     }
 
-    /// Cuts the power now. `Exit` does not return; `InProcess` returns what the cut did.
+    /// Cuts the power now, metadata changes persisting in order ([`MetadataOrder::Ordered`]).
+    /// `Exit` does not return; `InProcess` returns what the cut did.
     pub fn power_cut_now(&self, mode: PowerCutMode, unsynced: Unsynced) -> Option<CutReport> {
-        self.shared.power_cut(mode, unsynced)
+        self.power_cut_now_with(mode, unsynced, MetadataOrder::default())
+    }
+
+    /// Cuts the power now with the given metadata policy (see [`power_cut_now`](Self::power_cut_now)).
+    pub fn power_cut_now_with(
+        &self,
+        mode: PowerCutMode,
+        unsynced: Unsynced,
+        metadata: MetadataOrder,
+    ) -> Option<CutReport> {
+        self.shared.power_cut(mode, unsynced, metadata)
     }
 
     /// The report of the last in-process power cut.

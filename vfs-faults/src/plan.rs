@@ -155,13 +155,34 @@ pub enum PowerCutMode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Unsynced {
-    /// Seeded per sector (keep / revert / garble) and per entry or size change (keep / revert).
+    /// Seeded per sector (keep / revert / garble); metadata changes kept / reverted as
+    /// [`MetadataOrder`] says (one seeded cut point, or per entry / size change).
     #[default]
     Random,
-    /// Worst case without garbage: every unsynced change is undone (deleted files come back).
+    /// Worst case without garbage: every unsynced change is undone (deleted files come back;
+    /// with [`MetadataOrder::Ordered`], except metadata changes a later sync made durable).
     Revert,
     /// Everything written survives, as with a SIGKILL.
     Keep,
+}
+
+/// At a power cut, how the unsynced *metadata* changes (file creations, deletions, and size
+/// changes: truncations and writes that extend a file) relate to each other. Sector contents
+/// are decided per sector either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MetadataOrder {
+    /// Metadata changes become durable in the order they were made, as with a journaling
+    /// filesystem (ext4 `data=ordered`, XFS): one cut point is drawn over the unsynced metadata
+    /// changes; those before it persist, those from it on are reverted. A change made durable
+    /// by a sync (file or directory) makes every earlier change durable too. A reverted
+    /// truncation brings back the bytes it removed (not zeros).
+    #[default]
+    Ordered,
+    /// Each unsynced metadata change is kept or reverted on its own (per entry, and per file
+    /// for its size): the POSIX worst case, e.g. a journal deletion reverted while a later
+    /// truncation of the database persists.
+    Independent,
 }
 
 /// What a rule does to a selected operation.
@@ -203,6 +224,9 @@ pub enum Action {
         /// random per sector / entry).
         #[serde(default)]
         unsynced: Unsynced,
+        /// Whether unsynced metadata changes persist in order (default) or independently.
+        #[serde(default)]
+        metadata: MetadataOrder,
     },
     /// Emit a named marker (callback and/or fd), then perform the operation normally.
     Marker { name: String },

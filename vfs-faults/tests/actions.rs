@@ -469,6 +469,7 @@ fn plan_from_env_json_and_toml() {
         Action::PowerCut {
             mode: PowerCutMode::InProcess,
             unsynced: Unsynced::Revert,
+            metadata: MetadataOrder::Ordered,
         },
     )]);
     std::env::set_var("VFS_FAULTS_TEST_JSON", p.to_env_value());

@@ -135,6 +135,7 @@ fn power_cut_exit_mode_in_child() {
         Action::PowerCut {
             mode: PowerCutMode::Exit,
             unsynced: Unsynced::Revert,
+            metadata: MetadataOrder::Ordered,
         },
     );
     let st = child(&db, "update", &plan(vec![r]));
@@ -158,6 +159,7 @@ fn power_cut_random_mode_is_seeded() {
             Action::PowerCut {
                 mode: PowerCutMode::Exit,
                 unsynced: Unsynced::Random,
+                metadata: MetadataOrder::Ordered,
             },
         )]);
         p.seed = 42;

@@ -122,9 +122,17 @@ fn arb_action() -> impl Strategy<Value = Action> {
                 Just(Unsynced::Random),
                 Just(Unsynced::Revert),
                 Just(Unsynced::Keep)
+            ],
+            prop_oneof![
+                Just(MetadataOrder::Ordered),
+                Just(MetadataOrder::Independent)
             ]
         )
-            .prop_map(|(mode, unsynced)| Action::PowerCut { mode, unsynced }),
+            .prop_map(|(mode, unsynced, metadata)| Action::PowerCut {
+                mode,
+                unsynced,
+                metadata
+            }),
         "[a-z]{1,8}".prop_map(|name| Action::Marker { name }),
     ]
 }

@@ -15,6 +15,7 @@ fn cut(unsynced: Unsynced) -> Action {
     Action::PowerCut {
         mode: PowerCutMode::InProcess,
         unsynced,
+        metadata: MetadataOrder::Ordered,
     }
 }
 
@@ -162,4 +163,122 @@ fn keep_policy_is_like_a_kill() {
         .unwrap();
     drop(c);
     assert_eq!(new_rows(&db), 10);
+}
+
+/// The crash state of [`shrinking_backup_cut`].
+struct ShrinkCut {
+    /// The deleted journal came back.
+    journal: bool,
+    /// The destination's bytes after the cut (before any recovery).
+    db: Vec<u8>,
+    /// Destination size before the backup and after its truncation.
+    old_len: u64,
+    new_len: u64,
+    /// integrity_check after recovery.
+    integrity: String,
+}
+
+/// A backup that shrinks a rollback-journal destination (synchronous=FULL: the journal is
+/// deleted without a directory sync, then the database is truncated), cut right after the
+/// truncation, with seeded random unsynced state.
+fn shrinking_backup_cut(tag: &str, seed: u64, metadata: MetadataOrder) -> ShrinkCut {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src.db");
+    let db = dir.path().join("dst.db");
+    setup(&src, 20);
+    setup(&db, 600);
+    let old_len = std::fs::metadata(&db).unwrap().len();
+    let new_len = std::fs::metadata(&src).unwrap().len();
+    assert!(new_len < old_len);
+    let mut after = rule(
+        &[OpKind::Unlock],
+        Some(FileKind::MainDb),
+        Occurrence::Nth(1),
+        Action::PowerCut {
+            mode: PowerCutMode::InProcess,
+            unsynced: Unsynced::Random,
+            metadata,
+        },
+    );
+    after.select.after_marker = Some("journal-deleted".into());
+    let mut p = plan(vec![
+        rule(
+            &[OpKind::Delete],
+            Some(FileKind::MainJournal),
+            Occurrence::Nth(1),
+            Action::Marker {
+                name: "journal-deleted".into(),
+            },
+        ),
+        after,
+    ]);
+    p.seed = seed;
+    let v = vfs(tag, p);
+    {
+        let s = plain(&src);
+        let mut d = open(&db, &v).unwrap();
+        d.pragma_update(None, "synchronous", "FULL").unwrap();
+        let b = rusqlite::backup::Backup::new(&s, &mut d).unwrap();
+        let _ = b.step(-1);
+    }
+    assert_eq!(v.rule_hits()[1].fired, 1, "the cut fired");
+    let journal = db.with_file_name("dst.db-journal").exists();
+    let db_bytes = std::fs::read(&db).unwrap();
+    let integrity = integrity(&plain(&db));
+    ShrinkCut {
+        journal,
+        db: db_bytes,
+        old_len,
+        new_len,
+        integrity,
+    }
+}
+
+#[test]
+fn ordered_metadata_reverted_deletion_reverts_later_truncation() {
+    // The journal deletion precedes the truncation: if the deletion is undone (the journal
+    // comes back), so is the truncation, and the rollback finds the database intact.
+    let mut back = 0;
+    for seed in 0..24 {
+        let r = shrinking_backup_cut("ord", seed, MetadataOrder::Ordered);
+        if r.journal {
+            back += 1;
+            assert_eq!(
+                r.db.len() as u64,
+                r.old_len,
+                "seed {seed}: the truncation persisted after a reverted unlink"
+            );
+        }
+        assert_eq!(r.integrity, "ok", "seed {seed}");
+    }
+    assert!(back > 0, "some seed reverts the deletion");
+}
+
+#[test]
+fn independent_metadata_can_keep_truncation_and_revert_deletion() {
+    // The POSIX worst case: some seed brings the journal back while the truncation persists.
+    let found = (0..64).any(|seed| {
+        let r = shrinking_backup_cut("ind", seed, MetadataOrder::Independent);
+        r.journal && r.db.len() as u64 == r.new_len
+    });
+    assert!(found, "no seed reverted the unlink and kept the truncation");
+}
+
+#[test]
+fn same_seed_same_crash_state() {
+    for metadata in [MetadataOrder::Ordered, MetadataOrder::Independent] {
+        for seed in [3, 11] {
+            let a = shrinking_backup_cut("det", seed, metadata);
+            let b = shrinking_backup_cut("det", seed, metadata);
+            // (The journal's bytes differ: its header holds a random nonce.)
+            assert!(
+                a.journal == b.journal && a.db == b.db && a.integrity == b.integrity,
+                "seed {seed}, {metadata:?}: journal {} / {}, sizes {} / {}",
+                a.journal,
+                b.journal,
+                a.db.len(),
+                b.db.len()
+            );
+        }
+    }
 }

@@ -33,8 +33,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use vfs_faults::{
-    Action, ErrorCode, FaultPlan, FileKind, Occurrence, OpKind, PowerCutMode, Rule, Selector,
-    Unsynced,
+    Action, ErrorCode, FaultPlan, FileKind, MetadataOrder, Occurrence, OpKind, PowerCutMode, Rule,
+    Selector, Unsynced,
 };
 
 /// One fault of a fuzz case.
@@ -117,8 +117,13 @@ impl FuzzFault {
     }
 }
 
-/// One fault; power cuts only if `power_cuts` (the VFS sees the strategy's writes).
-fn fault_strategy(max_nth: u64, power_cuts: bool) -> impl Strategy<Value = FuzzFault> {
+/// One fault; power cuts only if `power_cuts` (the VFS sees the strategy's writes), with
+/// `metadata` (`[fuzz] power_cut_metadata`) as their metadata policy.
+fn fault_strategy(
+    max_nth: u64,
+    power_cuts: bool,
+    metadata: MetadataOrder,
+) -> impl Strategy<Value = FuzzFault> {
     let error = (
         prop_oneof![
             Just(ErrorCode::IoerrRead),
@@ -139,6 +144,7 @@ fn fault_strategy(max_nth: u64, power_cuts: bool) -> impl Strategy<Value = FuzzF
     let cut = Just(Action::PowerCut {
         mode: PowerCutMode::InProcess,
         unsynced: Unsynced::Random,
+        metadata,
     });
     let action: BoxedStrategy<Action> = if power_cuts {
         prop_oneof![error, torn, cut].boxed()
@@ -188,6 +194,7 @@ pub fn case_strategy(
             fault_strategy(
                 u64::from(f.pages_min).max(2),
                 crate::fault::writes_dest_through_vfs(strategy),
+                f.power_cut_metadata,
             ),
             1..=f.max_faults as usize,
         ),

@@ -28,8 +28,8 @@ use crate::fault::DEST_ROLE;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use vfs_faults::{
-    Action, ErrorCode, FaultPlan, FileKind, KillWhen, Occurrence, OpKind, PowerCutMode, Rule,
-    Selector, TraceEntry, Unsynced,
+    Action, ErrorCode, FaultPlan, FileKind, KillWhen, MetadataOrder, Occurrence, OpKind,
+    PowerCutMode, Rule, Selector, TraceEntry, Unsynced,
 };
 
 /// A fault kind of the sweep.
@@ -200,6 +200,9 @@ impl CrashPoint {
             PointKind::PowerCut => Action::PowerCut {
                 mode: power_cut,
                 unsynced: Unsynced::Random,
+                // Ordered metadata (ext4 data=ordered, XFS): the sweep models the common
+                // Linux filesystems; the fuzz scenario can ask for the POSIX worst case.
+                metadata: MetadataOrder::Ordered,
             },
             PointKind::IoerrTransient | PointKind::IoerrPersistent => Action::Error {
                 code: ioerr_code(self.op).unwrap_or(ErrorCode::IoerrRead),

@@ -268,6 +268,9 @@ pub struct FuzzSection {
     pub shrink_steps: u32,
     /// Where violations are saved (`<dir>/<id>/`).
     pub bugbase: PathBuf,
+    /// Metadata policy of the fuzzed power cuts: `ordered` (default: ext4 data=ordered, XFS)
+    /// or `independent` (the POSIX worst case, each unsynced metadata change on its own).
+    pub power_cut_metadata: vfs_faults::MetadataOrder,
 }
 
 impl Default for FuzzSection {
@@ -279,6 +282,7 @@ impl Default for FuzzSection {
             pages_max: 64,
             shrink_steps: 200,
             bugbase: PathBuf::from("reports/bugbase"),
+            power_cut_metadata: vfs_faults::MetadataOrder::Ordered,
         }
     }
 }

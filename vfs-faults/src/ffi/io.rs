@@ -60,12 +60,14 @@ unsafe extern "C" fn x_close(f: *mut sq::sqlite3_file) -> c_int {
 }
 
 /// Reads what `[off, off+len)` holds now and the file size, for the power-cut undo log.
+/// `truncate`: the operation sets the size to `off` (else it writes `len` bytes at `off`).
 fn record_undo(
     ctx: &FileCtx,
     real: *mut sq::sqlite3_file,
     m: &sq::sqlite3_io_methods,
     off: i64,
     len: i64,
+    truncate: bool,
 ) {
     let mut size: sq::sqlite3_int64 = 0;
     // SAFETY: real is the base file, open; the out-pointers point to live locals.
@@ -92,8 +94,18 @@ fn record_undo(
             }
         }
     }
-    ctx.shared
-        .record_undo(ctx, off.max(0) as u64, old, size.max(0) as u64);
+    let new_size = if truncate {
+        off
+    } else {
+        size.max(off.saturating_add(len))
+    };
+    ctx.shared.record_undo(
+        ctx,
+        off.max(0) as u64,
+        old,
+        size.max(0) as u64,
+        new_size.max(0) as u64,
+    );
 }
 
 unsafe extern "C" fn x_read(
@@ -157,7 +169,7 @@ unsafe extern "C" fn x_write(
         let v = begin(ctx, &op);
         let write = real!(m, xWrite);
         if v.as_ref().is_some_and(|v| v.record_undo) {
-            record_undo(ctx, real, m, off, amt.into());
+            record_undo(ctx, real, m, off, amt.into(), false);
         }
         let rc = match v.as_ref().map(|v| &v.act) {
             Some(Act::Fail(c)) => *c,
@@ -201,7 +213,7 @@ unsafe extern "C" fn x_truncate(f: *mut sq::sqlite3_file, size: sq::sqlite3_int6
         let op = file_op(ctx, OpKind::Truncate, Some(size), None);
         let v = begin(ctx, &op);
         if v.as_ref().is_some_and(|v| v.record_undo) {
-            record_undo(ctx, real, m, size, i64::MAX - size);
+            record_undo(ctx, real, m, size, i64::MAX - size, true);
         }
         let rc = match v.as_ref().map(|v| &v.act) {
             Some(Act::Fail(c)) => *c,
