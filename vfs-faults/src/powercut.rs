@@ -362,18 +362,15 @@ fn apply_undo(
             None => synced.len(),
         },
     };
-    // What each byte last held: the current content, and (ordered metadata only) beyond the
-    // current size what the truncations removed. A reverted truncation brings back the removed
-    // bytes, not zeros: a durable tail that no unsynced write touched comes back as it was.
-    // (Independent metadata keeps the earlier model: the removed bytes count as zeros.)
+    // What each byte last held: the current content, and beyond the current size what the
+    // truncations removed. A reverted truncation brings back the removed bytes, not zeros: a
+    // durable tail that no unsynced write touched comes back as it was (both policies).
     let mut latest = cur.clone();
-    if cut_seq.is_some() {
-        for (off, old, truncation) in u.writes.iter().rev() {
-            let off = *off as usize;
-            if *truncation && off <= latest.len() && off + old.len() > latest.len() {
-                let from = latest.len() - off;
-                latest.extend_from_slice(&old[from..]);
-            }
+    for (off, old, truncation) in u.writes.iter().rev() {
+        let off = *off as usize;
+        if *truncation && off <= latest.len() && off + old.len() > latest.len() {
+            let from = latest.len() - off;
+            latest.extend_from_slice(&old[from..]);
         }
     }
     let sector = u.sector as usize;
