@@ -149,6 +149,26 @@ fn event(e: u64) -> (usize, u64) {
     )
 }
 
+/// What an extra table looks like after step `step` (0..=3) of its DDL cycle: created,
+/// indexed, with the added column, dropped.
+fn extra_after_step(step: u64) -> Option<Extra> {
+    match step {
+        0 => Some(Extra {
+            indexed: false,
+            extra_col: false,
+        }),
+        1 => Some(Extra {
+            indexed: true,
+            extra_col: false,
+        }),
+        2 => Some(Extra {
+            indexed: true,
+            extra_col: true,
+        }),
+        _ => None,
+    }
+}
+
 /// The extra tables as seen by the DML of transaction `k` (after its own DDL, if any).
 pub fn extras_at(spec: &WorkloadSpec, k: u64) -> [Option<Extra>; EXTRA_SLOTS] {
     let mut out = [None; EXTRA_SLOTS];
@@ -162,21 +182,7 @@ pub fn extras_at(spec: &WorkloadSpec, k: u64) -> [Option<Extra>; EXTRA_SLOTS] {
             continue;
         }
         let r = (last - slot as u64 - 1) / EXTRA_SLOTS as u64;
-        *o = match r % 4 {
-            0 => Some(Extra {
-                indexed: false,
-                extra_col: false,
-            }),
-            1 => Some(Extra {
-                indexed: true,
-                extra_col: false,
-            }),
-            2 => Some(Extra {
-                indexed: true,
-                extra_col: true,
-            }),
-            _ => None,
-        };
+        *o = extra_after_step(r % 4);
     }
     out
 }
@@ -391,21 +397,7 @@ mod tests {
         for k in 0..(DDL_PERIOD * 40) {
             if k > 0 && k.is_multiple_of(DDL_PERIOD) {
                 let (slot, step) = event(k / DDL_PERIOD);
-                state[slot] = match step {
-                    0 => Some(Extra {
-                        indexed: false,
-                        extra_col: false,
-                    }),
-                    1 => Some(Extra {
-                        indexed: true,
-                        extra_col: false,
-                    }),
-                    2 => Some(Extra {
-                        indexed: true,
-                        extra_col: true,
-                    }),
-                    _ => None,
-                };
+                state[slot] = extra_after_step(step);
             }
             assert_eq!(extras_at(&s, k), state, "k = {k}");
         }
