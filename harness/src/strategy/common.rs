@@ -42,10 +42,14 @@ pub fn open_source(ctx: &StrategyContext<'_>) -> rusqlite::Result<Connection> {
 /// The destination connection, through `ctx.dest_vfs`. No busy timeout on purpose: BUSY from
 /// the destination (a lock holder, or a fault VFS) must reach the strategy's step loop, which
 /// retries it itself, instead of being hidden inside SQLite's busy handler. (rusqlite installs
-/// a 5 s busy timeout on every connection it opens; it is switched off here.)
+/// a 5 s busy timeout on every connection it opens; it is switched off here.) With
+/// `params.dest_synchronous`, the destination gets that `PRAGMA synchronous` level.
 pub fn open_dest(ctx: &StrategyContext<'_>) -> rusqlite::Result<Connection> {
     let c = open(ctx.dest, ctx.dest_vfs)?;
     c.busy_timeout(Duration::ZERO)?;
+    if let Some(level) = ctx.params.dest_synchronous {
+        c.execute_batch(&format!("PRAGMA synchronous = {}", level.as_sql()))?;
+    }
     Ok(c)
 }
 
@@ -301,6 +305,34 @@ pub fn phase(ctx: &mut StrategyContext<'_>, name: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dest_synchronous_reaches_the_destination_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let (src, dst) = (dir.path().join("s.db"), dir.path().join("d.db"));
+        let level = |params: &super::super::StrategyParams| {
+            let workload = crate::workload::WorkloadSpec::default();
+            let mut sink = |_| {};
+            let ctx = StrategyContext {
+                source: &src,
+                dest: &dst,
+                source_vfs: None,
+                dest_vfs: None,
+                params,
+                workload: &workload,
+                emit: &mut sink,
+            };
+            let c = open_dest(&ctx).unwrap();
+            c.query_row("PRAGMA synchronous", [], |r| r.get::<_, i64>(0))
+                .unwrap()
+        };
+        let mut params = super::super::StrategyParams::default();
+        assert_eq!(level(&params), 2, "SQLite's default is FULL");
+        params.dest_synchronous = Some(super::super::Synchronous::Extra);
+        assert_eq!(level(&params), 3);
+        params.dest_synchronous = Some(super::super::Synchronous::Off);
+        assert_eq!(level(&params), 0);
+    }
 
     #[test]
     fn restart_counter_synthetic_sequences() {

@@ -38,6 +38,30 @@ pub struct StrategyParams {
     pub busy_timeout_ms: u64,
     /// For `external`: the argv template, with `{src}` and `{dst}`.
     pub command: Vec<String>,
+    /// `PRAGMA synchronous` on the destination connection (unset: SQLite's default, FULL).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dest_synchronous: Option<Synchronous>,
+}
+
+/// A `PRAGMA synchronous` level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Synchronous {
+    Off,
+    Normal,
+    Full,
+    Extra,
+}
+
+impl Synchronous {
+    pub fn as_sql(self) -> &'static str {
+        match self {
+            Synchronous::Off => "OFF",
+            Synchronous::Normal => "NORMAL",
+            Synchronous::Full => "FULL",
+            Synchronous::Extra => "EXTRA",
+        }
+    }
 }
 
 impl Default for StrategyParams {
@@ -47,6 +71,7 @@ impl Default for StrategyParams {
             sleep_ms: 0,
             busy_timeout_ms: 5000,
             command: Vec::new(),
+            dest_synchronous: None,
         }
     }
 }
