@@ -44,10 +44,14 @@ fn cut_between_journal_sync_and_delete_rolls_back() {
     assert_eq!(new_rows(&db), 0, "the hot journal rolls the commit back");
 }
 
-#[test]
-fn deleted_journal_comes_back_without_dir_sync() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("b.db");
+/// Commits one UPDATE at `synchronous` with a power cut (unsynced changes reverted) at the
+/// first unlock after the journal's deletion. Returns the database and the VFS.
+fn cut_after_journal_delete(
+    dir: &std::path::Path,
+    name: &str,
+    synchronous: &str,
+) -> (std::path::PathBuf, FaultVfs) {
+    let db = dir.join(format!("{name}.db"));
     setup(&db, 30);
     let mut after = rule(
         &[OpKind::Unlock],
@@ -57,7 +61,7 @@ fn deleted_journal_comes_back_without_dir_sync() {
     );
     after.select.after_marker = Some("journal-deleted".into());
     let v = vfs(
-        "pc2",
+        name,
         plan(vec![
             rule(
                 &[OpKind::Delete],
@@ -71,14 +75,21 @@ fn deleted_journal_comes_back_without_dir_sync() {
         ]),
     );
     let c = open(&db, &v).unwrap();
-    c.pragma_update(None, "synchronous", "FULL").unwrap();
+    c.pragma_update(None, "synchronous", synchronous).unwrap();
     let _ = c.execute("UPDATE t SET v = 'new'", []);
     drop(c);
-    assert_eq!(v.rule_hits()[1].fired, 1);
+    assert_eq!(v.rule_hits()[1].fired, 1, "the cut happened");
+    (db, v)
+}
+
+#[test]
+fn deleted_journal_comes_back_without_dir_sync() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, v) = cut_after_journal_delete(dir.path(), "pc2", "FULL");
     let report = v.last_power_cut().unwrap();
     assert!(report.entries_reverted >= 1, "{report:?}");
     assert!(
-        db.with_file_name("b.db-journal").exists(),
+        db.with_file_name("pc2.db-journal").exists(),
         "the journal came back"
     );
     assert_eq!(new_rows(&db), 0, "and the next open rolls back");
@@ -87,35 +98,8 @@ fn deleted_journal_comes_back_without_dir_sync() {
 #[test]
 fn deleted_journal_stays_deleted_with_synchronous_extra() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("c.db");
-    setup(&db, 30);
-    let mut after = rule(
-        &[OpKind::Unlock],
-        Some(FileKind::MainDb),
-        Occurrence::Nth(1),
-        cut(Unsynced::Revert),
-    );
-    after.select.after_marker = Some("journal-deleted".into());
-    let v = vfs(
-        "pc3",
-        plan(vec![
-            rule(
-                &[OpKind::Delete],
-                Some(FileKind::MainJournal),
-                Occurrence::Nth(1),
-                Action::Marker {
-                    name: "journal-deleted".into(),
-                },
-            ),
-            after,
-        ]),
-    );
-    let c = open(&db, &v).unwrap();
-    c.pragma_update(None, "synchronous", "EXTRA").unwrap();
-    let _ = c.execute("UPDATE t SET v = 'new'", []);
-    drop(c);
-    assert_eq!(v.rule_hits()[1].fired, 1);
-    assert!(!db.with_file_name("c.db-journal").exists());
+    let (db, _v) = cut_after_journal_delete(dir.path(), "pc3", "EXTRA");
+    assert!(!db.with_file_name("pc3.db-journal").exists());
     assert_eq!(
         new_rows(&db),
         30,
