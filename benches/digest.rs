@@ -3,7 +3,7 @@
 //! the ratio of the two `time` estimates.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use harness::oracle::digest::digest_connection;
+use harness::digest::digest_connection;
 use harness::workload::{self, WorkloadSpec};
 use rusqlite::Connection;
 use std::time::Duration;

@@ -64,6 +64,7 @@ fn bench(c: &mut Criterion) {
                             dest_vfs: None,
                             params: &params,
                             workload: &spec,
+                            abort_before_step: None,
                             emit: &mut emit,
                         };
                         let claim = strat.run(&mut ctx);

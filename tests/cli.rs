@@ -84,7 +84,7 @@ fn list_names_every_strategy_and_wal_storm() {
     let (code, out, _) = harness(&["list"]);
     assert_eq!(code, 0);
     assert!(out.contains("wal-storm"));
-    for name in harness::strategy::ALL {
+    for name in harness::strategy::names() {
         assert!(out.contains(name), "{name} missing from list");
     }
 }

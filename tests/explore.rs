@@ -62,10 +62,12 @@ fn single_fault() -> impl Strategy<Value = FuzzFault> {
         ],
     )
         .prop_map(|(op, file, role, nth, action)| FuzzFault {
-            op,
-            file,
-            role: role.into(),
-            nth,
+            site: harness::fault::OpSite {
+                op,
+                file,
+                role: Some(role.into()),
+                nth,
+            },
             action,
         })
 }

@@ -10,8 +10,8 @@ use harness::oracle::{
     SourceCheck, VerdictKind, Window,
 };
 use harness::workload::{
-    commit_next, create_destination, create_source, open_writer, read_seq, DestJournal,
-    DestinationKind, Model, WorkloadSpec,
+    commit_next, create_destination, create_source, open_writer, read_seq, DestContent,
+    DestinationSetup, JournalMode, Model, WorkloadSpec,
 };
 use proptest::prelude::*;
 use rusqlite::types::ValueRef;
@@ -101,7 +101,7 @@ fn real_source_matches_model_and_concurrent_writers_keep_it_exact() {
     let mut model = Model::new(&s).unwrap();
     let c = Connection::open(&src).unwrap();
     assert_eq!(
-        harness::oracle::digest::digest_connection(&c).unwrap(),
+        harness::digest::digest_connection(&c).unwrap(),
         model.digest_at(0).unwrap()
     );
     drop(c);
@@ -157,13 +157,9 @@ fn destinations_untouched_and_overwritten() {
     let mut model = Model::new(&spec(2)).unwrap();
     model.digest_at(40).unwrap();
     for (i, kind) in [
-        DestinationKind::Fresh,
-        DestinationKind::Existing {
-            journal: DestJournal::Wal,
-        },
-        DestinationKind::Conflicting {
-            journal: DestJournal::Delete,
-        },
+        DestinationSetup::preset(DestContent::Fresh, None, 4096),
+        DestinationSetup::preset(DestContent::Existing, Some(JournalMode::Wal), 4096),
+        DestinationSetup::preset(DestContent::Conflicting, Some(JournalMode::Delete), 4096),
     ]
     .iter()
     .enumerate()
@@ -379,7 +375,7 @@ fn speeds() {
         )
     );
     let t = std::time::Instant::now();
-    let d = harness::oracle::digest::digest_connection(&conn).unwrap();
+    let d = harness::digest::digest_connection(&conn).unwrap();
     println!("digest of source after {n} commits: {:?}", t.elapsed());
     drop(conn);
     let t = std::time::Instant::now();

@@ -1,27 +1,43 @@
 //! Rendered reports (Markdown and the terminal table) as insta snapshots of a fixed run.
 
 use harness::event::Claim;
-use harness::fault::{replay_id, PlannedFault};
+use harness::fault::{Fault, FaultAction, FaultKind, Placement};
 use harness::oracle::{SourceCheck, Verdict, VerdictKind, Window};
 use harness::report::{markdown, table, Report};
+use harness::run::plan::replay_id;
 use harness::run::{IterationResult, RunResult};
 use harness::scenario::{DestinationChoice, Scenario};
+use harness::workload::{DestContent, DestinationSetup, JournalMode};
 use std::path::Path;
+use vfs_faults::KillWhen;
+
+type Planned = Option<(FaultKind, Fault)>;
 
 fn result(
     strategy: &str,
     iteration: u32,
     kind: VerdictKind,
-    fault: PlannedFault,
+    fault: Planned,
     hit: bool,
 ) -> IterationResult {
     let k = matches!(kind, VerdictKind::Snapshot | VerdictKind::OutOfWindow).then_some(40);
+    let (fault_kind, fault) = fault.unzip();
     IterationResult {
         strategy: strategy.into(),
+        strategy_name: strategy.into(),
         iteration,
         replay: replay_id("fixed", 3, strategy, iteration),
         destination: DestinationChoice::ExistingDelete,
-        deterministic: fault.deterministic(),
+        dest: DestinationSetup::preset(DestContent::Existing, Some(JournalMode::Delete), 4096),
+        dest_before: None,
+        dest_after: None,
+        deterministic: fault.as_ref().is_none_or(Fault::deterministic),
+        fired: if hit {
+            vec![fault.as_ref().unwrap().label()]
+        } else {
+            Vec::new()
+        },
+        kind: fault_kind,
         fault,
         fault_hit: hit,
         claim: Some(Claim::Success),
@@ -44,6 +60,7 @@ fn result(
         restarts: 1,
         backup_ms: 100 + u64::from(iteration),
         commits_during_backup: 500,
+        checkpoints: Default::default(),
         last_event: None,
     }
 }
@@ -52,25 +69,33 @@ fn fixed_report() -> Report {
     let scenario = Scenario::parse(
         "name = \"fixed\"\nseed = 3\niterations = 2\n\
          [[strategy]]\nname = \"api-oneshot\"\nexpect = \"safe\"\n\
-         [[strategy]]\nname = \"copy-naive\"\nexpect = \"unsafe\"\n",
+         [[strategy]]\nname = \"copy-naive\"\nexpect = \"unsafe\"\n\
+         faults = [\"kill-after-event\", \"kill-delay\"]\n\
+         [[strategy]]\nname = \"api-step\"\nexpect = \"safe\"\n",
         Path::new("fixed.toml"),
     )
     .unwrap();
-    let kill = PlannedFault::KillAfterEvent { n: 2 };
-    let delay = PlannedFault::KillDelay { ms: 20 };
+    let kill_at = |placement| Fault {
+        action: FaultAction::Kill {
+            when: KillWhen::Before,
+        },
+        placement,
+    };
+    let kill = Some((
+        FaultKind::KillAfterEvent,
+        kill_at(Placement::AfterEvent { n: 2 }),
+    ));
+    let delay = Some((
+        FaultKind::KillDelay,
+        kill_at(Placement::AfterDelay { ms: 20 }),
+    ));
     let run = RunResult {
         scenario,
         duration_s: 1.25,
         sqlite_version: "3.test".into(),
         standalone_commits_per_s: 1000.0,
         results: vec![
-            result(
-                "api-oneshot",
-                0,
-                VerdictKind::Snapshot,
-                PlannedFault::None,
-                false,
-            ),
+            result("api-oneshot", 0, VerdictKind::Snapshot, None, false),
             result(
                 "copy-naive",
                 0,
@@ -78,8 +103,11 @@ fn fixed_report() -> Report {
                 kill.clone(),
                 true,
             ),
-            result("api-oneshot", 1, VerdictKind::Untouched, kill, true),
-            result("copy-naive", 1, VerdictKind::Torn, delay, false),
+            result("api-oneshot", 1, VerdictKind::Untouched, kill.clone(), true),
+            result("copy-naive", 1, VerdictKind::Torn, delay.clone(), false),
+            // Safe, no violation, but its kill-delay never landed before the claim: untested.
+            result("api-step", 0, VerdictKind::Snapshot, delay.clone(), false),
+            result("api-step", 1, VerdictKind::Snapshot, None, false),
         ],
         interrupted: false,
         error: None,
@@ -99,12 +127,23 @@ fn terminal_table() {
 
 #[test]
 fn counts_and_expectations() {
+    use harness::report::Outcome;
     let r = fixed_report();
-    assert!(r.expectations_met);
     let naive = &r.strategies[1];
     assert_eq!(naive.violations.len(), 2);
-    assert_eq!(naive.faults_planned["kill"], 2);
-    assert_eq!(naive.faults_hit["kill"], 1);
+    assert_eq!(naive.faults_planned["kill-after-event"], 1);
+    assert_eq!(naive.faults_hit["kill-after-event"], 1);
+    assert_eq!(naive.faults_planned["kill-delay"], 1);
+    assert_eq!(naive.faults_hit.get("kill-delay"), None);
+    assert_eq!(naive.result, Outcome::Caught);
+    assert_eq!(r.strategies[0].result, Outcome::Ok);
+    let step = &r.strategies[2];
+    assert_eq!(step.result, Outcome::Untested);
+    assert!(step.untested_because[0].contains("kill-delay fired in 0 of 1"));
+    assert!(
+        !r.expectations_met,
+        "an untested safe strategy fails the run"
+    );
     assert_eq!(r.source_commits, 2000);
     assert_eq!(r.strategies[0].verdicts["snapshot"], 1);
 }

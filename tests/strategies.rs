@@ -12,12 +12,25 @@ use support::*;
 
 #[test]
 fn all_names_resolve_and_describe_themselves() {
-    for name in strategy::ALL {
-        let s = strategy::by_name(name).unwrap_or_else(|| panic!("{name} missing"));
-        assert_eq!(s.name(), *name);
-        assert!(!s.describe().is_empty() && !s.describe().contains('\n'));
+    for r in strategy::REGISTRY {
+        assert!(strategy::by_name(r.name).is_some(), "{} missing", r.name);
+        assert_eq!(strategy::registration(r.name).map(|x| x.name), Some(r.name));
+        assert!(!r.describe.is_empty() && !r.describe.contains('\n'));
     }
     assert!(strategy::by_name("no-such").is_none());
+    // The facts decide which faults reach a strategy: the file copies write past the VFS.
+    for (name, through_vfs) in [
+        ("api-step", true),
+        ("vacuum-into", true),
+        ("copy-locked", false),
+        ("external:x", false),
+    ] {
+        assert_eq!(
+            strategy::facts(name).map(|f| f.dest_through_vfs),
+            Some(through_vfs),
+            "{name}"
+        );
+    }
 }
 
 #[test]
@@ -261,6 +274,7 @@ fn api_same_conn_commits_between_steps_without_restarting() {
             dest_vfs: None,
             params: &params,
             workload: &spec,
+            abort_before_step: None,
             emit: &mut emit,
         };
         let claim = strategy::by_name("api-same-conn").unwrap().run(&mut ctx);

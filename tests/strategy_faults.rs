@@ -69,6 +69,7 @@ fn copy_locked_keeps_a_hot_journal_destination_consistent() {
         dest_vfs: None,
         params: &params,
         workload: &workload,
+        abort_before_step: None,
         emit: &mut emit,
     };
     let claim = strategy::by_name("copy-locked").unwrap().run(&mut ctx);

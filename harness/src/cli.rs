@@ -114,8 +114,9 @@ pub enum WorkerCommand {
         source: PathBuf,
         #[arg(long)]
         interval_ms: u64,
-        #[arg(long)]
-        truncate_every: u32,
+        /// Checkpoint modes, cycled: `passive,truncate`.
+        #[arg(long, value_delimiter = ',')]
+        modes: Vec<String>,
     },
     Backup {
         #[arg(long)]
@@ -128,6 +129,9 @@ pub enum WorkerCommand {
         spec: String,
         #[arg(long)]
         params: String,
+        /// The iteration's fault (JSON), when the worker carries it out.
+        #[arg(long)]
+        fault: Option<String>,
     },
 }
 
@@ -208,11 +212,8 @@ fn cmd_list() -> Result<i32> {
         println!("  {name:<20} {description}");
     }
     println!("strategies:");
-    for name in strategy::ALL {
-        let describe = strategy::by_name(name)
-            .map(|s| s.describe())
-            .unwrap_or("(missing)");
-        println!("  {name:<20} {describe}");
+    for r in strategy::REGISTRY {
+        println!("  {:<20} {}", r.name, r.describe);
     }
     println!(
         "  {:<20} {}",
@@ -369,34 +370,24 @@ fn finish_run(run: &RunResult, json: Option<&Path>, report_dir: &Path) -> Result
     ))
 }
 
-/// The exit code of a run whose report is written: 130 after Ctrl-C, 2 when it stopped on an
-/// error (said on stderr), else 0 when every expectation was met and 1 when one was not.
-pub(crate) fn exit_code(interrupted: bool, error: Option<&str>, expectations_met: bool) -> i32 {
-    if interrupted {
-        eprintln!("interrupted: partial report written");
-        return 130;
-    }
-    if let Some(e) = error {
-        eprintln!("error: {e}");
-        return 2;
-    }
-    if expectations_met {
-        0
-    } else {
-        1
-    }
-}
+pub(crate) use crate::report::exit_code;
 
 fn cmd_replay(id: &str, json: Option<PathBuf>, times: u32) -> Result<i32> {
     if let Some(code) = crate::explore::cli::replay(id, json.as_deref(), times)? {
         return Ok(code);
     }
-    let (scenario_id, seed, strategy, iteration) =
-        crate::fault::parse_replay_id(id).ok_or_else(|| {
-            anyhow!(Usage(format!(
-                "replay ID `{id}` is not of the form scenario:seed:strategy:iteration"
-            )))
-        })?;
+    let Some(crate::replay_id::ReplayId::Storm {
+        scenario: scenario_id,
+        seed,
+        strategy,
+        iteration,
+    }) = crate::replay_id::ReplayId::parse(id)
+    else {
+        return Err(anyhow!(Usage(format!(
+            "replay ID `{id}` is not of the form scenario:seed:strategy:iteration \
+             (nor crash:..., fuzz:..., or a bug-base entry)"
+        ))));
+    };
     let mut scenario = load_scenario(&scenario_id)?;
     scenario.seed = seed;
     if scenario.strategy(&strategy).is_none() {
@@ -409,7 +400,7 @@ fn cmd_replay(id: &str, json: Option<PathBuf>, times: u32) -> Result<i32> {
         strategy::external::check_program(&entry.name, &entry.params)
             .map_err(|e| anyhow!(Usage(e.to_string())))?;
     }
-    let plan = crate::fault::plan_iteration(&scenario, &entry, iteration);
+    let plan = run::plan::plan_iteration(&scenario, &entry, iteration);
     let interrupted = interrupt_flag();
     let mut ctx = RunContext::new(scenario.clone(), scenario_id.clone(), interrupted)
         .with_context(|| format!("replay {id}"))?;
@@ -444,9 +435,10 @@ fn cmd_replay(id: &str, json: Option<PathBuf>, times: u32) -> Result<i32> {
         "k": first.verdict.k,
         "lag": first.verdict.lag,
         "fault": plan.fault,
-        "fault_label": plan.fault.label(),
+        "fault_label": plan.fault_label(),
         "fault_hit": first.fault_hit,
-        "deterministic": plan.fault.deterministic(),
+        "fired": first.fired,
+        "deterministic": plan.deterministic(),
         "destination": plan.destination.as_str(),
         "claim": first.claim,
         "times": runs.len(),
@@ -461,7 +453,7 @@ fn cmd_replay(id: &str, json: Option<PathBuf>, times: u32) -> Result<i32> {
         "{id}: {} ({}){}",
         first.verdict.kind.as_str(),
         first.verdict.detail,
-        if plan.fault.deterministic() {
+        if plan.deterministic() {
             String::new()
         } else {
             " [kill point is timing-dependent; use --times N]".into()
@@ -490,18 +482,40 @@ fn cmd_worker(role: WorkerCommand) -> Result<()> {
         WorkerCommand::Checkpointer {
             source,
             interval_ms,
-            truncate_every,
-        } => run::worker::checkpointer(&source, interval_ms, truncate_every),
+            modes,
+        } => {
+            let modes = modes
+                .iter()
+                .map(|m| {
+                    crate::workload::CheckpointMode::parse(m)
+                        .ok_or_else(|| anyhow!("worker --modes: unknown mode `{m}`"))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            run::worker::checkpointer(&source, interval_ms, &modes)
+        }
         WorkerCommand::Backup {
             strategy,
             source,
             dest,
             spec,
             params,
+            fault,
         } => {
             let params: StrategyParams =
                 serde_json::from_str(&params).context("worker --params")?;
-            run::worker::backup(&strategy, &source, &dest, &parse_spec(&spec)?, &params)
+            let fault: Option<crate::fault::Fault> = fault
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()
+                .context("worker --fault")?;
+            run::worker::backup(
+                &strategy,
+                &source,
+                &dest,
+                &parse_spec(&spec)?,
+                &params,
+                fault.as_ref(),
+            )
         }
     }
 }

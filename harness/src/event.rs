@@ -1,9 +1,18 @@
 //! The JSON-lines protocol between worker processes and the supervisor.
 //!
 //! Every worker (writer, checkpointer, backup) prints one [`Event`] per line on stdout; the
-//! supervisor reads them to learn acknowledged commits, backup progress, markers and claims.
+//! supervisor reads them to learn acknowledged commits, backup progress, markers, faults that
+//! fired and claims. The constants both sides of the protocol agree on live here too.
 
 use serde::{Deserialize, Serialize};
+
+/// The name the backup worker registers its fault VFS under.
+pub const VFS_NAME: &str = "harness-faults";
+
+/// When set (to anything), the backup worker also opens the source through its fault VFS and
+/// gives copy-locked's `<dest>.tmp` the destination role, so every operation of the strategy is
+/// traced and can be faulted (crash exploration, `harness::explore`).
+pub const SOURCE_VFS_ENV: &str = "HARNESS_SOURCE_VFS";
 
 /// One line of worker output.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -39,6 +48,10 @@ pub enum Event {
     Phase { name: String },
     /// A vfs-faults marker fired inside the worker.
     Marker { name: String },
+    /// The planned fault fired: a VFS rule acted (`what` names the rule and the operation),
+    /// the application aborted, or the power was cut after the claim. Sent before the fault
+    /// takes effect, so it arrives even when the fault ends the process.
+    Fired { what: String },
     /// The strategy returned with this claim.
     Claim { claim: Claim },
     /// The backup worker read the source sequence number after its strategy returned.

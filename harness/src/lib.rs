@@ -16,10 +16,13 @@
 
 pub mod bench;
 pub mod cli;
+pub mod digest;
 pub mod event;
 pub mod explore;
 pub mod fault;
 pub mod oracle;
+pub mod process;
+pub mod replay_id;
 pub mod report;
 pub mod run;
 pub mod scenario;

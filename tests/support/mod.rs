@@ -155,6 +155,7 @@ pub fn kill_points(
         dest_vfs: None,
         params: &params,
         workload: &workload,
+        abort_before_step: None,
         emit: &mut emit,
     };
     let claim = strategy::by_name(name).unwrap().run(&mut ctx);
@@ -193,10 +194,11 @@ pub fn run(name: &str, source: &Path, dest: &Path, dest_vfs: Option<&str>) -> (C
         dest_vfs,
         params: &params,
         workload: &workload,
+        abort_before_step: None,
         emit: &mut emit,
     };
     let s = strategy::by_name(name).expect("known strategy");
-    assert_eq!(s.name(), name);
+    assert_eq!(strategy::registration(name).map(|r| r.name), Some(name));
     let claim = s.run(&mut ctx);
     (claim, events)
 }

@@ -22,6 +22,20 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 pub const POWER_CUT_EXIT_CODE: i32 = 86;
 
 pub(crate) type MarkerFn = Arc<dyn Fn(&str) + Send + Sync>;
+pub(crate) type FireFn = Arc<dyn Fn(&Fired) + Send + Sync>;
+
+/// A rule that acted on an operation, as told to [`crate::FaultVfs::on_fire`] before the
+/// action takes effect (so also before a kill or a power cut ends the process).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Fired {
+    /// Index of the rule in the plan.
+    pub rule: usize,
+    pub name: Option<String>,
+    pub op: OpKind,
+    pub file: FileKind,
+    /// The rule's occurrence count at this operation.
+    pub occurrence: u64,
+}
 
 /// What `ffi` does with the operation.
 #[derive(Debug, Clone, PartialEq)]
@@ -123,6 +137,7 @@ pub(crate) struct Shared {
     engine: Mutex<Engine>,
     roles: RwLock<(u64, Roles)>,
     marker_cb: Mutex<Option<MarkerFn>>,
+    fire_cb: Mutex<Option<FireFn>>,
     marker_fd: AtomicI32,
     epoch: AtomicU64,
 }
@@ -153,6 +168,7 @@ impl Shared {
             engine: Mutex::new(engine),
             roles: RwLock::new((1, Roles::default())),
             marker_cb: Mutex::new(None),
+            fire_cb: Mutex::new(None),
             marker_fd: AtomicI32::new(-1),
             epoch: AtomicU64::new(0),
         };
@@ -237,6 +253,10 @@ impl Shared {
         r.1.set(pattern, role);
         r.0 += 1;
     }
+    pub(crate) fn set_fire_cb(&self, f: FireFn) {
+        *self.fire_cb.lock().unwrap_or_else(|e| e.into_inner()) = Some(f);
+    }
+
     pub(crate) fn set_marker_cb(&self, f: MarkerFn) {
         *self.marker_cb.lock().unwrap_or_else(|e| e.into_inner()) = Some(f);
     }
@@ -368,6 +388,7 @@ impl Shared {
             }
         }
         let mut emitted: Vec<String> = Vec::new();
+        let mut fired: Vec<Fired> = Vec::new();
         let mut delay_ms = 0u64;
         let mut terminal: Option<Action> = None;
         if e.enabled && !e.plan.rules.is_empty() {
@@ -380,7 +401,7 @@ impl Shared {
                 markers,
                 ..
             } = &mut *e;
-            for (rule, st) in plan.rules.iter().zip(states.iter_mut()) {
+            for (index, (rule, st)) in plan.rules.iter().zip(states.iter_mut()).enumerate() {
                 if !selects(&rule.select, op, role.as_deref(), markers) {
                     continue;
                 }
@@ -395,6 +416,7 @@ impl Shared {
                 if !fire {
                     continue;
                 }
+                let fired_before = st.fired;
                 match &rule.action {
                     Action::Marker { name } => {
                         st.fired += 1;
@@ -415,6 +437,15 @@ impl Shared {
                         terminal = Some(a.clone());
                     }
                     _ => {}
+                }
+                if st.fired > fired_before {
+                    fired.push(Fired {
+                        rule: index,
+                        name: rule.name.clone(),
+                        op: op.op,
+                        file: op.kind,
+                        occurrence: st.matched,
+                    });
                 }
             }
             markers.extend(emitted.iter().cloned());
@@ -450,6 +481,18 @@ impl Shared {
         drop(e);
         for m in &emitted {
             self.deliver_marker(m);
+        }
+        if !fired.is_empty() {
+            let cb = self
+                .fire_cb
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            if let Some(cb) = cb {
+                for f in &fired {
+                    cb(f);
+                }
+            }
         }
         if delay_ms > 0 {
             std::thread::sleep(std::time::Duration::from_millis(delay_ms));

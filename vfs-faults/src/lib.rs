@@ -132,7 +132,7 @@ pub mod plan;
 mod powercut;
 mod trace;
 
-pub use engine::{occurrence_fires, POWER_CUT_EXIT_CODE};
+pub use engine::{occurrence_fires, Fired, POWER_CUT_EXIT_CODE};
 pub use plan::*;
 pub use powercut::CutReport;
 
@@ -336,6 +336,13 @@ impl FaultVfs {
     /// Called with the marker name whenever a `marker` rule fires (replaces the previous one).
     pub fn on_marker(&self, f: impl Fn(&str) + Send + Sync + 'static) {
         self.shared.set_marker_cb(Arc::new(f));
+    }
+
+    /// Called whenever a rule acts on an operation (not for rules that only count), before
+    /// the action takes effect: a kill or power cut still lets the callback report it.
+    /// Replaces the previous callback.
+    pub fn on_fire(&self, f: impl Fn(&Fired) + Send + Sync + 'static) {
+        self.shared.set_fire_cb(Arc::new(f));
     }
 
     /// Sends marker events to this fd as JSON lines (None = stop).

@@ -47,7 +47,7 @@ pub fn crash_points(
         written.display()
     );
     let deterministic = report.doublecheck.as_ref().is_none_or(|d| d.equal);
-    Ok(crate::cli::exit_code(
+    Ok(crate::report::exit_code(
         report.interrupted,
         report.error.as_deref(),
         report.expectations_met && deterministic,
@@ -88,7 +88,7 @@ pub fn fuzz(
     }
     print!("{text}");
     println!("report: {}", written.display());
-    Ok(crate::cli::exit_code(
+    Ok(crate::report::exit_code(
         report.interrupted,
         report.error.as_deref(),
         report.expectations_met,

@@ -14,14 +14,16 @@
 //! hand and only accepts a simpler case that fails with the *same* verdict kind.
 //!
 //! All faults run in-process (no kills): the fast path. Power cuts are only drawn for
-//! strategies whose destination writes go through SQLite (`fault::writes_dest_through_vfs`):
+//! strategies whose destination writes go through SQLite (the strategy's `dest_through_vfs` fact):
 //! a power cut cannot revert `std::fs` writes, so for the others it is not modelled.
 
 use super::inprocess::Runner;
 use super::reference::Reference;
 use super::ExploreError;
 use crate::event::Claim;
+use crate::fault::{OpFault, OpSite};
 use crate::oracle::{Verdict, VerdictKind};
+use crate::replay_id::ReplayId;
 use crate::scenario::{DestinationChoice, Expect, Scenario, StrategyEntry};
 use crate::stable_hash::{fnv1a, fnv1a_from};
 use crate::strategy::StrategyParams;
@@ -33,19 +35,11 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use vfs_faults::{
-    Action, ErrorCode, FaultPlan, FileKind, MetadataOrder, Occurrence, OpKind, PowerCutMode, Rule,
-    Selector, Unsynced,
+    Action, ErrorCode, FaultPlan, FileKind, MetadataOrder, OpKind, PowerCutMode, Unsynced,
 };
 
-/// One fault of a fuzz case.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FuzzFault {
-    pub op: OpKind,
-    pub file: FileKind,
-    pub role: String,
-    pub nth: u64,
-    pub action: Action,
-}
+/// One fault of a fuzz case: a VFS action at one operation (the fault model's [`OpFault`]).
+pub type FuzzFault = OpFault;
 
 /// One fuzz case: the faults first (shrunk first), then the workload.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -71,21 +65,7 @@ impl FuzzCase {
     pub fn plan(&self) -> FaultPlan {
         FaultPlan {
             seed: self.workload_seed,
-            rules: self
-                .faults
-                .iter()
-                .map(|f| Rule {
-                    name: Some(f.describe()),
-                    select: Selector {
-                        ops: vec![f.op],
-                        file: Some(f.file),
-                        role: Some(f.role.clone()),
-                        when: Occurrence::Nth(f.nth),
-                        ..Selector::default()
-                    },
-                    action: f.action.clone(),
-                })
-                .collect(),
+            rules: self.faults.iter().map(|f| f.rule(f.describe())).collect(),
         }
     }
 
@@ -103,17 +83,6 @@ impl FuzzCase {
             s.push_str(&format!("  - {}\n", f.describe()));
         }
         s
-    }
-}
-
-impl FuzzFault {
-    pub fn describe(&self) -> String {
-        let action = serde_json::to_string(&self.action).unwrap_or_default();
-        format!(
-            "{:?} on {} {:?} #{}: {action}",
-            self.op, self.role, self.file, self.nth
-        )
-        .to_lowercase()
     }
 }
 
@@ -171,10 +140,12 @@ fn fault_strategy(
         action,
     )
         .prop_map(|(op, file, role, nth, action)| FuzzFault {
-            op,
-            file,
-            role: role.to_string(),
-            nth,
+            site: OpSite {
+                op,
+                file,
+                role: Some(role.to_string()),
+                nth,
+            },
             action,
         })
 }
@@ -193,7 +164,7 @@ pub fn case_strategy(
         proptest::collection::vec(
             fault_strategy(
                 u64::from(f.pages_min).max(2),
-                crate::fault::writes_dest_through_vfs(strategy),
+                crate::strategy::facts(strategy).is_some_and(|f| f.dest_through_vfs),
                 f.power_cut_metadata,
             ),
             1..=f.max_faults as usize,
@@ -241,7 +212,7 @@ impl CaseRunner {
             .faults
             .iter()
             .any(|f| matches!(f.action, Action::PowerCut { .. }));
-        if cuts && !crate::fault::writes_dest_through_vfs(&case.strategy) {
+        if cuts && !crate::strategy::facts(&case.strategy).is_some_and(|f| f.dest_through_vfs) {
             return Err(ExploreError::Setup(format!(
                 "{}: {} (not modelled)",
                 case.strategy,
@@ -385,27 +356,28 @@ pub fn draw_case(
     })
 }
 
-/// The replay ID of case `case` of `strategy`.
+/// The replay ID of case `case` of `strategy` (the grammar is `crate::replay_id`'s).
 pub fn case_id(scenario_id: &str, seed: u64, strategy: &str, case: u32) -> String {
-    format!("fuzz:{scenario_id}:{seed}:{strategy}:{case}")
+    ReplayId::Fuzz {
+        scenario: scenario_id.to_string(),
+        seed,
+        strategy: strategy.to_string(),
+        case,
+    }
+    .to_string()
 }
 
-/// A parsed fuzz case ID: (scenario, seed, strategy, case). The strategy may contain `:`
-/// (`external:<label>`); the scenario may not.
+/// A parsed fuzz case ID: (scenario, seed, strategy, case).
 pub fn parse_case_id(id: &str) -> Option<(String, u64, String, u32)> {
-    let rest = id.strip_prefix("fuzz:")?;
-    let (scenario, rest) = rest.split_once(':')?;
-    let (seed, rest) = rest.split_once(':')?;
-    let (strategy, case) = rest.rsplit_once(':')?;
-    if scenario.is_empty() || strategy.is_empty() {
-        return None;
+    match ReplayId::parse(id)? {
+        ReplayId::Fuzz {
+            scenario,
+            seed,
+            strategy,
+            case,
+        } => Some((scenario, seed, strategy, case)),
+        _ => None,
     }
-    Some((
-        scenario.to_string(),
-        seed.parse().ok()?,
-        strategy.to_string(),
-        case.parse().ok()?,
-    ))
 }
 
 /// Draws case `case` of `strategy` again and runs it `times` times (the JSON `replay` prints).
@@ -575,7 +547,7 @@ mod tests {
 
     #[test]
     fn cases_are_drawn_alone_and_the_same_every_time() {
-        let text = "mode = \"fuzz\"\nseed = 5\n[workload]\nwriters = 0\nddl = false\n\
+        let text = "mode = \"fuzz\"\nseed = 5\n\
                     [[strategy]]\nname = \"copy-locked\"\nexpect = \"safe\"\n";
         let s = Scenario::parse(text, std::path::Path::new("t.toml")).unwrap();
         let e = &s.strategies[0];

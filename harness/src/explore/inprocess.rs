@@ -123,6 +123,7 @@ impl Runner {
             dest_vfs: Some(&name),
             params,
             workload: &r.spec,
+            abort_before_step: None,
             emit: &mut sink,
         };
         let claim = s.run(&mut ctx);

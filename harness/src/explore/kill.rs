@@ -8,10 +8,10 @@
 
 use super::reference::{ram_dir, Reference};
 use super::ExploreError;
+use crate::event::SOURCE_VFS_ENV;
 use crate::event::{Claim, Event};
 use crate::oracle::Verdict;
 use crate::run::child::{describe_status, Child, Message, Tag};
-use crate::run::worker::SOURCE_VFS_ENV;
 use crate::scenario::DestinationChoice;
 use crate::strategy::StrategyParams;
 use std::path::PathBuf;

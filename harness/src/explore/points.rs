@@ -24,70 +24,12 @@
 //! (operation kind, file kind and role) up to and including the point, exactly as the VFS
 //! counts a rule's matches.
 
-use crate::fault::DEST_ROLE;
+pub use crate::fault::point::{applicable, ioerr_code};
+pub use crate::fault::PointKind;
+use crate::fault::{OpFault, OpSite};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use vfs_faults::{
-    Action, ErrorCode, FaultPlan, FileKind, KillWhen, MetadataOrder, Occurrence, OpKind,
-    PowerCutMode, Rule, Selector, TraceEntry, Unsynced,
-};
-
-/// A fault kind of the sweep.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum PointKind {
-    KillBefore,
-    KillAfter,
-    PowerCut,
-    IoerrTransient,
-    IoerrPersistent,
-    Full,
-    Torn,
-    Busy,
-}
-
-impl PointKind {
-    pub const ALL: [PointKind; 8] = [
-        PointKind::KillBefore,
-        PointKind::KillAfter,
-        PointKind::PowerCut,
-        PointKind::IoerrTransient,
-        PointKind::IoerrPersistent,
-        PointKind::Full,
-        PointKind::Torn,
-        PointKind::Busy,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PointKind::KillBefore => "kill-before",
-            PointKind::KillAfter => "kill-after",
-            PointKind::PowerCut => "power-cut",
-            PointKind::IoerrTransient => "ioerr-transient",
-            PointKind::IoerrPersistent => "ioerr-persistent",
-            PointKind::Full => "full",
-            PointKind::Torn => "torn",
-            PointKind::Busy => "busy",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<PointKind> {
-        PointKind::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-
-    /// The `faults_hit` key: `kill`, `power-cut`, `ioerr-transient`, ...
-    pub fn hit_key(self) -> &'static str {
-        match self {
-            PointKind::KillBefore | PointKind::KillAfter => "kill",
-            k => k.as_str(),
-        }
-    }
-
-    /// Only process death needs a child process; everything else runs in-process.
-    pub fn needs_child(self) -> bool {
-        matches!(self, PointKind::KillBefore | PointKind::KillAfter)
-    }
-}
+use vfs_faults::{FaultPlan, FileKind, OpKind, PowerCutMode, TraceEntry};
 
 /// Why `power-cut` is not modelled for strategies that change the destination with `std::fs`.
 pub const POWER_CUT_NOT_MODELLED: &str = "power-cut: file writes bypass the VFS";
@@ -101,7 +43,8 @@ pub const POWER_CUT_NOT_MODELLED: &str = "power-cut: file writes bypass the VFS"
 /// dropped its fsyncs would still pass. Their power-cut points are therefore not enumerated
 /// (neither in `points_total` nor in `points_tested`) and the report says so.
 pub fn kinds_for(strategy: &str, kinds: &[PointKind]) -> (Vec<PointKind>, Vec<String>) {
-    if crate::fault::writes_dest_through_vfs(strategy) || !kinds.contains(&PointKind::PowerCut) {
+    let through_vfs = crate::strategy::facts(strategy).is_some_and(|f| f.dest_through_vfs);
+    if through_vfs || !kinds.contains(&PointKind::PowerCut) {
         return (kinds.to_vec(), Vec::new());
     }
     let kept = kinds
@@ -110,46 +53,6 @@ pub fn kinds_for(strategy: &str, kinds: &[PointKind]) -> (Vec<PointKind>, Vec<St
         .filter(|&k| k != PointKind::PowerCut)
         .collect();
     (kept, vec![POWER_CUT_NOT_MODELLED.to_string()])
-}
-
-/// Operations whose callback returns a result code (an error or a power cut can be injected).
-fn returns_code(op: OpKind) -> bool {
-    !matches!(
-        op,
-        OpKind::SectorSize | OpKind::DeviceCharacteristics | OpKind::ShmBarrier
-    )
-}
-
-/// The fitting I/O error code of an operation, if there is one.
-pub fn ioerr_code(op: OpKind) -> Option<ErrorCode> {
-    Some(match op {
-        OpKind::Read => ErrorCode::IoerrRead,
-        OpKind::Write => ErrorCode::IoerrWrite,
-        OpKind::Sync => ErrorCode::IoerrFsync,
-        OpKind::Truncate => ErrorCode::IoerrTruncate,
-        OpKind::Delete => ErrorCode::IoerrDelete,
-        OpKind::Unlock => ErrorCode::IoerrUnlock,
-        OpKind::Open => ErrorCode::Cantopen,
-        _ => return None,
-    })
-}
-
-/// The fault kinds that apply to one traced operation, in [`PointKind::ALL`] order.
-pub fn applicable(op: OpKind, role: Option<&str>) -> Vec<PointKind> {
-    let mut out = vec![PointKind::KillBefore, PointKind::KillAfter];
-    if returns_code(op) {
-        out.push(PointKind::PowerCut);
-    }
-    if ioerr_code(op).is_some() {
-        out.extend([PointKind::IoerrTransient, PointKind::IoerrPersistent]);
-    }
-    if op == OpKind::Write {
-        out.extend([PointKind::Full, PointKind::Torn]);
-    }
-    if role == Some(DEST_ROLE) && matches!(op, OpKind::Sync | OpKind::Lock | OpKind::ShmLock) {
-        out.push(PointKind::Busy);
-    }
-    out
 }
 
 /// One crash point: a fault kind at one operation of the trace.
@@ -170,12 +73,12 @@ pub struct CrashPoint {
 impl CrashPoint {
     /// `kill-before write main-db destination #3 (op 41)`.
     pub fn label(&self) -> String {
-        use erased::Kebab;
+        use crate::fault::action::kebab;
         format!(
             "{} {} {} {} #{} (op {})",
             self.kind.as_str(),
-            self.op.kebab(),
-            self.file.kebab(),
+            kebab(&self.op),
+            kebab(&self.file),
             self.role.as_deref().unwrap_or("-"),
             self.nth,
             self.index
@@ -190,66 +93,20 @@ impl CrashPoint {
 
     /// [`CrashPoint::plan`] with the power-cut mode chosen (`Exit` for a child process).
     pub fn plan_with(&self, seed: u64, power_cut: PowerCutMode) -> FaultPlan {
-        let action = match self.kind {
-            PointKind::KillBefore => Action::Kill {
-                when: KillWhen::Before,
-            },
-            PointKind::KillAfter => Action::Kill {
-                when: KillWhen::After,
-            },
-            PointKind::PowerCut => Action::PowerCut {
-                mode: power_cut,
-                unsynced: Unsynced::Random,
-                // Ordered metadata (ext4 data=ordered, XFS): the sweep models the common
-                // Linux filesystems; the fuzz scenario can ask for the POSIX worst case.
-                metadata: MetadataOrder::Ordered,
-            },
-            PointKind::IoerrTransient | PointKind::IoerrPersistent => Action::Error {
-                code: ioerr_code(self.op).unwrap_or(ErrorCode::IoerrRead),
-                persistent: self.kind == PointKind::IoerrPersistent,
-            },
-            PointKind::Full => Action::Error {
-                code: ErrorCode::Full,
-                persistent: false,
-            },
-            PointKind::Torn => Action::TornWrite {
-                keep_sectors: 0,
-                keep_bytes: Some((self.len.unwrap_or(0).max(0) / 2) as u64),
-                then: Some(ErrorCode::IoerrWrite),
-            },
-            PointKind::Busy => Action::Error {
-                code: ErrorCode::Busy,
-                persistent: false,
-            },
+        let site = OpSite {
+            op: self.op,
+            file: self.file,
+            role: self.role.clone(),
+            nth: self.nth,
         };
+        let action = self
+            .kind
+            .action(self.op, self.len)
+            .to_vfs(power_cut)
+            .expect("every point kind is a VFS action");
         FaultPlan {
             seed: seed ^ self.index.wrapping_mul(0x9E37_79B9_7F4A_7C15),
-            rules: vec![Rule {
-                name: Some(self.label()),
-                select: Selector {
-                    ops: vec![self.op],
-                    file: Some(self.file),
-                    role: self.role.clone(),
-                    when: Occurrence::Nth(self.nth),
-                    ..Selector::default()
-                },
-                action,
-            }],
-        }
-    }
-}
-
-mod erased {
-    /// Kebab-case name of a serde enum value.
-    pub trait Kebab {
-        fn kebab(&self) -> String;
-    }
-    impl<T: serde::Serialize> Kebab for T {
-        fn kebab(&self) -> String {
-            match serde_json::to_value(self) {
-                Ok(serde_json::Value::String(s)) => s,
-                _ => "?".into(),
-            }
+            rules: vec![OpFault { site, action }.rule(self.label())],
         }
     }
 }
@@ -322,13 +179,6 @@ mod tests {
             .as_deref()
             .unwrap()
             .contains("write main-db"));
-    }
-
-    #[test]
-    fn busy_only_on_destination_syncs_and_locks() {
-        assert!(applicable(OpKind::Sync, Some(DEST_ROLE)).contains(&PointKind::Busy));
-        assert!(!applicable(OpKind::Sync, Some("source")).contains(&PointKind::Busy));
-        assert!(!applicable(OpKind::SectorSize, None).contains(&PointKind::PowerCut));
     }
 
     #[test]

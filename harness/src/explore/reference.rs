@@ -50,13 +50,10 @@ impl Reference {
         let mut map = BTreeMap::new();
         for &d in dests {
             let path = dir.path().join(format!("dest-{}.db", d.as_str()));
-            workload::create_destination_with_page_size(
-                &path,
-                &d.kind(),
-                spec.seed,
-                spec.page_size,
-            )
-            .map_err(|e| ExploreError::Setup(format!("destination {}: {e}", d.as_str())))?;
+            let (content, journal) = d.preset();
+            let setup = workload::DestinationSetup::preset(content, journal, spec.page_size);
+            workload::create_destination(&path, &setup, spec.seed)
+                .map_err(|e| ExploreError::Setup(format!("destination {}: {e}", d.as_str())))?;
             let pre = oracle::take_pre_image(&path)
                 .map_err(|e| ExploreError::Setup(format!("pre-image {}: {e}", d.as_str())))?;
             let template = path.exists().then_some(path);

@@ -8,10 +8,11 @@
 use super::points::{enumerate, kinds_for, CrashPoint, PointKind};
 use super::sweep::Explorer;
 use super::ExploreError;
+use crate::replay_id::ReplayId;
 use crate::scenario::{DestinationChoice, Scenario};
 use crate::stable_hash::{fnv1a_from, START};
 
-/// The replay ID of a crash point.
+/// The replay ID of a crash point (the grammar is `crate::replay_id`'s).
 pub fn replay_id(
     scenario: &str,
     seed: u64,
@@ -19,12 +20,15 @@ pub fn replay_id(
     d: DestinationChoice,
     p: &CrashPoint,
 ) -> String {
-    format!(
-        "crash:{scenario}:{seed}:{strategy}:{}:{}:{}",
-        d.as_str(),
-        p.index,
-        p.kind.as_str()
-    )
+    ReplayId::Crash {
+        scenario: scenario.to_string(),
+        seed,
+        strategy: strategy.to_string(),
+        destination: d.as_str().to_string(),
+        index: p.index,
+        kind: p.kind.as_str().to_string(),
+    }
+    .to_string()
 }
 
 /// A parsed crash-point replay ID.
@@ -38,23 +42,28 @@ pub struct PointId {
     pub kind: PointKind,
 }
 
+/// A crash-point ID with a known destination and fault kind.
 pub fn parse_replay_id(id: &str) -> Option<PointId> {
-    let rest = id.strip_prefix("crash:")?;
-    let mut parts = rest.rsplitn(6, ':');
-    let kind = PointKind::parse(parts.next()?)?;
-    let index = parts.next()?.parse().ok()?;
-    let dest: DestinationChoice =
-        serde_json::from_value(serde_json::Value::String(parts.next()?.to_string())).ok()?;
-    let strategy = parts.next()?.to_string();
-    let seed = parts.next()?.parse().ok()?;
-    let scenario = parts.next()?.to_string();
+    let ReplayId::Crash {
+        scenario,
+        seed,
+        strategy,
+        destination,
+        index,
+        kind,
+    } = ReplayId::parse(id)?
+    else {
+        return None;
+    };
     Some(PointId {
         scenario,
         seed,
         strategy,
-        destination: dest,
+        destination: DestinationChoice::ALL
+            .into_iter()
+            .find(|d| d.as_str() == destination)?,
         index,
-        kind,
+        kind: PointKind::parse(&kind)?,
     })
 }
 

@@ -197,7 +197,7 @@ fn sweep_combo(
     let traced = ex.trace(name, params, d)?;
     let trace = traced.trace.clone();
     // Power cuts are left out where the VFS cannot see the strategy's writes (not modelled).
-    let (kinds, not_modelled) = kinds_for(name, &scenario.crash.kinds);
+    let (kinds, not_modelled) = kinds_for(name, &scenario.crash.kinds[..]);
     let mut points = enumerate(&trace, &kinds);
     let points_total = points.len() as u64;
     if let Some(n) = opts.sample.filter(|&n| (n as usize) < points.len()) {
@@ -206,7 +206,8 @@ fn sweep_combo(
         points.truncate(n as usize);
         points.sort_by_key(|p| (p.index, p.kind));
     }
-    let dedup = scenario.crash.dedup_kills && crate::fault::writes_dest_through_vfs(name);
+    let dedup = scenario.crash.dedup_kills
+        && crate::strategy::facts(name).is_some_and(|f| f.dest_through_vfs);
     let classes = kill_classes(&trace);
 
     let mut results: Vec<(CrashPoint, PointOutcome)> = Vec::new();

@@ -6,10 +6,12 @@
 //! corrupt file is an expected input, not an error of the harness.
 
 use rusqlite::{Connection, OpenFlags};
+use serde::{Deserialize, Serialize};
+use std::io::Read;
 use std::path::Path;
 use std::time::Duration;
 
-use super::digest::{digest_connection, Digest};
+use crate::digest::{digest_connection, Digest};
 
 /// Opens `path` (recovering it), runs `PRAGMA integrity_check` and digests it.
 /// `Err(reason)` when it cannot be opened, fails integrity, or cannot be read.
@@ -48,4 +50,40 @@ fn integrity(conn: &Connection) -> Result<(), String> {
         }
         Err(format!("integrity_check: {text}"))
     }
+}
+
+/// What a database file says about itself: read from its header and, through a read-only
+/// connection, its pragmas. Taken before the backup (after the pre-image) and after the
+/// oracle recovered it, so the report shows what the backup changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileFacts {
+    /// Page size from the header (bytes 16-17).
+    pub page_size: u32,
+    /// `wal` when the header's read/write versions (bytes 18-19) are 2, else `rollback`.
+    pub header: String,
+    /// `PRAGMA journal_mode` of a fresh read-only connection (`wal` persists in the file; the
+    /// rollback modes show as the default, `delete`).
+    pub journal_mode: String,
+}
+
+/// The facts of `path`, `None` when there is no database file (or an unreadable one).
+pub fn file_facts(path: &Path) -> Option<FileFacts> {
+    let mut header = [0u8; 20];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut header))
+        .ok()?;
+    let raw = u32::from(u16::from_be_bytes([header[16], header[17]]));
+    let page_size = if raw == 1 { 65536 } else { raw };
+    let wal = header[18] == 2 && header[19] == 2;
+    let journal_mode = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .and_then(|c| c.query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0)))
+    .unwrap_or_else(|e| format!("? ({e})"));
+    Some(FileFacts {
+        page_size,
+        header: if wal { "wal" } else { "rollback" }.into(),
+        journal_mode,
+    })
 }

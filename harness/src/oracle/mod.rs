@@ -4,8 +4,9 @@
 //! It always runs in the supervisor with no fault VFS, and opens the destination the way a
 //! user's next open would, so hot journals and WAL files are recovered first.
 
-pub mod digest;
+pub use crate::digest;
 mod inspect;
+pub use inspect::{file_facts, FileFacts};
 mod verdict;
 
 use crate::event::Claim;

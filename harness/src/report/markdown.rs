@@ -62,10 +62,21 @@ pub fn render(r: &Report) -> String {
                 .map(|l| l.to_string())
                 .unwrap_or_else(|| "-".into()),
             if s.expectation_met {
-                "ok"
+                s.result.as_str().to_string()
             } else {
-                "**unexpected**"
+                format!("**{}**", s.result.as_str())
             }
+        ));
+    }
+    for s in r
+        .strategies
+        .iter()
+        .filter(|s| !s.untested_because.is_empty())
+    {
+        out.push_str(&format!(
+            "\n- `{}` not fully tested: {}\n",
+            s.name,
+            s.untested_because.join("; ")
         ));
     }
     let violations: Vec<_> = r
@@ -77,11 +88,16 @@ pub fn render(r: &Report) -> String {
         out.push_str("\n## Violations\n\n");
         for (s, v) in violations {
             out.push_str(&format!(
-                "- `{}` **{}**, iteration {} (fault: {}; destination: {}{}): {}\n  `{}`\n",
+                "- `{}` **{}**, iteration {} (fault: {}; fired: {}; destination: {}{}): {}\n  `{}`\n",
                 s.name,
                 v.kind.as_str(),
                 v.iteration,
                 v.fault,
+                if v.fired.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    v.fired.join(", ")
+                },
                 v.destination,
                 if v.deterministic {
                     ""

@@ -8,7 +8,7 @@ pub mod table;
 
 use crate::oracle::VerdictKind;
 use crate::run::{IterationResult, RunResult};
-use crate::scenario::Expect;
+use crate::scenario::{Expect, StrategyEntry};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,15 +19,95 @@ pub struct ViolationRef {
     pub kind: VerdictKind,
     pub iteration: u32,
     pub replay: String,
+    /// The planned fault.
     pub fault: String,
+    /// What fired (empty: nothing did, the violation came without a fault).
+    #[serde(default)]
+    pub fired: Vec<String>,
     pub destination: String,
     pub deterministic: bool,
     pub detail: String,
 }
 
+/// What a strategy's row means, judged against its expectation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// `safe`, no violation, and really tested.
+    Ok,
+    /// `safe`, and a violation showed.
+    Violated,
+    /// `safe` and no violation, but not really tested: a planned fault kind fired in fewer
+    /// than `min_fault_hit` of its iterations, or no iteration ended in a snapshot.
+    Untested,
+    /// `unsafe` (a negative control), and a violation showed.
+    Caught,
+    /// `unsafe`, and no violation showed: the harness is broken.
+    NotCaught,
+    /// `any`: reported, not judged.
+    Reported,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Violated => "VIOLATED",
+            Outcome::Untested => "UNTESTED",
+            Outcome::Caught => "ok (caught)",
+            Outcome::NotCaught => "NOT CAUGHT",
+            Outcome::Reported => "reported",
+        }
+    }
+
+    /// Whether this outcome meets the expectation.
+    pub fn is_met(self) -> bool {
+        matches!(self, Outcome::Ok | Outcome::Caught | Outcome::Reported)
+    }
+
+    /// Judges a strategy: `violations` seen, `untested` reasons (empty: really tested).
+    pub fn judge(expect: Expect, violations: usize, untested: &[String]) -> Outcome {
+        match expect {
+            Expect::Any => Outcome::Reported,
+            Expect::Unsafe if violations > 0 => Outcome::Caught,
+            Expect::Unsafe => Outcome::NotCaught,
+            Expect::Safe if violations > 0 => Outcome::Violated,
+            Expect::Safe if !untested.is_empty() => Outcome::Untested,
+            Expect::Safe => Outcome::Ok,
+        }
+    }
+}
+
+/// Why a strategy's results tested nothing worth trusting: each planned fault kind that fired
+/// in fewer than `min_fault_hit` of its iterations, and "no snapshot" when no iteration ended
+/// in an allowed success.
+pub fn untested_reasons(
+    planned: &BTreeMap<String, u64>,
+    hit: &BTreeMap<String, u64>,
+    snapshots: u64,
+    min_fault_hit: f64,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for (kind, &p) in planned {
+        let h = hit.get(kind).copied().unwrap_or(0);
+        if p > 0 && (h as f64) < min_fault_hit * p as f64 {
+            out.push(format!(
+                "{kind} fired in {h} of {p} iterations (min_fault_hit {min_fault_hit})"
+            ));
+        }
+    }
+    if snapshots == 0 {
+        out.push("no iteration ended in a snapshot (only errors, stalls or untouched)".into());
+    }
+    out
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StrategyReport {
+    /// The entry's id: its label, else the strategy name.
     pub name: String,
+    /// The strategy the entry runs.
+    pub strategy: String,
     pub expect: Expect,
     pub iterations: u64,
     /// Every verdict kind, zero counts included.
@@ -42,7 +122,11 @@ pub struct StrategyReport {
     pub lag_median: Option<u64>,
     pub restarts_max: u64,
     pub backup_ms_median: u64,
-    /// Whether the verdicts match `expect`.
+    /// The result against `expect`.
+    pub result: Outcome,
+    /// Why the result is `untested` (also listed for other expectations, for information).
+    pub untested_because: Vec<String>,
+    /// Whether the verdicts match `expect` (`result` is ok, caught or reported).
     pub expectation_met: bool,
 }
 
@@ -76,9 +160,9 @@ impl Report {
                 let rs: Vec<&IterationResult> = run
                     .results
                     .iter()
-                    .filter(|r| r.strategy == entry.name)
+                    .filter(|r| r.strategy == entry.id())
                     .collect();
-                summarize(&entry.name, entry.expect, &rs)
+                summarize(entry, run.scenario.faults.min_fault_hit, &rs)
             })
             .collect();
         let expectations_met = strategies.iter().all(|s| s.expectation_met);
@@ -116,12 +200,30 @@ impl Report {
     }
 }
 
+/// The exit code of a run whose report is written: 130 after Ctrl-C, 2 when it stopped on an
+/// error (said on stderr), else 0 when every expectation was met and 1 when one was not.
+pub fn exit_code(interrupted: bool, error: Option<&str>, expectations_met: bool) -> i32 {
+    if interrupted {
+        eprintln!("interrupted: partial report written");
+        return 130;
+    }
+    if let Some(e) = error {
+        eprintln!("error: {e}");
+        return 2;
+    }
+    if expectations_met {
+        0
+    } else {
+        1
+    }
+}
+
 /// The `replay` command line for an ID.
 pub fn replay_command(id: &str) -> String {
     format!("cargo run -- replay {id}")
 }
 
-fn summarize(name: &str, expect: Expect, rs: &[&IterationResult]) -> StrategyReport {
+fn summarize(entry: &StrategyEntry, min_fault_hit: f64, rs: &[&IterationResult]) -> StrategyReport {
     let mut verdicts: BTreeMap<String, u64> = VerdictKind::ALL
         .iter()
         .map(|k| (k.as_str().to_string(), 0))
@@ -135,7 +237,7 @@ fn summarize(name: &str, expect: Expect, rs: &[&IterationResult]) -> StrategyRep
         *verdicts
             .entry(r.verdict.kind.as_str().to_string())
             .or_default() += 1;
-        if let Some(key) = r.fault.hit_key() {
+        if let Some(key) = r.kind.map(|k| k.as_str()) {
             *faults_planned.entry(key.to_string()).or_default() += 1;
             if r.fault_hit {
                 *faults_hit.entry(key.to_string()).or_default() += 1;
@@ -149,7 +251,11 @@ fn summarize(name: &str, expect: Expect, rs: &[&IterationResult]) -> StrategyRep
                 kind: r.verdict.kind,
                 iteration: r.iteration,
                 replay: replay_command(&r.replay),
-                fault: r.fault.label(),
+                fault: r
+                    .fault
+                    .as_ref()
+                    .map_or_else(|| "none".into(), |f| f.label()),
+                fired: r.fired.clone(),
                 destination: r.destination.as_str().to_string(),
                 deterministic: r.deterministic,
                 detail: r.verdict.detail.clone(),
@@ -158,10 +264,16 @@ fn summarize(name: &str, expect: Expect, rs: &[&IterationResult]) -> StrategyRep
     }
     lags.sort_unstable();
     times.sort_unstable();
-    let expectation_met = expect.is_met(violations.len());
+    let snapshots = verdicts
+        .get(VerdictKind::Snapshot.as_str())
+        .copied()
+        .unwrap_or(0);
+    let untested_because = untested_reasons(&faults_planned, &faults_hit, snapshots, min_fault_hit);
+    let result = Outcome::judge(entry.expect, violations.len(), &untested_because);
     StrategyReport {
-        name: name.to_string(),
-        expect,
+        name: entry.id().to_string(),
+        strategy: entry.name.clone(),
+        expect: entry.expect,
         iterations: rs.len() as u64,
         verdicts,
         faults_hit,
@@ -171,7 +283,9 @@ fn summarize(name: &str, expect: Expect, rs: &[&IterationResult]) -> StrategyRep
         lag_median: lags.get(lags.len() / 2).copied(),
         restarts_max: rs.iter().map(|r| r.restarts).max().unwrap_or(0),
         backup_ms_median: times.get(times.len() / 2).copied().unwrap_or(0),
-        expectation_met,
+        result,
+        untested_because,
+        expectation_met: result.is_met(),
     }
 }
 
@@ -218,6 +332,30 @@ pub fn utc_stamp(secs: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn untested_when_a_planned_kind_rarely_fires_or_nothing_succeeded() {
+        let planned: BTreeMap<String, u64> = [("kill-delay".to_string(), 4), ("busy".into(), 2)]
+            .into_iter()
+            .collect();
+        let mut hit: BTreeMap<String, u64> = [("kill-delay".to_string(), 2), ("busy".into(), 2)]
+            .into_iter()
+            .collect();
+        assert!(untested_reasons(&planned, &hit, 3, 0.5).is_empty());
+        hit.insert("kill-delay".into(), 1);
+        let why = untested_reasons(&planned, &hit, 3, 0.5);
+        assert_eq!(why.len(), 1);
+        assert!(why[0].starts_with("kill-delay fired in 1 of 4"), "{why:?}");
+        let why = untested_reasons(&planned, &BTreeMap::new(), 0, 0.0);
+        assert_eq!(why.len(), 1, "{why:?}");
+        assert_eq!(Outcome::judge(Expect::Safe, 0, &why), Outcome::Untested);
+        assert!(!Outcome::Untested.is_met());
+        assert_eq!(Outcome::judge(Expect::Safe, 0, &[]), Outcome::Ok);
+        assert_eq!(Outcome::judge(Expect::Safe, 1, &[]), Outcome::Violated);
+        assert_eq!(Outcome::judge(Expect::Unsafe, 1, &why), Outcome::Caught);
+        assert_eq!(Outcome::judge(Expect::Unsafe, 0, &[]), Outcome::NotCaught);
+        assert_eq!(Outcome::judge(Expect::Any, 3, &why), Outcome::Reported);
+    }
 
     #[test]
     fn utc_stamp_is_civil_time() {

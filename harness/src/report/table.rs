@@ -64,13 +64,23 @@ pub fn render(report: &Report, max_replays: usize) -> String {
         } else {
             hits.join(", ")
         };
-        let result = match (s.expectation_met, s.expect) {
-            (true, crate::scenario::Expect::Unsafe) => "ok (caught)",
-            (true, _) => "ok",
-            (false, crate::scenario::Expect::Unsafe) => "NOT CAUGHT",
-            (false, _) => "VIOLATED",
-        };
-        out.push_str(&format!("  {hits:<11}  {result}\n"));
+        out.push_str(&format!("  {hits:<11}  {}\n", s.result.as_str()));
+    }
+    for s in &report.strategies {
+        if s.result == super::Outcome::Untested {
+            out.push_str(&format!(
+                "\n{} is untested: {}",
+                s.name,
+                s.untested_because.join("; ")
+            ));
+        }
+    }
+    if report
+        .strategies
+        .iter()
+        .any(|s| s.result == super::Outcome::Untested)
+    {
+        out.push('\n');
     }
     let mut any = false;
     for s in &report.strategies {
@@ -79,8 +89,13 @@ pub fn render(report: &Report, max_replays: usize) -> String {
                 out.push_str("\nviolations (replay with the command shown):\n");
                 any = true;
             }
+            let fired = if v.fired.is_empty() {
+                "nothing fired".to_string()
+            } else {
+                format!("fired: {}", v.fired.join(", "))
+            };
             out.push_str(&format!(
-                "  {:<16} {} iter {:>3} [{}; dest {}{}]  {}\n",
+                "  {:<16} {} iter {:>3} [{}; {fired}; dest {}{}]  {}\n",
                 v.kind.as_str(),
                 s.name,
                 v.iteration,

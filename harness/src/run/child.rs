@@ -166,23 +166,4 @@ impl Drop for Child {
     }
 }
 
-/// "exit 0", "signal 9", ... for reports.
-pub fn describe_status(status: Option<ExitStatus>) -> String {
-    use std::os::unix::process::ExitStatusExt;
-    match status {
-        None => "unknown".into(),
-        Some(s) => match (s.code(), s.signal()) {
-            (Some(c), _) => format!("exit {c}"),
-            (None, Some(sig)) => format!("signal {sig}"),
-            _ => "unknown".into(),
-        },
-    }
-}
-
-/// Makes the calling worker die with its supervisor, so no child outlives a run.
-pub fn die_with_parent() {
-    #[cfg(target_os = "linux")]
-    {
-        let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
-    }
-}
+pub use crate::process::{describe_status, die_with_parent};

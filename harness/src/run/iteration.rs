@@ -3,29 +3,52 @@
 
 use super::child::{describe_status, Child, Message, Tag};
 use super::killer::Killer;
+use super::plan::{replay_id, IterationPlan};
 use super::watchdog::Watchdog;
 use super::{RunContext, RunError};
 use crate::event::{Claim, Event};
-use crate::fault::{replay_id, IterationPlan, PlannedFault};
-use crate::oracle::{self, Observation, SourceCheck, Verdict, Window};
+use crate::fault::{Fault, FaultKind, Placement};
+use crate::oracle::{self, FileFacts, Observation, SourceCheck, Verdict, Window};
 use crate::scenario::{DestinationChoice, StrategyEntry};
-use crate::workload;
+use crate::workload::{self, DestinationSetup};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+/// Checkpoints of one mode while the backup ran.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointCount {
+    pub ran: u64,
+    /// Returned BUSY (could not finish: a reader or writer held it back) or an error.
+    pub busy: u64,
+}
+
 /// Everything one iteration found.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct IterationResult {
+    /// The entry's id (its label, else the strategy name).
     pub strategy: String,
+    /// The strategy the entry runs.
+    pub strategy_name: String,
     pub iteration: u32,
     pub replay: String,
     pub destination: DestinationChoice,
-    pub fault: PlannedFault,
-    /// Whether the planned fault actually happened.
+    /// The destination as set up (preset plus the scenario's destination keys).
+    pub dest: DestinationSetup,
+    /// The destination file before the backup (after the pre-image) and after recovery.
+    pub dest_before: Option<FileFacts>,
+    pub dest_after: Option<FileFacts>,
+    /// The planned fault kind and fault (`None`: the iteration ran to completion).
+    pub kind: Option<FaultKind>,
+    pub fault: Option<Fault>,
+    /// Whether the planned fault actually happened (before the claim, or for
+    /// `power-cut-after-claim` right after it).
     pub fault_hit: bool,
-    /// Whether a replay places the fault at the same point (see [`PlannedFault::deterministic`]).
+    /// What fired, as the worker or the supervisor reported it.
+    pub fired: Vec<String>,
+    /// Whether a replay places the fault at the same point (see [`Fault::deterministic`]).
     pub deterministic: bool,
     pub claim: Option<Claim>,
     pub window: Window,
@@ -38,6 +61,9 @@ pub struct IterationResult {
     pub backup_ms: u64,
     /// Commits acknowledged while the backup ran.
     pub commits_during_backup: u64,
+    /// Checkpoints by mode while the backup ran.
+    #[serde(default)]
+    pub checkpoints: BTreeMap<String, CheckpointCount>,
     pub last_event: Option<Event>,
 }
 
@@ -53,14 +79,10 @@ pub fn run_iteration(
     let dst = dir.path().join("dest.db");
     std::fs::copy(&ctx.base_source, &src)
         .map_err(|e| RunError::io(format!("copying the source to {}", src.display()), e))?;
-    workload::create_destination_with_page_size(
-        &dst,
-        &plan.destination.kind(),
-        plan.seed,
-        ctx.spec.page_size,
-    )
-    .map_err(|e| RunError::Setup(format!("destination {}: {e}", dst.display())))?;
+    workload::create_destination(&dst, &plan.dest, plan.seed)
+        .map_err(|e| RunError::Setup(format!("destination {}: {e}", dst.display())))?;
     let pre = oracle::take_pre_image(&dst).map_err(|e| RunError::Setup(e.to_string()))?;
+    let dest_before = oracle::file_facts(&dst);
 
     let (tx, rx) = mpsc::channel::<Message>();
     let mut helpers = spawn_source_load(ctx, &src, dir.path(), &tx)?;
@@ -84,12 +106,7 @@ pub fn run_iteration(
     // An unreadable source is the oracle's business (source-damaged), not a harness error.
     let k_before = read_seq(&src).unwrap_or(max_acked);
 
-    let mut env = Vec::new();
-    let vfs_plan = plan.fault.vfs_plan(plan.seed, plan.destination);
-    if !vfs_plan.rules.is_empty() {
-        env.push((vfs_faults::PLAN_ENV.to_string(), vfs_plan.to_env_value()));
-    }
-    let args = vec![
+    let mut args = vec![
         "backup".to_string(),
         "--strategy".into(),
         entry.name.clone(),
@@ -102,18 +119,24 @@ pub fn run_iteration(
         "--params".into(),
         serde_json::to_string(&entry.params).expect("params serialize"),
     ];
+    // Faults the worker carries out itself: VFS rules, an abort, a power cut after the claim.
+    let worker_fault = plan.fault.as_ref().filter(|f| !f.by_supervisor());
+    if let Some(f) = worker_fault {
+        args.push("--fault".into());
+        args.push(serde_json::to_string(f).expect("fault serializes"));
+    }
     let started = Instant::now();
     let mut backup = Child::spawn(
         Tag::Backup,
         &args,
-        &env,
+        &[],
         &dir.path().join("backup.stderr"),
         tx.clone(),
     )
     .map_err(|e| RunError::io("spawning the backup worker".into(), e))?;
     drop(tx);
 
-    let mut killer = Killer::new(&plan.fault, started);
+    let mut killer = Killer::new(plan.fault.as_ref(), started);
     let mut watchdog = Watchdog::new(
         started,
         Duration::from_millis(scenario.watchdog_ms),
@@ -121,6 +144,7 @@ pub fn run_iteration(
     );
     let mut seen = BackupSeen::default();
     let mut commits_during_backup = 0u64;
+    let mut checkpoints: BTreeMap<String, CheckpointCount> = BTreeMap::new();
     let mut closed = false;
     let mut stall: Option<String> = None;
     // Whether the kill landed before the strategy claimed anything: a kill after the claim
@@ -139,11 +163,20 @@ pub fn run_iteration(
                 seen.record(ev);
                 if killer.after_event(seen.events) && backup.kill() {
                     killed_before_claim = seen.claim.is_none();
+                    if killed_before_claim {
+                        seen.fired
+                            .push(format!("SIGKILL after event #{}", seen.events));
+                    }
                 }
             }
             Ok(Message::Event(_, Event::Commit { k, .. })) => {
                 max_acked = max_acked.max(k);
                 commits_during_backup += 1;
+            }
+            Ok(Message::Event(_, Event::Checkpoint { mode, rc, .. })) => {
+                let c = checkpoints.entry(mode.to_lowercase()).or_default();
+                c.ran += 1;
+                c.busy += u64::from(rc != 0);
             }
             Ok(Message::Event(..)) => {}
             Ok(Message::Closed(Tag::Backup)) => closed = true,
@@ -156,6 +189,12 @@ pub fn run_iteration(
         }
         if killer.on_time(Instant::now()) && backup.kill() {
             killed_before_claim = seen.claim.is_none();
+            if killed_before_claim {
+                seen.fired.push(format!(
+                    "SIGKILL after {} ms",
+                    started.elapsed().as_millis()
+                ));
+            }
         }
         // Once the strategy has claimed, what is left (reading k_end) is not the backup.
         if stall.is_none() && seen.claim.is_none() {
@@ -189,14 +228,16 @@ pub fn run_iteration(
     }
 
     let exit = describe_status(status);
-    let fault_hit = match &plan.fault {
-        PlannedFault::None => false,
-        PlannedFault::KillAfterEvent { .. } | PlannedFault::KillDelay { .. } => killed_before_claim,
-        // The worker's own VFS killed it (nobody else did), before it claimed.
-        PlannedFault::KillDestOp { .. } => {
-            !killed_before_claim && stall.is_none() && seen.claim.is_none() && exit == "signal 9"
-        }
-        PlannedFault::FinalCommitIoerr => seen.rules_fired > 0,
+    let fault_hit = match plan.fault.as_ref() {
+        None => false,
+        Some(f) if f.by_supervisor() => killed_before_claim,
+        // The worker says so just before it cuts the power; the cut ends it with its code.
+        Some(Fault {
+            placement: Placement::AfterClaim,
+            ..
+        }) => seen.fired_after_claim && exit == format!("exit {}", vfs_faults::POWER_CUT_EXIT_CODE),
+        // A VFS rule fired, or the application aborted, before the strategy claimed.
+        Some(_) => seen.fired_before_claim,
     };
     let window = Window {
         k_start: seen.k_start.unwrap_or(k_before),
@@ -207,6 +248,7 @@ pub fn run_iteration(
         .map_err(|e| RunError::Oracle(e.to_string()))?;
     let state = oracle::inspect_destination(&dst, &pre, &mut ctx.model)
         .map_err(|e| RunError::Oracle(e.to_string()))?;
+    let dest_after = oracle::file_facts(&dst);
     let obs = Observation {
         claim: seen.claim.clone(),
         window,
@@ -224,13 +266,19 @@ pub fn run_iteration(
         tracing::warn!("kept iteration files in {}", kept.display());
     }
     Ok(IterationResult {
-        strategy: entry.name.clone(),
+        strategy: entry.id().to_string(),
+        strategy_name: entry.name.clone(),
         iteration: plan.iteration,
-        replay: replay_id(&ctx.scenario_id, scenario.seed, &entry.name, plan.iteration),
+        replay: replay_id(&ctx.scenario_id, scenario.seed, entry.id(), plan.iteration),
         destination: plan.destination,
+        dest: plan.dest.clone(),
+        dest_before,
+        dest_after,
+        kind: plan.kind,
         fault: plan.fault.clone(),
         fault_hit,
-        deterministic: plan.fault.deterministic(),
+        fired: seen.fired,
+        deterministic: plan.deterministic(),
         claim: seen.claim,
         window,
         verdict,
@@ -240,6 +288,7 @@ pub fn run_iteration(
         restarts: seen.restarts,
         backup_ms,
         commits_during_backup,
+        checkpoints,
         last_event: seen.last,
     })
 }
@@ -279,8 +328,14 @@ pub(super) fn spawn_source_load(
             src.display().to_string(),
             "--interval-ms".into(),
             scenario.checkpointer.interval_ms.to_string(),
-            "--truncate-every".into(),
-            scenario.checkpointer.truncate_every.to_string(),
+            "--modes".into(),
+            scenario
+                .checkpointer
+                .cycle()
+                .iter()
+                .map(|m| m.as_sql().to_lowercase())
+                .collect::<Vec<_>>()
+                .join(","),
         ];
         let stderr = dir.join("checkpointer.stderr");
         children.push(
@@ -300,7 +355,10 @@ struct BackupSeen {
     claim: Option<Claim>,
     steps: u64,
     restarts: u64,
-    rules_fired: u64,
+    /// What fired (worker `fired` events, supervisor kills).
+    fired: Vec<String>,
+    fired_before_claim: bool,
+    fired_after_claim: bool,
     last: Option<Event>,
 }
 
@@ -315,8 +373,13 @@ impl BackupSeen {
                 self.steps = *step;
                 self.restarts = *restarts;
             }
-            Event::Faults { rule_hits, .. } => {
-                self.rules_fired = rule_hits.iter().map(|r| r.fired).sum();
+            Event::Fired { what } => {
+                self.fired.push(what.clone());
+                if self.claim.is_none() {
+                    self.fired_before_claim = true;
+                } else {
+                    self.fired_after_claim = true;
+                }
             }
             _ => {}
         }

@@ -1,7 +1,7 @@
 //! The killer: decides when the supervisor SIGKILLs the backup worker for the iteration's
 //! planned fault. (Kills at an exact VFS operation happen inside the worker, see `fault`.)
 
-use crate::fault::PlannedFault;
+use crate::fault::{Fault, Placement};
 use std::time::{Duration, Instant};
 
 pub struct Killer {
@@ -11,10 +11,13 @@ pub struct Killer {
 }
 
 impl Killer {
-    pub fn new(fault: &PlannedFault, started: Instant) -> Killer {
-        let (after_events, at) = match fault {
-            PlannedFault::KillAfterEvent { n } => (Some(*n), None),
-            PlannedFault::KillDelay { ms } => (None, Some(started + Duration::from_millis(*ms))),
+    /// The kill of `fault` if the supervisor carries it out (after an event or a delay).
+    pub fn new(fault: Option<&Fault>, started: Instant) -> Killer {
+        let (after_events, at) = match fault.map(|f| &f.placement) {
+            Some(Placement::AfterEvent { n }) => (Some(*n), None),
+            Some(Placement::AfterDelay { ms }) => {
+                (None, Some(started + Duration::from_millis(*ms)))
+            }
             _ => (None, None),
         };
         Killer {
@@ -42,10 +45,21 @@ impl Killer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fault::FaultAction;
+    use vfs_faults::KillWhen;
+
+    fn kill(placement: Placement) -> Fault {
+        Fault {
+            action: FaultAction::Kill {
+                when: KillWhen::Before,
+            },
+            placement,
+        }
+    }
 
     #[test]
     fn kills_once_after_the_nth_event() {
-        let mut k = Killer::new(&PlannedFault::KillAfterEvent { n: 3 }, Instant::now());
+        let mut k = Killer::new(Some(&kill(Placement::AfterEvent { n: 3 })), Instant::now());
         assert!(!k.after_event(1));
         assert!(!k.after_event(2));
         assert!(k.after_event(3));
@@ -56,7 +70,7 @@ mod tests {
     #[test]
     fn kills_once_after_the_delay() {
         let t0 = Instant::now();
-        let mut k = Killer::new(&PlannedFault::KillDelay { ms: 50 }, t0);
+        let mut k = Killer::new(Some(&kill(Placement::AfterDelay { ms: 50 })), t0);
         assert!(!k.on_time(t0 + Duration::from_millis(49)));
         assert!(k.on_time(t0 + Duration::from_millis(50)));
         assert!(!k.on_time(t0 + Duration::from_millis(60)));
@@ -66,7 +80,7 @@ mod tests {
     #[test]
     fn no_fault_never_kills() {
         let t0 = Instant::now();
-        let mut k = Killer::new(&PlannedFault::None, t0);
+        let mut k = Killer::new(None, t0);
         assert!(!k.after_event(1000));
         assert!(!k.on_time(t0 + Duration::from_secs(1000)));
     }

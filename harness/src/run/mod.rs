@@ -9,14 +9,15 @@
 pub mod child;
 pub mod iteration;
 pub mod killer;
+pub mod plan;
 pub mod watchdog;
 pub mod worker;
 
 pub use iteration::IterationResult;
 
-use crate::fault::plan_iteration;
 use crate::scenario::Scenario;
 use crate::workload::{self, Model, WorkloadSpec};
+use plan::plan_iteration;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -205,7 +206,7 @@ pub fn run_scenario(
             if selection
                 .strategy
                 .as_deref()
-                .is_some_and(|s| s != entry.name)
+                .is_some_and(|s| s != entry.id())
             {
                 continue;
             }
@@ -235,7 +236,8 @@ pub fn run_scenario(
                 Err(e) => {
                     error = Some(format!(
                         "{} iteration {i} (seed {}): {e}",
-                        entry.name, scenario.seed
+                        entry.id(),
+                        scenario.seed
                     ));
                     break 'outer;
                 }

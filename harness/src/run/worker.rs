@@ -4,24 +4,17 @@
 //! fault VFS from [`vfs_faults::PLAN_ENV`], runs one strategy and reports its claim. All of them
 //! print [`Event`]s as JSON lines on stdout.
 
-use crate::event::{Claim, Event};
-use crate::fault::{DEST_ROLE, SOURCE_ROLE};
-use crate::run::child::die_with_parent;
+use crate::event::{Claim, Event, SOURCE_VFS_ENV, VFS_NAME};
+use crate::fault::{Fault, FaultAction, Placement, DEST_ROLE, SOURCE_ROLE};
+use crate::process::die_with_parent;
 use crate::strategy::{self, StrategyContext, StrategyParams};
+use crate::workload::CheckpointMode;
 use crate::workload::{self, WorkloadSpec};
 use anyhow::{anyhow, Context, Result};
 use rusqlite::{Connection, OpenFlags};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use vfs_faults::{FaultPlan, FaultVfs, PLAN_ENV};
-
-/// The name the backup worker registers its fault VFS under.
-pub const VFS_NAME: &str = "harness-faults";
-
-/// When set (to anything), the backup worker also opens the source through its fault VFS and
-/// gives copy-locked's `<dest>.tmp` the destination role, so every operation of the strategy is
-/// traced and can be faulted (crash exploration, `harness::explore`).
-pub const SOURCE_VFS_ENV: &str = "HARNESS_SOURCE_VFS";
+use vfs_faults::{FaultPlan, FaultVfs, Options, PowerCutMode, PLAN_ENV};
 
 /// Prints one event line and flushes, so the supervisor sees it before any kill.
 pub fn emit(ev: Event) {
@@ -37,9 +30,9 @@ pub fn writer(source: &Path, spec: &WorkloadSpec, id: u32, rate: f64) -> Result<
         .with_context(|| format!("writer {id} on {}", source.display()))
 }
 
-pub fn checkpointer(source: &Path, interval_ms: u64, truncate_every: u32) -> Result<()> {
+pub fn checkpointer(source: &Path, interval_ms: u64, modes: &[CheckpointMode]) -> Result<()> {
     die_with_parent();
-    workload::run_checkpointer(source, interval_ms, truncate_every, &mut emit)
+    workload::run_checkpointer(source, interval_ms, modes, &mut emit)
         .with_context(|| format!("checkpointer on {}", source.display()))
 }
 
@@ -64,21 +57,48 @@ fn read_source_seq(source: &Path) -> Result<u64> {
     Ok(workload::read_seq(&conn)?)
 }
 
-/// Runs one strategy from source to destination with the VFS plan from the environment.
+/// Runs one strategy from source to destination with the VFS plan from the environment and
+/// the iteration's planned `fault` (a VFS rule, an abort before a step, or a power cut after
+/// the claim; kills after an event or a delay are the supervisor's).
 pub fn backup(
     strategy_name: &str,
     source: &Path,
     dest: &Path,
     spec: &WorkloadSpec,
     params: &StrategyParams,
+    fault: Option<&Fault>,
 ) -> Result<()> {
     die_with_parent();
     let strategy = strategy::by_name(strategy_name)
         .ok_or_else(|| anyhow!("unknown strategy `{strategy_name}`"))?;
-    let plan = FaultPlan::from_env(PLAN_ENV)
+    let mut plan = FaultPlan::from_env(PLAN_ENV)
         .with_context(|| format!("reading {PLAN_ENV}"))?
         .unwrap_or_default();
-    let vfs = FaultVfs::register(VFS_NAME, plan).context("registering the fault VFS")?;
+    if let Some(f) = fault {
+        if let Some(op_fault) = f.op_fault(PowerCutMode::Exit) {
+            plan.rules.push(op_fault.rule(f.label()));
+        }
+    }
+    let after_claim = fault.and_then(|f| match (&f.action, &f.placement) {
+        (FaultAction::PowerCut { unsynced, metadata }, Placement::AfterClaim) => {
+            Some((*unsynced, *metadata))
+        }
+        _ => None,
+    });
+    let abort_before_step = fault.and_then(|f| match (&f.action, &f.placement) {
+        (FaultAction::Abort, Placement::BeforeStep { n }) => Some(*n),
+        _ => None,
+    });
+    let vfs = FaultVfs::register_with(
+        VFS_NAME,
+        Options {
+            plan,
+            // A power cut after the claim needs to know what was never made durable.
+            track_power: after_claim.is_some(),
+            ..Options::default()
+        },
+    )
+    .context("registering the fault VFS")?;
     let source = absolute(source)?;
     let dest = absolute(dest)?;
     vfs.set_role(&dest.to_string_lossy(), DEST_ROLE);
@@ -93,6 +113,17 @@ pub fn backup(
             name: name.to_string(),
         })
     });
+    vfs.on_fire(|f| {
+        emit(Event::Fired {
+            what: format!(
+                "{} (op {} on {}, occurrence {})",
+                f.name.as_deref().unwrap_or("rule"),
+                crate::fault::action::kebab(&f.op),
+                crate::fault::action::kebab(&f.file),
+                f.occurrence
+            ),
+        })
+    });
 
     let k_start = read_source_seq(&source)?;
     emit(Event::Start { k_start });
@@ -104,6 +135,7 @@ pub fn backup(
         dest_vfs: Some(VFS_NAME),
         params,
         workload: spec,
+        abort_before_step,
         emit: &mut sink,
     };
     let claim = strategy.run(&mut ctx);
@@ -112,6 +144,14 @@ pub fn backup(
     });
     let k_end = read_source_seq(&source)?;
     emit(Event::End { k_end });
+    if let Some((unsynced, metadata)) = after_claim {
+        // The claim is recorded; now everything that was not made durable is at the mercy of
+        // the power-cut model. The process ends here.
+        emit(Event::Fired {
+            what: "power cut after the claim".into(),
+        });
+        vfs.power_cut_now_with(PowerCutMode::Exit, unsynced, metadata);
+    }
     emit(Event::Faults {
         rule_hits: vfs.rule_hits(),
         trace_hash: None,

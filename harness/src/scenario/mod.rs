@@ -4,11 +4,12 @@
 //! back up into, which strategies run with which parameters and expectations, which faults are
 //! injected, and how many iterations run. See `scenarios/wal-storm.toml` for a commented example.
 
-use crate::strategy::{external, is_known, StrategyParams};
+use crate::strategy::{self, external, is_known};
 use crate::workload::WorkloadSpec;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
+mod keys;
 mod locate;
 mod sections;
 #[cfg(test)]
@@ -105,8 +106,9 @@ impl Scenario {
         }
     }
 
-    pub fn strategy(&self, name: &str) -> Option<&StrategyEntry> {
-        self.strategies.iter().find(|s| s.name == name)
+    /// The entry whose id (label, else name) is `id`.
+    pub fn strategy(&self, id: &str) -> Option<&StrategyEntry> {
+        self.strategies.iter().find(|s| s.id() == id)
     }
 
     /// Parses and validates scenario text; `path` only names the file in errors.
@@ -128,15 +130,19 @@ impl Scenario {
                 .unwrap_or_else(|| "scenario".into());
         }
         scenario.path = path.to_path_buf();
-        scenario.validate(text).map_err(|(key, message)| {
-            let line = key_line(text, &key);
-            ScenarioError::Parse {
-                path: shown.clone(),
-                line,
-                key,
-                message,
-            }
-        })?;
+        scenario
+            .validate(text)
+            .and_then(|()| keys::check_mode_keys(text, scenario.mode))
+            .map_err(|(key, message)| {
+                let line = key_line(text, &key);
+                ScenarioError::Parse {
+                    path: shown.clone(),
+                    line,
+                    key,
+                    message,
+                }
+            })?;
+        scenario.resolve();
         Ok(scenario)
     }
 
@@ -246,6 +252,22 @@ impl Scenario {
                 format!("{} is out of range 1..=16", self.fuzz.max_faults),
             );
         }
+        if !frac_ok(self.faults.min_fault_hit) {
+            return bad(
+                "faults.min_fault_hit",
+                format!("{} is out of range 0..=1", self.faults.min_fault_hit),
+            );
+        }
+        if let Err(m) = check_destination_keys(&self.destination.keys) {
+            return bad(&format!("destination.{}", m.0), m.1);
+        }
+        if !self.checkpointer.modes.is_empty() && text_sets(_text, "checkpointer", "truncate_every")
+        {
+            return bad(
+                "checkpointer.truncate_every",
+                "give either `modes` or `truncate_every`, not both".into(),
+            );
+        }
         if self.fuzz.pages_min < 2 || self.fuzz.pages_min > self.fuzz.pages_max {
             return bad(
                 "fuzz.pages_min",
@@ -303,15 +325,90 @@ impl Scenario {
                     format!("{}: must not be empty", s.name),
                 );
             }
+            if let Some(label) = &s.label {
+                if !valid_label(label) {
+                    return bad(
+                        &format!("strategy[{i}].label"),
+                        format!(
+                            "{}: label `{label}` must be letters, digits, `.`, `_`, `-`",
+                            s.name
+                        ),
+                    );
+                }
+                if label != &s.name && is_known(label) {
+                    return bad(
+                        &format!("strategy[{i}].label"),
+                        format!("{}: label `{label}` is another strategy's name", s.name),
+                    );
+                }
+            }
+            if let Some(j) = self.strategies[..i].iter().position(|o| o.id() == s.id()) {
+                return bad(
+                    &format!("strategy[{i}].label"),
+                    format!(
+                        "strategy[{j}] and strategy[{i}] are both `{}`: give each a distinct `label`",
+                        s.id()
+                    ),
+                );
+            }
+            if let Some(keys) = &s.destination {
+                if let Err(m) = check_destination_keys(keys) {
+                    return bad(&format!("strategy[{i}].destination.{}", m.0), m.1);
+                }
+            }
+            let facts = strategy::facts(&s.name).expect("known strategy");
+            if self.mode == Mode::Storm {
+                let kinds = s.faults.as_deref().unwrap_or(&self.faults.kinds);
+                for kind in kinds {
+                    if let Err(why) = kind.check(&facts) {
+                        return match s.faults {
+                            Some(_) => bad(
+                                &format!("strategy[{i}].faults"),
+                                format!("{}: {why}", s.id()),
+                            ),
+                            None => bad(
+                                "faults.kinds",
+                                format!(
+                                    "{} (strategy[{i}]): {why}; give the entry its own `faults`",
+                                    s.id()
+                                ),
+                            ),
+                        };
+                    }
+                }
+                let keys = self.destination.keys.merged(s.destination.as_ref());
+                if !facts.dest_pragmas
+                    && (keys.journal_mode.is_some() || keys.synchronous.is_some())
+                {
+                    return bad(
+                        &format!("strategy[{i}].destination"),
+                        format!(
+                            "{}: this strategy does not open the destination connection itself, \
+                             so destination `journal_mode` and `synchronous` cannot be applied to it",
+                            s.id()
+                        ),
+                    );
+                }
+            }
         }
         Ok(())
+    }
+
+    /// Fills each entry's destination connection pragmas from the destination keys (the
+    /// strategy's own `dest_synchronous` / `dest_journal_mode` win).
+    fn resolve(&mut self) {
+        for s in &mut self.strategies {
+            let keys = self.destination.keys.merged(s.destination.as_ref());
+            s.params.dest_synchronous = s.params.dest_synchronous.or(keys.synchronous);
+            s.params.dest_journal_mode = s.params.dest_journal_mode.or(keys.journal_mode);
+        }
     }
 
     /// Keeps only the named strategies (comma list); an unknown name is an error.
     pub fn select_strategies(&mut self, names: &str) -> Result<(), ScenarioError> {
         let mut kept = Vec::new();
         for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-            if !is_known(name) {
+            if !is_known(name) && self.strategy(name).is_none() {
                 return Err(ScenarioError::Invalid {
                     path: self.path.display().to_string(),
                     message: format!("unknown strategy `{name}` (see `list` for the strategies)"),
@@ -326,16 +423,12 @@ impl Scenario {
                     ),
                 });
             }
+            if kept.iter().any(|k: &StrategyEntry| k.id() == name) {
+                continue;
+            }
             match self.strategy(name) {
                 Some(entry) => kept.push(entry.clone()),
-                None => kept.push(StrategyEntry {
-                    name: name.to_string(),
-                    expect: Expect::Any,
-                    faults: None,
-                    destinations: None,
-                    complete_fraction: None,
-                    params: StrategyParams::default(),
-                }),
+                None => kept.push(StrategyEntry::any(name)),
             }
         }
         if kept.is_empty() {
@@ -347,6 +440,38 @@ impl Scenario {
         self.strategies = kept;
         Ok(())
     }
+}
+
+/// Whether `label` is letters, digits, `.`, `_`, `-` (no `:`, which separates replay-ID parts).
+fn valid_label(label: &str) -> bool {
+    !label.is_empty()
+        && label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// Range checks of destination keys: `Err((key, message))`.
+fn check_destination_keys(keys: &DestinationKeys) -> Result<(), (String, String)> {
+    if let Some(ps) = keys.page_size {
+        if !(512..=65536).contains(&ps) || !ps.is_power_of_two() {
+            return Err((
+                "page_size".into(),
+                format!("{ps} is not a power of two in 512..=65536"),
+            ));
+        }
+    }
+    if let Some(i) = keys.setup_sql.iter().position(|q| q.trim().is_empty()) {
+        return Err((format!("setup_sql[{i}]"), "an empty statement".into()));
+    }
+    Ok(())
+}
+
+/// Whether `[section]` of `text` sets `key` (for keys whose default cannot tell).
+fn text_sets(text: &str, section: &str, key: &str) -> bool {
+    toml::from_str::<toml::Table>(text)
+        .ok()
+        .and_then(|t| t.get(section)?.as_table()?.get(key).cloned())
+        .is_some()
 }
 
 /// The directory holding the bundled scenarios.

@@ -1,9 +1,9 @@
 //! The sections of a scenario file (`[source]`, `[workload]`, `[faults]`, `[[strategy]]`, ...)
 //! and the names they use, with their defaults. `mod.rs` assembles and validates them.
 
-use crate::strategy::StrategyParams;
-use crate::workload::WorkloadSpec;
-use crate::workload::{DestJournal, DestinationKind};
+use crate::fault::PointKind;
+use crate::strategy::{StrategyParams, Synchronous};
+use crate::workload::{CheckpointMode, DestContent, DestinationSetup, JournalMode, WorkloadSpec};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -38,35 +38,7 @@ impl Expect {
     }
 }
 
-/// Fault kinds an iteration can draw. See [`crate::fault`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum FaultKind {
-    /// SIGKILL the backup worker after its n-th progress event (deterministic point).
-    KillAfterEvent,
-    /// The backup worker's own VFS SIGKILLs it at the n-th destination operation: mostly
-    /// database writes, sometimes the commit's journal sync, database sync or journal delete.
-    KillDestOp,
-    /// Like `kill-dest-op`, always at the n-th write of the destination database file.
-    KillDestWrite,
-    /// SIGKILL the backup worker after a seeded wall-clock delay (not deterministic).
-    KillDelay,
-    /// An I/O error inside the destination's final commit, the "remaining()==0 but not
-    /// SQLITE_DONE" window.
-    FinalCommitIoerr,
-}
-
-impl FaultKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FaultKind::KillAfterEvent => "kill-after-event",
-            FaultKind::KillDestOp => "kill-dest-op",
-            FaultKind::KillDestWrite => "kill-dest-write",
-            FaultKind::KillDelay => "kill-delay",
-            FaultKind::FinalCommitIoerr => "final-commit-ioerr",
-        }
-    }
-}
+pub use crate::fault::FaultKind;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -119,8 +91,26 @@ impl Default for SourceSection {
 pub struct CheckpointerSection {
     pub enabled: bool,
     pub interval_ms: u64,
-    /// Every n-th checkpoint is TRUNCATE, the others PASSIVE.
+    /// Checkpoint modes, cycled in order. Empty: PASSIVE, with every `truncate_every`-th one
+    /// TRUNCATE.
+    pub modes: Vec<CheckpointMode>,
+    /// Without `modes`: every n-th checkpoint is TRUNCATE, the others PASSIVE (0 = never).
     pub truncate_every: u32,
+}
+
+impl CheckpointerSection {
+    /// The modes the checkpointer cycles through.
+    pub fn cycle(&self) -> Vec<CheckpointMode> {
+        if !self.modes.is_empty() {
+            return self.modes.clone();
+        }
+        let n = self.truncate_every.max(1) as usize;
+        let mut out = vec![CheckpointMode::Passive; n];
+        if self.truncate_every > 0 {
+            out[n - 1] = CheckpointMode::Truncate;
+        }
+        out
+    }
 }
 
 impl Default for CheckpointerSection {
@@ -128,6 +118,7 @@ impl Default for CheckpointerSection {
         CheckpointerSection {
             enabled: true,
             interval_ms: 25,
+            modes: Vec::new(),
             truncate_every: 10,
         }
     }
@@ -140,8 +131,14 @@ pub struct FaultSection {
     pub complete_fraction: f64,
     /// Fault kinds drawn (uniformly) for the other iterations.
     pub kinds: Vec<FaultKind>,
-    /// Upper bound of `kill-delay`, in milliseconds.
+    /// Upper bound of `kill-delay`, in milliseconds (a strategy's `delay_max_ms` overrides).
     pub delay_max_ms: u64,
+    /// A strategy is `untested` unless every fault kind it planned fired in at least this
+    /// fraction of the iterations that planned it.
+    pub min_fault_hit: f64,
+    /// Metadata policy of power cuts: `ordered` (ext4 data=ordered, XFS) or `independent`
+    /// (the POSIX worst case).
+    pub power_cut_metadata: vfs_faults::MetadataOrder,
 }
 
 impl Default for FaultSection {
@@ -155,6 +152,8 @@ impl Default for FaultSection {
                 FaultKind::FinalCommitIoerr,
             ],
             delay_max_ms: 300,
+            min_fault_hit: 0.5,
+            power_cut_metadata: vfs_faults::MetadataOrder::Ordered,
         }
     }
 }
@@ -176,23 +175,27 @@ pub enum DestinationChoice {
 }
 
 impl DestinationChoice {
-    pub fn kind(self) -> DestinationKind {
+    pub const ALL: [DestinationChoice; 5] = [
+        DestinationChoice::Fresh,
+        DestinationChoice::ExistingDelete,
+        DestinationChoice::ExistingWal,
+        DestinationChoice::ConflictingDelete,
+        DestinationChoice::ConflictingWal,
+    ];
+
+    /// The preset: what the file holds and its journal mode (`None`: no file).
+    pub fn preset(self) -> (DestContent, Option<JournalMode>) {
         match self {
-            DestinationChoice::Fresh => DestinationKind::Fresh,
-            DestinationChoice::ExistingDelete => DestinationKind::Existing {
-                journal: DestJournal::Delete,
-            },
-            DestinationChoice::ExistingWal => DestinationKind::Existing {
-                journal: DestJournal::Wal,
-            },
-            DestinationChoice::ConflictingDelete => DestinationKind::Conflicting {
-                journal: DestJournal::Delete,
-            },
-            DestinationChoice::ConflictingWal => DestinationKind::Conflicting {
-                journal: DestJournal::Wal,
-            },
+            DestinationChoice::Fresh => (DestContent::Fresh, None),
+            DestinationChoice::ExistingDelete => (DestContent::Existing, Some(JournalMode::Delete)),
+            DestinationChoice::ExistingWal => (DestContent::Existing, Some(JournalMode::Wal)),
+            DestinationChoice::ConflictingDelete => {
+                (DestContent::Conflicting, Some(JournalMode::Delete))
+            }
+            DestinationChoice::ConflictingWal => (DestContent::Conflicting, Some(JournalMode::Wal)),
         }
     }
+
     /// Whether the destination is a WAL-mode database before the backup.
     pub fn is_wal(self) -> bool {
         matches!(
@@ -232,7 +235,7 @@ pub struct CrashSection {
     /// Destinations every strategy is swept on (a strategy's `destinations` overrides).
     pub destinations: Vec<DestinationChoice>,
     /// Fault kinds placed at every operation.
-    pub kinds: Vec<crate::explore::points::PointKind>,
+    pub kinds: Vec<PointKind>,
     /// Kill points that leave identical files share one child process (see `explore::sweep`).
     pub dedup_kills: bool,
     /// Backup worker processes run at once for kill points.
@@ -246,7 +249,7 @@ impl Default for CrashSection {
                 DestinationChoice::ExistingDelete,
                 DestinationChoice::ExistingWal,
             ],
-            kinds: crate::explore::points::PointKind::ALL.to_vec(),
+            kinds: PointKind::ALL.to_vec(),
             dedup_kills: true,
             kill_parallel: 2,
         }
@@ -292,6 +295,10 @@ impl Default for FuzzSection {
 #[serde(deny_unknown_fields)]
 pub struct StrategyEntry {
     pub name: String,
+    /// Names this entry in reports and replay IDs when the scenario runs one strategy twice
+    /// (letters, digits, `.`, `_`, `-`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
     pub expect: Expect,
     /// Overrides `[faults] kinds` for this strategy.
     #[serde(default)]
@@ -302,21 +309,103 @@ pub struct StrategyEntry {
     /// Overrides `[faults] complete_fraction` for this strategy.
     #[serde(default)]
     pub complete_fraction: Option<f64>,
+    /// Overrides `[faults] delay_max_ms` for this strategy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_max_ms: Option<u64>,
+    /// Overrides keys of `[destination]` for this strategy (`[strategy.destination]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<DestinationKeys>,
     #[serde(flatten)]
     pub params: StrategyParams,
+}
+
+impl StrategyEntry {
+    /// What reports and replay IDs call this entry: its label, else its strategy name.
+    pub fn id(&self) -> &str {
+        self.label.as_deref().unwrap_or(&self.name)
+    }
+
+    /// An entry for `name` with no expectation and default parameters.
+    pub fn any(name: &str) -> StrategyEntry {
+        StrategyEntry {
+            name: name.to_string(),
+            label: None,
+            expect: Expect::Any,
+            faults: None,
+            destinations: None,
+            complete_fraction: None,
+            delay_max_ms: None,
+            destination: None,
+            params: StrategyParams::default(),
+        }
+    }
+}
+
+/// The keys that describe a destination beyond its preset (`[destination]`, or a
+/// strategy's `[strategy.destination]`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DestinationKeys {
+    /// The destination's journal mode: set on a pre-existing file (WAL persists in it) and on
+    /// the strategy's destination connection. Unset: the preset's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub journal_mode: Option<JournalMode>,
+    /// `PRAGMA synchronous` of the strategy's destination connection. Unset: SQLite's default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub synchronous: Option<Synchronous>,
+    /// Page size of a pre-existing destination. Unset: the source's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page_size: Option<u32>,
+    /// Statements run on a pre-existing destination after its preset content, before the
+    /// pre-image is taken.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub setup_sql: Vec<String>,
+}
+
+impl DestinationKeys {
+    /// These keys, with `over`'s set keys in their place.
+    pub fn merged(&self, over: Option<&DestinationKeys>) -> DestinationKeys {
+        let Some(o) = over else {
+            return self.clone();
+        };
+        DestinationKeys {
+            journal_mode: o.journal_mode.or(self.journal_mode),
+            synchronous: o.synchronous.or(self.synchronous),
+            page_size: o.page_size.or(self.page_size),
+            setup_sql: if o.setup_sql.is_empty() {
+                self.setup_sql.clone()
+            } else {
+                o.setup_sql.clone()
+            },
+        }
+    }
+
+    /// The destination of one iteration: `choice`'s preset with these keys over it.
+    pub fn setup(&self, choice: DestinationChoice, source_page_size: u32) -> DestinationSetup {
+        let (content, preset_journal) = choice.preset();
+        DestinationSetup {
+            content,
+            journal_mode: self.journal_mode.or(preset_journal),
+            page_size: self.page_size.unwrap_or(source_page_size),
+            setup_sql: self.setup_sql.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DestinationSection {
-    /// Destination kinds, cycled through the iterations.
+    /// Destination presets, cycled through the iterations.
     pub kinds: Vec<DestinationChoice>,
+    #[serde(flatten)]
+    pub keys: DestinationKeys,
 }
 
 impl Default for DestinationSection {
     fn default() -> Self {
         DestinationSection {
             kinds: vec![DestinationChoice::Fresh],
+            keys: DestinationKeys::default(),
         }
     }
 }

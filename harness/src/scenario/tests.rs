@@ -1,6 +1,8 @@
 //! Unit tests of scenario parsing and validation.
 
 use super::*;
+use crate::strategy::Synchronous;
+use crate::workload::{CheckpointMode, JournalMode};
 
 fn parse(text: &str) -> Result<Scenario, ScenarioError> {
     Scenario::parse(text, Path::new("scenarios/t.toml"))
@@ -109,7 +111,8 @@ fn select_strategies_filters_and_rejects_unknown() {
 
 #[test]
 fn external_entries_need_a_command_with_dst() {
-    let ext = "[[strategy]]\nname = \"external:py\"\nexpect = \"safe\"\n";
+    let ext =
+        "[[strategy]]\nname = \"external:py\"\nexpect = \"safe\"\nfaults = [\"kill-delay\"]\n";
     let err = parse(ext).unwrap_err().to_string();
     assert!(
         err.contains("key `strategy[0].command`")
@@ -143,4 +146,94 @@ fn bundled_scenarios_parse() {
     for (name, _) in bundled() {
         Scenario::load(&name).unwrap_or_else(|e| panic!("{name}: {e}"));
     }
+}
+
+#[test]
+fn faults_a_strategy_cannot_receive_are_refused_at_load() {
+    let copy = "[[strategy]]\nname = \"copy-locked\"\nexpect = \"safe\"\n";
+    let err = parse(copy).unwrap_err().to_string();
+    assert!(
+        err.contains("key `faults.kinds`") && err.contains("kill-dest-op") && !err.contains('\n'),
+        "{err}"
+    );
+    let own = format!("{copy}faults = [\"torn\"]\n");
+    let err = parse(&own).unwrap_err().to_string();
+    assert!(err.contains("key `strategy[0].faults`"), "{err}");
+    assert!(parse(&format!("{copy}faults = [\"kill-delay\"]\n")).is_ok());
+    let abort = "[[strategy]]\nname = \"vacuum-into\"\nexpect = \"safe\"\nfaults = [\"abort\"]\n";
+    let err = parse(abort).unwrap_err().to_string();
+    assert!(err.contains("sqlite3_backup_step"), "{err}");
+}
+
+#[test]
+fn labels_make_one_strategy_two_entries() {
+    let twice = "[[strategy]]\nname = \"api-step\"\nexpect = \"safe\"\n\
+                 [[strategy]]\nname = \"api-step\"\nexpect = \"safe\"\n";
+    let err = parse(twice).unwrap_err().to_string();
+    assert!(err.contains("distinct `label`"), "{err}");
+    let labelled = format!("{twice}label = \"step-extra\"\n");
+    let s = parse(&labelled).unwrap();
+    assert_eq!(s.strategies[1].id(), "step-extra");
+    assert_eq!(s.strategy("step-extra").unwrap().name, "api-step");
+    let err = parse(&format!("{twice}label = \"a:b\"\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("letters, digits"), "{err}");
+}
+
+#[test]
+fn destination_keys_reach_the_plan_and_the_connection() {
+    let text = "[destination]\nkinds = [\"existing-delete\"]\njournal_mode = \"truncate\"\n\
+                synchronous = \"extra\"\npage_size = 1024\n\
+                setup_sql = [\"CREATE TABLE items(price INT)\"]\n\
+                [[strategy]]\nname = \"api-step\"\nexpect = \"safe\"\n\
+                [[strategy]]\nname = \"api-oneshot\"\nexpect = \"safe\"\n\
+                [strategy.destination]\njournal_mode = \"memory\"\n";
+    let s = parse(text).unwrap();
+    let step = &s.strategies[0].params;
+    assert_eq!(
+        (step.dest_journal_mode, step.dest_synchronous),
+        (Some(JournalMode::Truncate), Some(Synchronous::Extra))
+    );
+    assert_eq!(
+        s.strategies[1].params.dest_journal_mode,
+        Some(JournalMode::Memory)
+    );
+    let setup = s
+        .destination
+        .keys
+        .merged(s.strategies[1].destination.as_ref())
+        .setup(DestinationChoice::ExistingDelete, 4096);
+    assert_eq!(setup.journal_mode, Some(JournalMode::Memory));
+    assert_eq!(setup.page_size, 1024);
+    assert_eq!(setup.setup_sql.len(), 1);
+    let bad = text.replace("1024", "1000");
+    assert!(parse(&bad)
+        .unwrap_err()
+        .to_string()
+        .contains("destination.page_size"));
+    let copy = "[destination]\njournal_mode = \"wal\"\n[[strategy]]\nname = \"copy-locked\"\n\
+                expect = \"safe\"\nfaults = [\"kill-delay\"]\n";
+    assert!(parse(copy)
+        .unwrap_err()
+        .to_string()
+        .contains("cannot be applied"));
+}
+
+#[test]
+fn checkpointer_modes_cycle_or_come_from_truncate_every() {
+    let s = parse(&format!(
+        "{MINIMAL}[checkpointer]\nmodes = [\"full\", \"restart\"]\n"
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        s.checkpointer.cycle(),
+        vec![CheckpointMode::Full, CheckpointMode::Restart]
+    );
+    let legacy = parse(MINIMAL).unwrap();
+    let cycle = legacy.checkpointer.cycle();
+    assert_eq!(cycle.len(), 10);
+    assert_eq!(cycle[9], CheckpointMode::Truncate);
+    let both = format!("{MINIMAL}[checkpointer]\nmodes = [\"full\"]\ntruncate_every = 3\n");
+    assert!(parse(&both).unwrap_err().to_string().contains("not both"));
 }

@@ -14,15 +14,14 @@ pub struct ApiAutockptOff;
 
 const NAME: &str = "api-autockpt-off";
 
+pub const REGISTRATION: super::Registration = super::Registration {
+    name: NAME,
+    describe: "wal_autocheckpoint=0 and wal_checkpoint(FULL) on the source connection, then the stepped API (forum poster's approach)",
+    facts: super::API_FACTS,
+    build: || Box::new(ApiAutockptOff),
+};
+
 impl Strategy for ApiAutockptOff {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn describe(&self) -> &'static str {
-        "wal_autocheckpoint=0 and wal_checkpoint(FULL) on the source connection, then the stepped API (forum poster's approach)"
-    }
-
     fn run(&self, ctx: &mut StrategyContext<'_>) -> Claim {
         let src = match common::open_source(ctx) {
             Ok(c) => c,

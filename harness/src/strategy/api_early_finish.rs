@@ -18,15 +18,14 @@ pub struct ApiEarlyFinish;
 
 const NAME: &str = "api-early-finish";
 
+pub const REGISTRATION: super::Registration = super::Registration {
+    name: NAME,
+    describe: "control: stepped API that stops when remaining()==0 and claims success without SQLITE_DONE",
+    facts: super::API_FACTS,
+    build: || Box::new(ApiEarlyFinish),
+};
+
 impl Strategy for ApiEarlyFinish {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn describe(&self) -> &'static str {
-        "control: stepped API that stops when remaining()==0 and claims success without SQLITE_DONE"
-    }
-
     fn run(&self, ctx: &mut StrategyContext<'_>) -> Claim {
         let (src, mut dst) = match common::open_pair(NAME, ctx) {
             Ok(pair) => pair,
@@ -41,6 +40,9 @@ impl Strategy for ApiEarlyFinish {
         let sleep = Duration::from_millis(ctx.params.sleep_ms);
         let mut stepper = Stepper::new(npage);
         loop {
+            if common::abort_due(ctx, stepper.next()) {
+                return common::abort(NAME, ctx, bk, stepper.next());
+            }
             let (rc, remaining) = stepper.step(&mut bk, ctx);
             // The bug: "nothing remaining" taken to mean "done", whatever rc says.
             if remaining == 0 {

@@ -15,18 +15,21 @@ pub struct ApiJournalOff;
 
 const NAME: &str = "api-journal-off";
 
+pub const REGISTRATION: super::Registration = super::Registration {
+    name: NAME,
+    describe: "control: stepped API into a destination with journal_mode=OFF and a tiny cache (shell .backup --async style)",
+    facts: super::Facts {
+        // It sets the destination's journal_mode=OFF itself: the scenario's is not applied.
+        dest_pragmas: false,
+        ..super::API_FACTS
+    },
+    build: || Box::new(ApiJournalOff),
+};
+
 /// Destination page cache, in pages: small, so pages spill to the file during the copy.
 pub const DEST_CACHE_PAGES: i32 = 10;
 
 impl Strategy for ApiJournalOff {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn describe(&self) -> &'static str {
-        "control: stepped API into a destination with journal_mode=OFF and a tiny cache (shell .backup --async style)"
-    }
-
     fn run(&self, ctx: &mut StrategyContext<'_>) -> Claim {
         let (src, mut dst) = match common::open_pair(NAME, ctx) {
             Ok(pair) => pair,

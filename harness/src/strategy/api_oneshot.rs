@@ -14,15 +14,18 @@ pub struct ApiOneshot;
 
 const NAME: &str = "api-oneshot";
 
+pub const REGISTRATION: super::Registration = super::Registration {
+    name: NAME,
+    describe: "sqlite3_backup_step(-1) from a separate source connection, BUSY/LOCKED retried (SQLite backup API docs)",
+    facts: super::Facts {
+        // start, phase "backup": the whole copy is one step.
+        events_before_work: 2,
+        ..super::API_FACTS
+    },
+    build: || Box::new(ApiOneshot),
+};
+
 impl Strategy for ApiOneshot {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn describe(&self) -> &'static str {
-        "sqlite3_backup_step(-1) from a separate source connection, BUSY/LOCKED retried (SQLite backup API docs)"
-    }
-
     fn run(&self, ctx: &mut StrategyContext<'_>) -> Claim {
         let (src, mut dst) = match common::open_pair(NAME, ctx) {
             Ok(pair) => pair,
@@ -37,6 +40,9 @@ impl Strategy for ApiOneshot {
         let started = Instant::now();
         let mut step = 0u64;
         let rc = loop {
+            if common::abort_due(ctx, step + 1) {
+                return common::abort(NAME, ctx, bk, step + 1);
+            }
             let rc = bk.step(-1);
             step += 1;
             (ctx.emit)(Event::Step {

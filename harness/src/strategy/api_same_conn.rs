@@ -16,18 +16,17 @@ pub struct ApiSameConn;
 
 const NAME: &str = "api-same-conn";
 
+pub const REGISTRATION: super::Registration = super::Registration {
+    name: NAME,
+    describe: "stepped backup driven from the writer's own connection, one commit between steps: pages re-sent, no restart (SQLite author's advice)",
+    facts: super::API_FACTS,
+    build: || Box::new(ApiSameConn),
+};
+
 /// The `writer` id of commits made by this strategy's own connection.
 pub const SAME_CONN_WRITER: u32 = 99;
 
 impl Strategy for ApiSameConn {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn describe(&self) -> &'static str {
-        "stepped backup driven from the writer's own connection, one commit between steps: pages re-sent, no restart (SQLite author's advice)"
-    }
-
     fn run(&self, ctx: &mut StrategyContext<'_>) -> Claim {
         let (src, mut dst) = match common::open_pair(NAME, ctx) {
             Ok(pair) => pair,

@@ -12,15 +12,14 @@ pub struct ApiStep;
 
 const NAME: &str = "api-step";
 
+pub const REGISTRATION: super::Registration = super::Registration {
+    name: NAME,
+    describe: "sqlite3_backup_step(nPage) loop, sleep between steps, BUSY/LOCKED retried (seed advice, shell .backup)",
+    facts: super::API_FACTS,
+    build: || Box::new(ApiStep),
+};
+
 impl Strategy for ApiStep {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn describe(&self) -> &'static str {
-        "sqlite3_backup_step(nPage) loop, sleep between steps, BUSY/LOCKED retried (seed advice, shell .backup)"
-    }
-
     fn run(&self, ctx: &mut StrategyContext<'_>) -> Claim {
         let (src, mut dst) = match common::open_pair(NAME, ctx) {
             Ok(pair) => pair,

@@ -43,14 +43,39 @@ pub fn open_source(ctx: &StrategyContext<'_>) -> rusqlite::Result<Connection> {
 /// the destination (a lock holder, or a fault VFS) must reach the strategy's step loop, which
 /// retries it itself, instead of being hidden inside SQLite's busy handler. (rusqlite installs
 /// a 5 s busy timeout on every connection it opens; it is switched off here.) With
-/// `params.dest_synchronous`, the destination gets that `PRAGMA synchronous` level.
+/// `params.dest_journal_mode` and `params.dest_synchronous`, the destination gets that
+/// `PRAGMA journal_mode` and `PRAGMA synchronous` level.
 pub fn open_dest(ctx: &StrategyContext<'_>) -> rusqlite::Result<Connection> {
     let c = open(ctx.dest, ctx.dest_vfs)?;
     c.busy_timeout(Duration::ZERO)?;
+    if let Some(mode) = ctx.params.dest_journal_mode {
+        mode.apply(&c)?;
+    }
     if let Some(level) = ctx.params.dest_synchronous {
         c.execute_batch(&format!("PRAGMA synchronous = {}", level.as_sql()))?;
     }
     Ok(c)
+}
+
+/// Whether the planned application abort comes before step `next` (1-based).
+pub fn abort_due(ctx: &StrategyContext<'_>, next: u64) -> bool {
+    ctx.abort_before_step == Some(next)
+}
+
+/// The application gives up: reports the abort, calls `sqlite3_backup_finish()` before
+/// `SQLITE_DONE`, and claims `Aborted` with what `finish()` returned.
+pub fn abort(name: &str, ctx: &mut StrategyContext<'_>, bk: RawBackup<'_>, next: u64) -> Claim {
+    (ctx.emit)(Event::Fired {
+        what: format!("abort: sqlite3_backup_finish() instead of step #{next}"),
+    });
+    let remaining = bk.remaining();
+    let frc = bk.finish();
+    Claim::Aborted {
+        message: format!(
+            "{name}: finish() before step #{next}, remaining {remaining} (backup_finish {})",
+            describe_rc(frc)
+        ),
+    }
 }
 
 /// The source and destination connections, or the `Error` claim naming which open failed.
@@ -143,6 +168,11 @@ impl Stepper {
         }
     }
 
+    /// The number of the next step (1-based).
+    pub fn next(&self) -> u64 {
+        self.step + 1
+    }
+
     /// One `sqlite3_backup_step(npage)`, reported; returns `(rc, remaining)`.
     pub fn step(&mut self, bk: &mut RawBackup<'_>, ctx: &mut StrategyContext<'_>) -> (i32, i32) {
         let rc = bk.step(self.npage);
@@ -186,6 +216,9 @@ pub fn run_stepped(
     let mut stepper = Stepper::new(npage);
     let mut busy_since: Option<Instant> = None;
     loop {
+        if abort_due(ctx, stepper.next()) {
+            return abort(name, ctx, bk, stepper.next());
+        }
         let (rc, _) = stepper.step(&mut bk, ctx);
         if rc == SQLITE_DONE {
             break;
@@ -320,6 +353,7 @@ mod tests {
                 dest_vfs: None,
                 params,
                 workload: &workload,
+                abort_before_step: None,
                 emit: &mut sink,
             };
             let c = open_dest(&ctx).unwrap();

@@ -20,15 +20,14 @@ pub struct CopyLocked;
 
 const NAME: &str = "copy-locked";
 
+pub const REGISTRATION: super::Registration = super::Registration {
+    name: NAME,
+    describe: "BEGIN IMMEDIATE, copy db + -wal to a temp file, unlock, checkpoint it, fsync, rename over the destination (file copy done right)",
+    facts: super::FILE_COPY_FACTS,
+    build: || Box::new(CopyLocked),
+};
+
 impl Strategy for CopyLocked {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn describe(&self) -> &'static str {
-        "BEGIN IMMEDIATE, copy db + -wal to a temp file, unlock, checkpoint it, fsync, rename over the destination (file copy done right)"
-    }
-
     fn run(&self, ctx: &mut StrategyContext<'_>) -> Claim {
         match run(ctx) {
             Ok(()) => Claim::Success,

@@ -18,15 +18,18 @@ pub struct CopyNaive;
 
 const NAME: &str = "copy-naive";
 
+pub const REGISTRATION: super::Registration = super::Registration {
+    name: NAME,
+    describe: "control: copy the db file only, no lock, no -wal, in place (the classic cp mistake)",
+    facts: super::Facts {
+        // start, phase "copy-db": one copy.
+        events_before_work: 2,
+        ..super::FILE_COPY_FACTS
+    },
+    build: || Box::new(CopyNaive),
+};
+
 impl Strategy for CopyNaive {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn describe(&self) -> &'static str {
-        "control: copy the db file only, no lock, no -wal, in place (the classic cp mistake)"
-    }
-
     fn run(&self, ctx: &mut StrategyContext<'_>) -> Claim {
         common::phase(ctx, "copy-db");
         match common::copy_chunked(ctx.source, ctx.dest, false) {

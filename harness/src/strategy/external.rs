@@ -8,7 +8,7 @@
 //! stays one argument. The tool runs as a child of the backup worker, in the worker's process
 //! group, which the supervisor kills as a whole (see `run::child`): a killed worker never leaves
 //! the tool running. The tool opens the files with its own SQLite and its own VFS, so only
-//! process kills reach it (`fault::writes_dest_through_vfs` is false). It claims `Success` on
+//! process kills reach it (its [`REGISTRATION`] facts say so). It claims `Success` on
 //! exit 0, `Error` with the exit status and the last stderr line otherwise; its stderr is
 //! copied to the worker's stderr as it arrives (so it survives a kill), its stdout tail at exit.
 
@@ -129,6 +129,19 @@ pub fn render(template: &[String], src: &Path, dst: &Path) -> Vec<OsString> {
         .collect()
 }
 
+/// Every `external:<label>` strategy: the program opens the files with its own SQLite, so only
+/// process kills reach it.
+pub const REGISTRATION: super::Registration = super::Registration {
+    name: "external:<label>",
+    describe: DESCRIBE,
+    facts: super::Facts {
+        // start, phase "external": the program reports nothing while it runs.
+        events_before_work: 2,
+        ..super::FILE_COPY_FACTS
+    },
+    build: || Box::new(External::new("external:unnamed")),
+};
+
 /// Runs the program of an `external:<label>` entry.
 pub struct External {
     name: String,
@@ -142,14 +155,6 @@ impl External {
 }
 
 impl Strategy for External {
-    fn name(&self) -> &'static str {
-        "external"
-    }
-
-    fn describe(&self) -> &'static str {
-        DESCRIBE
-    }
-
     fn run(&self, ctx: &mut StrategyContext<'_>) -> Claim {
         let name = self.name.as_str();
         if let Err(e) = validate(name, ctx.params) {
@@ -167,7 +172,7 @@ impl Strategy for External {
             .stderr(Stdio::piped())
             // The worker's fault plan is for our VFS; the tool has its own SQLite.
             .env_remove(vfs_faults::PLAN_ENV)
-            .env_remove(crate::run::worker::SOURCE_VFS_ENV);
+            .env_remove(crate::event::SOURCE_VFS_ENV);
         let mut child = match cmd.spawn() {
             Ok(c) => c,
             Err(e) => return error(name, format!("spawn `{program}`: {e}")),
@@ -188,7 +193,7 @@ impl Strategy for External {
                     .find(|l| !l.trim().is_empty())
                     .unwrap_or("(no stderr)")
                     .trim();
-                let status = crate::run::child::describe_status(Some(s));
+                let status = crate::process::describe_status(Some(s));
                 error(name, format!("`{program}` {status}: {last}"))
             }
             Err(e) => error(name, format!("wait for `{program}`: {e}")),
@@ -318,6 +323,7 @@ mod tests {
             dest_vfs: None,
             params: &params,
             workload: &WorkloadSpec::default(),
+            abort_before_step: None,
             emit: &mut sink,
         };
         let claim = External::new("external:t").run(&mut ctx);

@@ -1,29 +1,45 @@
 //! Backup strategies: one module per strategy, one trait for all.
 //!
-//! To add a strategy: write `strategy/<name>.rs` with a type implementing [`Strategy`], and add
-//! it to [`ALL`] and [`by_name`]. Each runs inside a backup worker process, reports progress
-//! through [`StrategyContext::emit`], and ends with a [`Claim`].
+//! To add a strategy: write `strategy/<name>.rs` with a type implementing [`Strategy`] and a
+//! `pub const REGISTRATION: Registration` (its name, description, [`Facts`] and constructor),
+//! and add the module's name to the `registry!` list below. Each runs inside a backup worker
+//! process, reports progress through [`StrategyContext::emit`], and ends with a [`Claim`].
+//! The facts say which faults can reach it (`crate::fault` reads them; nothing outside this
+//! folder matches strategy names).
 //!
-//! Besides the fixed names in [`ALL`], a scenario can define `external:<label>` entries that run
-//! a program from an argv template ([`external`]); [`is_known`] accepts both.
+//! Besides the registered names, a scenario can define `external:<label>` entries that run a
+//! program from an argv template ([`external`]); [`is_known`] and [`registration`] accept both.
 
-pub mod api_autockpt_off;
-pub mod api_early_finish;
-pub mod api_journal_off;
-pub mod api_oneshot;
-pub mod api_same_conn;
-pub mod api_step;
 pub mod common;
-pub mod copy_locked;
-pub mod copy_naive;
 pub mod external;
 pub mod raw_backup;
-pub mod seed_option_a;
-pub mod seed_option_b;
-pub mod vacuum_into;
+
+/// The registry: one line per strategy module, in report order. Each module defines
+/// `pub const REGISTRATION: Registration`.
+macro_rules! registry {
+    ($($module:ident),* $(,)?) => {
+        $(pub mod $module;)*
+        /// Every built-in strategy, in report order.
+        pub const REGISTRY: &[&Registration] = &[$(&$module::REGISTRATION),*];
+    };
+}
+
+registry![
+    api_oneshot,
+    api_step,
+    api_same_conn,
+    api_autockpt_off,
+    vacuum_into,
+    copy_locked,
+    seed_option_a,
+    seed_option_b,
+    copy_naive,
+    api_early_finish,
+    api_journal_off,
+];
 
 use crate::event::{Claim, Event};
-use crate::workload::WorkloadSpec;
+use crate::workload::{JournalMode, WorkloadSpec};
 use std::path::Path;
 
 /// Tunables a scenario can set per strategy.
@@ -41,6 +57,9 @@ pub struct StrategyParams {
     /// `PRAGMA synchronous` on the destination connection (unset: SQLite's default, FULL).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dest_synchronous: Option<Synchronous>,
+    /// `PRAGMA journal_mode` on the destination connection (unset: the file's, or DELETE).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dest_journal_mode: Option<JournalMode>,
 }
 
 /// A `PRAGMA synchronous` level.
@@ -72,6 +91,7 @@ impl Default for StrategyParams {
             busy_timeout_ms: 5000,
             command: Vec::new(),
             dest_synchronous: None,
+            dest_journal_mode: None,
         }
     }
 }
@@ -88,36 +108,86 @@ pub struct StrategyContext<'a> {
     pub params: &'a StrategyParams,
     /// The workload, for strategies that write from their own connection (`api-same-conn`).
     pub workload: &'a WorkloadSpec,
+    /// The planned application abort: call `sqlite3_backup_finish()` instead of step number
+    /// `n` (1-based) and claim `Aborted` (backup-API strategies only; see [`Facts`]).
+    pub abort_before_step: Option<u64>,
     /// Progress reporting: step, phase, commit events.
     pub emit: &'a mut dyn FnMut(Event),
 }
 
+/// A backup strategy's behaviour (its name, description and facts are in its [`Registration`]).
 pub trait Strategy {
-    fn name(&self) -> &'static str;
-    /// One line: what it does and where the advice comes from.
-    fn describe(&self) -> &'static str;
     /// Runs the backup; never panics on SQLite errors, it claims `Error` instead.
     fn run(&self, ctx: &mut StrategyContext<'_>) -> Claim;
 }
 
-/// Every strategy name, in report order.
-pub const ALL: &[&str] = &[
-    "api-oneshot",
-    "api-step",
-    "api-same-conn",
-    "api-autockpt-off",
-    "vacuum-into",
-    "copy-locked",
-    "seed-option-a",
-    "seed-option-b",
-    "copy-naive",
-    "api-early-finish",
-    "api-journal-off",
-];
+/// What a strategy is, for the fault model and the reports: facts, not behaviour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Facts {
+    /// Writes the destination through SQLite, so through the worker's fault VFS: VFS faults
+    /// (kills at an operation, I/O errors, BUSY, torn writes) and power cuts can reach it.
+    /// Strategies that write with `std::fs` or run another program cannot be faulted there.
+    pub dest_through_vfs: bool,
+    /// Drives `sqlite3_backup_step` and emits a `step` event per call, so an application
+    /// `abort` (calling `finish()` before `SQLITE_DONE`) can be placed before a step.
+    pub backup_api: bool,
+    /// Opens the destination connection itself, so the scenario's destination `journal_mode`
+    /// and `synchronous` are applied to it.
+    pub dest_pragmas: bool,
+    /// The events it always sends with its work still ahead (the worker's `start`, then its
+    /// phases and first steps): a kill after event n ≤ this lands before its claim.
+    pub events_before_work: u64,
+}
 
-/// Whether `name` is a strategy: one of [`ALL`], or `external:<label>`.
+/// One registered strategy.
+pub struct Registration {
+    pub name: &'static str,
+    /// One line: what it does and where the advice comes from.
+    pub describe: &'static str,
+    pub facts: Facts,
+    pub build: fn() -> Box<dyn Strategy>,
+}
+
+/// Facts of the backup-API strategies (write through SQLite, step events, own connection).
+pub const API_FACTS: Facts = Facts {
+    dest_through_vfs: true,
+    backup_api: true,
+    dest_pragmas: true,
+    // start, phase "backup", and the first steps of a stepped backup.
+    events_before_work: 4,
+};
+
+/// Facts of the file-copy strategies (`std::fs` writes, no steps, no destination connection).
+pub const FILE_COPY_FACTS: Facts = Facts {
+    dest_through_vfs: false,
+    backup_api: false,
+    dest_pragmas: false,
+    // start, then the lock and copy phases.
+    events_before_work: 4,
+};
+
+/// Every built-in strategy name, in report order.
+pub fn names() -> impl Iterator<Item = &'static str> {
+    REGISTRY.iter().map(|r| r.name)
+}
+
+/// The registration of `name`: a built-in one, or [`external::REGISTRATION`] for
+/// `external:<label>`.
+pub fn registration(name: &str) -> Option<&'static Registration> {
+    if external::is_external(name) {
+        return Some(&external::REGISTRATION);
+    }
+    REGISTRY.iter().copied().find(|r| r.name == name)
+}
+
+/// Whether `name` is a strategy: a registered one, or `external:<label>`.
 pub fn is_known(name: &str) -> bool {
-    ALL.contains(&name) || external::is_external(name)
+    registration(name).is_some()
+}
+
+/// The facts of strategy `name`, if there is one.
+pub fn facts(name: &str) -> Option<Facts> {
+    registration(name).map(|r| r.facts)
 }
 
 /// The strategy called `name`, if there is one.
@@ -125,18 +195,5 @@ pub fn by_name(name: &str) -> Option<Box<dyn Strategy>> {
     if external::is_external(name) {
         return Some(Box::new(external::External::new(name)));
     }
-    Some(match name {
-        "api-oneshot" => Box::new(api_oneshot::ApiOneshot),
-        "api-step" => Box::new(api_step::ApiStep),
-        "api-same-conn" => Box::new(api_same_conn::ApiSameConn),
-        "api-autockpt-off" => Box::new(api_autockpt_off::ApiAutockptOff),
-        "vacuum-into" => Box::new(vacuum_into::VacuumInto),
-        "copy-locked" => Box::new(copy_locked::CopyLocked),
-        "seed-option-a" => Box::new(seed_option_a::SeedOptionA),
-        "seed-option-b" => Box::new(seed_option_b::SeedOptionB),
-        "copy-naive" => Box::new(copy_naive::CopyNaive),
-        "api-early-finish" => Box::new(api_early_finish::ApiEarlyFinish),
-        "api-journal-off" => Box::new(api_journal_off::ApiJournalOff),
-        _ => return None,
-    })
+    registration(name).map(|r| (r.build)())
 }

@@ -23,15 +23,14 @@ pub struct SeedOptionA;
 
 const NAME: &str = "seed-option-a";
 
+pub const REGISTRATION: super::Registration = super::Registration {
+    name: NAME,
+    describe: "BEGIN IMMEDIATE, wal_checkpoint(TRUNCATE), journal_mode=DELETE, backup, journal_mode=WAL, literally (seed option A)",
+    facts: super::API_FACTS,
+    build: || Box::new(SeedOptionA),
+};
+
 impl Strategy for SeedOptionA {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn describe(&self) -> &'static str {
-        "BEGIN IMMEDIATE, wal_checkpoint(TRUNCATE), journal_mode=DELETE, backup, journal_mode=WAL, literally (seed option A)"
-    }
-
     fn run(&self, ctx: &mut StrategyContext<'_>) -> Claim {
         let src = match common::open_source(ctx) {
             Ok(c) => c,

@@ -16,15 +16,14 @@ pub struct SeedOptionB;
 
 const NAME: &str = "seed-option-b";
 
+pub const REGISTRATION: super::Registration = super::Registration {
+    name: NAME,
+    describe: "wal_checkpoint(FULL), BEGIN IMMEDIATE, copy db + -wal + -shm onto the destination, COMMIT, literally (seed option B)",
+    facts: super::FILE_COPY_FACTS,
+    build: || Box::new(SeedOptionB),
+};
+
 impl Strategy for SeedOptionB {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn describe(&self) -> &'static str {
-        "wal_checkpoint(FULL), BEGIN IMMEDIATE, copy db + -wal + -shm onto the destination, COMMIT, literally (seed option B)"
-    }
-
     fn run(&self, ctx: &mut StrategyContext<'_>) -> Claim {
         let src = match common::open_source(ctx) {
             Ok(c) => c,

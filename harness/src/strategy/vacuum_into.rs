@@ -18,6 +18,21 @@ pub struct VacuumInto;
 
 const NAME: &str = "vacuum-into";
 
+pub const REGISTRATION: super::Registration = super::Registration {
+    name: NAME,
+    describe: "VACUUM INTO the destination on a dedicated source connection (seed option C)",
+    facts: super::Facts {
+        // The output goes through the VFS named in its URI; it is written by the source
+        // connection, which takes no destination pragmas, and no step is ever called.
+        dest_through_vfs: true,
+        backup_api: false,
+        dest_pragmas: false,
+        // start, phase "vacuum": the whole copy is one statement.
+        events_before_work: 2,
+    },
+    build: || Box::new(VacuumInto),
+};
+
 /// The `VACUUM INTO` target: the plain path, or a `file:` URI selecting `vfs`.
 pub fn output_name(dest: &Path, vfs: Option<&str>) -> String {
     let path = dest.to_string_lossy();
@@ -45,14 +60,6 @@ pub fn sql_quote(s: &str) -> String {
 }
 
 impl Strategy for VacuumInto {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn describe(&self) -> &'static str {
-        "VACUUM INTO the destination on a dedicated source connection (seed option C)"
-    }
-
     fn run(&self, ctx: &mut StrategyContext<'_>) -> Claim {
         let src = match common::open_source(ctx) {
             Ok(c) => c,

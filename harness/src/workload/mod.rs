@@ -9,10 +9,8 @@ pub mod setup;
 pub mod worker;
 
 pub use model::{Model, REPLAY_MARGIN};
-pub use setup::{
-    create_destination, create_destination_with_page_size, DestJournal, DestinationKind,
-};
-pub use worker::{open_writer, run_checkpointer, run_writer};
+pub use setup::{create_destination, DestContent, DestinationSetup, JournalMode};
+pub use worker::{open_writer, run_checkpointer, run_writer, CheckpointMode};
 
 use rusqlite::Connection;
 use std::path::Path;

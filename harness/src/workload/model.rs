@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use super::ops::{ops, Op};
 use super::setup::build_initial;
 use super::{sqlite_err, WorkloadError, WorkloadSpec};
-use crate::oracle::digest::{self, Digest};
+use crate::digest::{self, Digest};
 
 /// How far beyond the last computed `k` [`Model::digest_at`] callers should be willing to replay
 /// for a sequence number read from an untrusted file (a garbage `meta.seq` must not make the

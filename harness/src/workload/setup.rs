@@ -78,43 +78,115 @@ fn checkpoint_truncate(conn: &Connection, p: &str) -> Result<(), WorkloadError> 
     Ok(())
 }
 
-/// Journal mode of a pre-existing destination.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// A `PRAGMA journal_mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum DestJournal {
+pub enum JournalMode {
     Delete,
+    Truncate,
+    Persist,
+    Memory,
     Wal,
+    Off,
 }
 
-/// What the destination holds before the strategy runs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+impl JournalMode {
+    pub const ALL: [JournalMode; 6] = [
+        JournalMode::Delete,
+        JournalMode::Truncate,
+        JournalMode::Persist,
+        JournalMode::Memory,
+        JournalMode::Wal,
+        JournalMode::Off,
+    ];
+
+    pub fn as_sql(self) -> &'static str {
+        match self {
+            JournalMode::Delete => "DELETE",
+            JournalMode::Truncate => "TRUNCATE",
+            JournalMode::Persist => "PERSIST",
+            JournalMode::Memory => "MEMORY",
+            JournalMode::Wal => "WAL",
+            JournalMode::Off => "OFF",
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JournalMode::Delete => "delete",
+            JournalMode::Truncate => "truncate",
+            JournalMode::Persist => "persist",
+            JournalMode::Memory => "memory",
+            JournalMode::Wal => "wal",
+            JournalMode::Off => "off",
+        }
+    }
+
+    /// Sets this mode on `conn` and checks that SQLite took it.
+    pub fn apply(self, conn: &Connection) -> rusqlite::Result<()> {
+        let got: String = conn.query_row(
+            &format!("PRAGMA journal_mode = {}", self.as_sql()),
+            [],
+            |r| r.get(0),
+        )?;
+        if got.eq_ignore_ascii_case(self.as_str()) {
+            Ok(())
+        } else {
+            Err(rusqlite::Error::InvalidParameterName(format!(
+                "journal_mode {} not taken (still {got})",
+                self.as_str()
+            )))
+        }
+    }
+}
+
+/// What a pre-existing destination holds before the strategy runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum DestinationKind {
+pub enum DestContent {
     /// No file at all.
     Fresh,
     /// A valid database with unrelated content.
-    Existing { journal: DestJournal },
+    Existing,
     /// A database whose tables have the source's names but other columns and content.
-    Conflicting { journal: DestJournal },
+    Conflicting,
 }
 
-/// Creates the destination as `kind` says (for `Fresh`, removes any file at `path`), with the
-/// default page size (4096).
+/// The destination of one iteration, as created before the pre-image is taken.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DestinationSetup {
+    pub content: DestContent,
+    /// Journal mode of the file (`Wal` persists in it; the others are also set on the
+    /// strategy's destination connection). `None`: SQLite's default.
+    pub journal_mode: Option<JournalMode>,
+    pub page_size: u32,
+    /// Statements run after the preset content.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub setup_sql: Vec<String>,
+}
+
+impl DestinationSetup {
+    /// A preset with the given page size and nothing else.
+    pub fn preset(content: DestContent, journal_mode: Option<JournalMode>, page_size: u32) -> Self {
+        DestinationSetup {
+            content,
+            journal_mode,
+            page_size,
+            setup_sql: Vec::new(),
+        }
+    }
+
+    /// Whether the destination commits through a WAL.
+    pub fn is_wal(&self) -> bool {
+        self.journal_mode == Some(JournalMode::Wal)
+    }
+}
+
+/// Creates the destination as `setup` says (for `Fresh`, removes any file at `path`).
 pub fn create_destination(
     path: &Path,
-    kind: &DestinationKind,
+    setup: &DestinationSetup,
     seed: u64,
-) -> Result<(), WorkloadError> {
-    create_destination_with_page_size(path, kind, seed, 4096)
-}
-
-/// [`create_destination`] with a chosen page size (a WAL destination must match the source's
-/// page size, or the backup API fails with `SQLITE_READONLY`).
-pub fn create_destination_with_page_size(
-    path: &Path,
-    kind: &DestinationKind,
-    seed: u64,
-    page_size: u32,
 ) -> Result<(), WorkloadError> {
     let p = path.display().to_string();
     for suffix in ["", "-journal", "-wal", "-shm"] {
@@ -124,17 +196,17 @@ pub fn create_destination_with_page_size(
                 .map_err(|e| WorkloadError::Other(format!("remove {f}: {e}")))?;
         }
     }
-    let (journal, schema, conflicting) = match kind {
-        DestinationKind::Fresh => return Ok(()),
-        DestinationKind::Existing { journal } => (journal, EXISTING_SCHEMA, false),
-        DestinationKind::Conflicting { journal } => (journal, CONFLICTING_SCHEMA, true),
+    let (schema, conflicting) = match setup.content {
+        DestContent::Fresh => return Ok(()),
+        DestContent::Existing => (EXISTING_SCHEMA, false),
+        DestContent::Conflicting => (CONFLICTING_SCHEMA, true),
     };
     let conn = Connection::open(path).map_err(|e| sqlite_err("open", &p, e))?;
-    conn.execute_batch(&format!("PRAGMA page_size = {page_size};"))
+    conn.execute_batch(&format!("PRAGMA page_size = {};", setup.page_size))
         .map_err(|e| sqlite_err("set page_size", &p, e))?;
-    if *journal == DestJournal::Wal {
-        conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))
-            .map_err(|e| sqlite_err("set journal_mode=WAL", &p, e))?;
+    if let Some(mode) = setup.journal_mode {
+        mode.apply(&conn)
+            .map_err(|e| sqlite_err(&format!("set journal_mode={}", mode.as_str()), &p, e))?;
     }
     let fill = || -> rusqlite::Result<()> {
         let tx = conn.unchecked_transaction()?;
@@ -173,7 +245,11 @@ pub fn create_destination_with_page_size(
         tx.commit()
     };
     fill().map_err(|e| sqlite_err("fill destination", &p, e))?;
-    if *journal == DestJournal::Wal {
+    for (i, sql) in setup.setup_sql.iter().enumerate() {
+        conn.execute_batch(sql)
+            .map_err(|e| sqlite_err(&format!("setup_sql[{i}] `{sql}`"), &p, e))?;
+    }
+    if setup.is_wal() {
         checkpoint_truncate(&conn, &p)?;
     }
     conn.close().map_err(|(_, e)| sqlite_err("close", &p, e))?;
@@ -197,7 +273,7 @@ CREATE INDEX t1_r ON t1(weight);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::oracle::digest::digest_connection;
+    use crate::digest::digest_connection;
 
     fn small() -> WorkloadSpec {
         WorkloadSpec {
@@ -226,35 +302,64 @@ mod tests {
     fn destinations() {
         let dir = tempfile::tempdir().unwrap();
         let mut digests = Vec::new();
-        for (i, kind) in [
-            DestinationKind::Fresh,
-            DestinationKind::Existing {
-                journal: DestJournal::Delete,
-            },
-            DestinationKind::Existing {
-                journal: DestJournal::Wal,
-            },
-            DestinationKind::Conflicting {
-                journal: DestJournal::Delete,
-            },
-            DestinationKind::Conflicting {
-                journal: DestJournal::Wal,
-            },
-        ]
-        .iter()
-        .enumerate()
-        {
+        let setups = [
+            DestinationSetup::preset(DestContent::Fresh, None, 4096),
+            DestinationSetup::preset(DestContent::Existing, Some(JournalMode::Delete), 4096),
+            DestinationSetup::preset(DestContent::Existing, Some(JournalMode::Wal), 4096),
+            DestinationSetup::preset(DestContent::Conflicting, Some(JournalMode::Delete), 4096),
+            DestinationSetup::preset(DestContent::Conflicting, Some(JournalMode::Wal), 4096),
+        ];
+        for (i, setup) in setups.iter().enumerate() {
             let path = dir.path().join(format!("d{i}.db"));
-            create_destination(&path, kind, 7).unwrap();
+            create_destination(&path, setup, 7).unwrap();
             assert!(!dir.path().join(format!("d{i}.db-wal")).exists());
-            if *kind == DestinationKind::Fresh {
+            if setup.content == DestContent::Fresh {
                 assert!(!path.exists());
                 continue;
             }
             let c = Connection::open(&path).unwrap();
+            let mode: String = c
+                .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(mode == "wal", setup.is_wal(), "{setup:?}");
             digests.push(digest_connection(&c).unwrap());
         }
         assert_eq!(digests[0], digests[1]); // same content, journal mode aside
         assert_ne!(digests[0], digests[2]);
+    }
+
+    #[test]
+    fn page_size_and_setup_sql_shape_the_destination() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.db");
+        let setup = DestinationSetup {
+            content: DestContent::Existing,
+            journal_mode: Some(JournalMode::Truncate),
+            page_size: 1024,
+            setup_sql: vec![
+                "CREATE TABLE items(price INT)".into(),
+                "PRAGMA user_version = 7".into(),
+            ],
+        };
+        create_destination(&path, &setup, 1).unwrap();
+        let c = Connection::open(&path).unwrap();
+        let ps: i64 = c.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap();
+        let uv: i64 = c
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        let items: i64 = c
+            .query_row(
+                "SELECT count(*) FROM sqlite_schema WHERE name = 'items'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!((ps, uv, items), (1024, 7, 1));
+        let bad = DestinationSetup {
+            setup_sql: vec!["CREATE TABLE".into()],
+            ..setup
+        };
+        let e = create_destination(&path, &bad, 1).unwrap_err().to_string();
+        assert!(e.contains("setup_sql[0]"), "{e}");
     }
 }

@@ -5,6 +5,7 @@
 //! report every acknowledged commit and every checkpoint as an [`Event`].
 
 use rusqlite::Connection;
+use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -63,38 +64,69 @@ pub fn run_writer(
     Ok(())
 }
 
-/// Every `interval_ms`, a PASSIVE checkpoint of `source`; every `truncate_every`-th one
-/// (0 = never) a TRUNCATE. Emits `Event::Checkpoint` for each; runs until killed.
+/// A `PRAGMA wal_checkpoint` mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CheckpointMode {
+    Passive,
+    Full,
+    Restart,
+    Truncate,
+}
+
+impl CheckpointMode {
+    pub fn as_sql(self) -> &'static str {
+        match self {
+            CheckpointMode::Passive => "PASSIVE",
+            CheckpointMode::Full => "FULL",
+            CheckpointMode::Restart => "RESTART",
+            CheckpointMode::Truncate => "TRUNCATE",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<CheckpointMode> {
+        [
+            CheckpointMode::Passive,
+            CheckpointMode::Full,
+            CheckpointMode::Restart,
+            CheckpointMode::Truncate,
+        ]
+        .into_iter()
+        .find(|m| m.as_sql().eq_ignore_ascii_case(s))
+    }
+}
+
+/// Every `interval_ms`, a checkpoint of `source` in the next of `modes` (cycled in order).
+/// Emits `Event::Checkpoint` for each; runs until killed.
 pub fn run_checkpointer(
     source: &Path,
     interval_ms: u64,
-    truncate_every: u32,
+    modes: &[CheckpointMode],
     emit: &mut dyn FnMut(Event),
 ) -> Result<(), WorkloadError> {
-    run_checkpointer_for(source, interval_ms, truncate_every, None, emit)
+    run_checkpointer_for(source, interval_ms, modes, None, emit)
 }
 
 /// [`run_checkpointer`] with an optional limit on the number of checkpoints.
 pub fn run_checkpointer_for(
     source: &Path,
     interval_ms: u64,
-    truncate_every: u32,
+    modes: &[CheckpointMode],
     max_checkpoints: Option<u64>,
     emit: &mut dyn FnMut(Event),
 ) -> Result<(), WorkloadError> {
     let p = source.display().to_string();
+    if modes.is_empty() {
+        return Err(WorkloadError::Other("checkpointer: no modes".into()));
+    }
     let conn = open_writer(source)?;
     conn.busy_timeout(Duration::from_millis(1000))
         .map_err(|e| sqlite_err("busy_timeout", &p, e))?;
     let mut n = 0u64;
     while max_checkpoints.is_none_or(|m| n < m) {
         std::thread::sleep(Duration::from_millis(interval_ms));
+        let mode = modes[(n % modes.len() as u64) as usize].as_sql();
         n += 1;
-        let mode = if truncate_every > 0 && n.is_multiple_of(truncate_every as u64) {
-            "TRUNCATE"
-        } else {
-            "PASSIVE"
-        };
         let res = conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
             Ok((
                 r.get::<_, i32>(0)?,
@@ -134,7 +166,9 @@ mod tests {
         let ck_src = src.clone();
         let ck = std::thread::spawn(move || {
             let mut evs = Vec::new();
-            run_checkpointer_for(&ck_src, 5, 2, Some(4), &mut |e| evs.push(e)).unwrap();
+            use CheckpointMode::*;
+            let modes = [Passive, Truncate, Full, Restart];
+            run_checkpointer_for(&ck_src, 5, &modes, Some(4), &mut |e| evs.push(e)).unwrap();
             evs
         });
         let mut ks = Vec::new();
@@ -150,10 +184,17 @@ mod tests {
         assert_eq!(ks, (1..=120).collect::<Vec<_>>());
         let evs = ck.join().unwrap();
         assert_eq!(evs.len(), 4);
-        assert!(matches!(&evs[1], Event::Checkpoint { mode, .. } if mode == "TRUNCATE"));
+        let modes: Vec<String> = evs
+            .iter()
+            .map(|e| match e {
+                Event::Checkpoint { mode, .. } => mode.clone(),
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect();
+        assert_eq!(modes, ["PASSIVE", "TRUNCATE", "FULL", "RESTART"]);
         let conn = open_writer(&src).unwrap();
         assert_eq!(read_seq(&conn).unwrap(), 140);
-        let d = crate::oracle::digest::digest_connection(&conn).unwrap();
+        let d = crate::digest::digest_connection(&conn).unwrap();
         assert_eq!(Model::new(&spec).unwrap().digest_at(140).unwrap(), d);
     }
 }

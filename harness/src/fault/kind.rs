@@ -1,0 +1,350 @@
+//! The named fault kinds of storm mode (`[faults] kinds`), what each needs from a strategy,
+//! and how each draws its one [`Fault`] from the iteration's generator.
+
+use super::action::FaultAction;
+use super::placement::{Fault, OpSite, Placement};
+use crate::strategy::Facts;
+use rand::RngExt;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use vfs_faults::{ErrorCode, FileKind, KillWhen, MetadataOrder, OpKind, Unsynced};
+
+/// A fault kind a storm scenario can name. Every kind is placed at a seeded point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultKind {
+    /// SIGKILL from the supervisor after the backup worker's n-th event (n in 1..=4).
+    KillAfterEvent,
+    /// The worker's own VFS SIGKILLs it at the n-th destination operation: mostly database
+    /// writes, sometimes the commit's journal sync, database sync or journal delete.
+    KillDestOp,
+    /// Like `kill-dest-op`, always after the n-th write of the destination database file.
+    KillDestWrite,
+    /// SIGKILL from the supervisor after a seeded wall-clock delay (not deterministic).
+    KillDelay,
+    /// `SQLITE_IOERR_FSYNC` on the final commit's sync: `remaining()==0`, no `SQLITE_DONE`.
+    FinalCommitIoerr,
+    /// `SQLITE_BUSY` on the final commit's sync (a retrying strategy must still end DONE).
+    FinalCommitBusy,
+    /// A power cut at a seeded destination operation (as `kill-dest-op` places them).
+    PowerCut,
+    /// A power cut right after the strategy claimed: a claimed success must be durable.
+    PowerCutAfterClaim,
+    /// A torn write (half of it written, then `IOERR_WRITE`) at the n-th destination write.
+    Torn,
+    /// `SQLITE_FULL` at the n-th destination write.
+    Full,
+    /// A transient I/O error, with the fitting code, at a seeded destination operation.
+    IoerrTransient,
+    /// A persistent I/O error, with the fitting code, from a seeded destination operation on.
+    IoerrPersistent,
+    /// `SQLITE_BUSY` at the destination's first lock or a seeded sync.
+    Busy,
+    /// The application calls `sqlite3_backup_finish()` before a seeded step.
+    Abort,
+}
+
+/// What a kind needs from a strategy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Requirement {
+    /// Nothing: a process kill reaches any program.
+    Nothing,
+    /// The destination is written through our fault VFS.
+    DestThroughVfs,
+    /// The strategy drives `sqlite3_backup_step` itself.
+    BackupApi,
+}
+
+/// What a draw needs to know about the iteration.
+#[derive(Debug, Clone, Copy)]
+pub struct DrawContext {
+    /// Pages of the source: bounds the n-th destination write.
+    pub pages: u32,
+    /// The strategy's `npage`: bounds the step an abort comes before.
+    pub npage: i32,
+    /// Upper bound of `kill-delay`, in milliseconds.
+    pub delay_max_ms: u64,
+    /// The strategy's `events_before_work` fact: `kill-after-event` draws n up to it.
+    pub events_before_work: u64,
+    /// Whether the destination commits through a WAL.
+    pub dest_wal: bool,
+    /// The metadata policy of power cuts.
+    pub metadata: MetadataOrder,
+}
+
+impl FaultKind {
+    pub const ALL: [FaultKind; 14] = [
+        FaultKind::KillAfterEvent,
+        FaultKind::KillDestOp,
+        FaultKind::KillDestWrite,
+        FaultKind::KillDelay,
+        FaultKind::FinalCommitIoerr,
+        FaultKind::FinalCommitBusy,
+        FaultKind::PowerCut,
+        FaultKind::PowerCutAfterClaim,
+        FaultKind::Torn,
+        FaultKind::Full,
+        FaultKind::IoerrTransient,
+        FaultKind::IoerrPersistent,
+        FaultKind::Busy,
+        FaultKind::Abort,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FaultKind::KillAfterEvent => "kill-after-event",
+            FaultKind::KillDestOp => "kill-dest-op",
+            FaultKind::KillDestWrite => "kill-dest-write",
+            FaultKind::KillDelay => "kill-delay",
+            FaultKind::FinalCommitIoerr => "final-commit-ioerr",
+            FaultKind::FinalCommitBusy => "final-commit-busy",
+            FaultKind::PowerCut => "power-cut",
+            FaultKind::PowerCutAfterClaim => "power-cut-after-claim",
+            FaultKind::Torn => "torn",
+            FaultKind::Full => "full",
+            FaultKind::IoerrTransient => "ioerr-transient",
+            FaultKind::IoerrPersistent => "ioerr-persistent",
+            FaultKind::Busy => "busy",
+            FaultKind::Abort => "abort",
+        }
+    }
+
+    pub fn requires(self) -> Requirement {
+        match self {
+            FaultKind::KillAfterEvent | FaultKind::KillDelay => Requirement::Nothing,
+            FaultKind::Abort => Requirement::BackupApi,
+            _ => Requirement::DestThroughVfs,
+        }
+    }
+
+    /// `Err(why)` when this kind cannot reach a strategy with `facts`.
+    pub fn check(self, facts: &Facts) -> Result<(), String> {
+        match self.requires() {
+            Requirement::Nothing => Ok(()),
+            Requirement::DestThroughVfs if !facts.dest_through_vfs => Err(format!(
+                "fault `{}` needs the destination written through the harness's fault VFS, and \
+                 this strategy writes it with its own file I/O or program (only \
+                 kill-after-event and kill-delay reach it)",
+                self.as_str()
+            )),
+            Requirement::BackupApi if !facts.backup_api => Err(format!(
+                "fault `{}` needs a strategy that calls sqlite3_backup_step itself",
+                self.as_str()
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// The fault of one iteration, drawn from `rng`.
+    pub fn draw(self, cx: &DrawContext, rng: &mut ChaCha8Rng) -> Fault {
+        let pages = u64::from(cx.pages.max(2));
+        let nth_write = |rng: &mut ChaCha8Rng| {
+            OpSite::dest(OpKind::Write, FileKind::MainDb, rng.random_range(1..=pages))
+        };
+        let at = |site: OpSite| Placement::Op { site };
+        let (action, placement) = match self {
+            FaultKind::KillAfterEvent => (
+                FaultAction::Kill {
+                    when: KillWhen::Before,
+                },
+                // Only events after which the strategy still has work to do: a kill after the
+                // claim interrupts nothing. Deeper points are kill-dest-op's job.
+                Placement::AfterEvent {
+                    n: rng.random_range(1..=cx.events_before_work.max(1)),
+                },
+            ),
+            FaultKind::KillDestOp => {
+                let site = commit_or_write_site(rng, pages);
+                let when = if site.op == OpKind::Write || rng.random_bool(0.5) {
+                    KillWhen::After
+                } else {
+                    KillWhen::Before
+                };
+                (FaultAction::Kill { when }, at(site))
+            }
+            FaultKind::KillDestWrite => (
+                FaultAction::Kill {
+                    when: KillWhen::After,
+                },
+                at(nth_write(rng)),
+            ),
+            FaultKind::KillDelay => (
+                FaultAction::Kill {
+                    when: KillWhen::Before,
+                },
+                Placement::AfterDelay {
+                    ms: rng.random_range(0..=cx.delay_max_ms),
+                },
+            ),
+            FaultKind::FinalCommitIoerr => (
+                FaultAction::Ioerr {
+                    code: ErrorCode::IoerrFsync,
+                    persistent: false,
+                },
+                Placement::FinalCommit { wal: cx.dest_wal },
+            ),
+            FaultKind::FinalCommitBusy => (
+                FaultAction::Busy,
+                Placement::FinalCommit { wal: cx.dest_wal },
+            ),
+            FaultKind::PowerCut => (
+                FaultAction::PowerCut {
+                    unsynced: Unsynced::Random,
+                    metadata: cx.metadata,
+                },
+                at(commit_or_write_site(rng, pages)),
+            ),
+            FaultKind::PowerCutAfterClaim => (
+                FaultAction::PowerCut {
+                    unsynced: Unsynced::Random,
+                    metadata: cx.metadata,
+                },
+                Placement::AfterClaim,
+            ),
+            FaultKind::Torn => {
+                let page = 512u64 << rng.random_range(0..4u32);
+                (
+                    FaultAction::Torn {
+                        keep_bytes: page / 2,
+                    },
+                    at(nth_write(rng)),
+                )
+            }
+            FaultKind::Full => (FaultAction::Full, at(nth_write(rng))),
+            FaultKind::IoerrTransient | FaultKind::IoerrPersistent => {
+                let site = if rng.random_range(0..4u32) == 0 {
+                    OpSite::dest(OpKind::Sync, FileKind::MainDb, 1)
+                } else {
+                    nth_write(rng)
+                };
+                let code =
+                    crate::fault::point::ioerr_code(site.op).unwrap_or(ErrorCode::IoerrWrite);
+                (
+                    FaultAction::Ioerr {
+                        code,
+                        persistent: self == FaultKind::IoerrPersistent,
+                    },
+                    at(site),
+                )
+            }
+            FaultKind::Busy => {
+                let site = if rng.random_bool(0.5) {
+                    OpSite::dest(OpKind::Lock, FileKind::MainDb, 1)
+                } else {
+                    OpSite::dest(OpKind::Sync, FileKind::MainDb, 1)
+                };
+                (FaultAction::Busy, at(site))
+            }
+            FaultKind::Abort => {
+                let steps = if cx.npage <= 0 {
+                    1
+                } else {
+                    (u64::from(cx.pages).div_ceil(cx.npage as u64)).max(1)
+                };
+                (
+                    FaultAction::Abort,
+                    Placement::BeforeStep {
+                        n: rng.random_range(1..=steps),
+                    },
+                )
+            }
+        };
+        Fault { action, placement }
+    }
+}
+
+/// Mostly a destination database write (the long phase), sometimes one of the commit's
+/// durability points: a journal sync, the database sync, the journal delete.
+fn commit_or_write_site(rng: &mut ChaCha8Rng, pages: u64) -> OpSite {
+    match rng.random_range(0..8u32) {
+        0 => OpSite::dest(OpKind::Sync, FileKind::MainJournal, rng.random_range(1..=2)),
+        1 => OpSite::dest(OpKind::Sync, FileKind::MainDb, 1),
+        2 => OpSite::dest(OpKind::Delete, FileKind::MainJournal, 1),
+        _ => OpSite::dest(OpKind::Write, FileKind::MainDb, rng.random_range(1..=pages)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::strategy::{API_FACTS, FILE_COPY_FACTS};
+    use rand::SeedableRng;
+
+    fn cx() -> DrawContext {
+        DrawContext {
+            pages: 100,
+            npage: 10,
+            delay_max_ms: 50,
+            events_before_work: 4,
+            dest_wal: false,
+            metadata: MetadataOrder::Ordered,
+        }
+    }
+
+    #[test]
+    fn every_kind_draws_a_fault_of_its_own_action() {
+        for kind in FaultKind::ALL {
+            for seed in 0..50 {
+                let f = kind.draw(&cx(), &mut ChaCha8Rng::seed_from_u64(seed));
+                let ok = match kind {
+                    FaultKind::KillAfterEvent => {
+                        matches!(f.placement, Placement::AfterEvent { n } if (1..=4).contains(&n))
+                    }
+                    FaultKind::KillDelay => {
+                        matches!(f.placement, Placement::AfterDelay { ms } if ms <= 50)
+                    }
+                    FaultKind::KillDestOp | FaultKind::KillDestWrite => {
+                        matches!(f.action, FaultAction::Kill { .. }) && f.placement.site().is_some()
+                    }
+                    FaultKind::FinalCommitIoerr => {
+                        matches!(f.action, FaultAction::Ioerr { .. })
+                            && f.placement == Placement::FinalCommit { wal: false }
+                    }
+                    FaultKind::FinalCommitBusy => f.action == FaultAction::Busy,
+                    FaultKind::PowerCut => {
+                        matches!(f.action, FaultAction::PowerCut { .. })
+                            && f.placement.site().is_some()
+                    }
+                    FaultKind::PowerCutAfterClaim => f.placement == Placement::AfterClaim,
+                    FaultKind::Torn => matches!(f.action, FaultAction::Torn { .. }),
+                    FaultKind::Full => f.action == FaultAction::Full,
+                    FaultKind::IoerrTransient => {
+                        matches!(
+                            f.action,
+                            FaultAction::Ioerr {
+                                persistent: false,
+                                ..
+                            }
+                        )
+                    }
+                    FaultKind::IoerrPersistent => {
+                        matches!(
+                            f.action,
+                            FaultAction::Ioerr {
+                                persistent: true,
+                                ..
+                            }
+                        )
+                    }
+                    FaultKind::Busy => f.action == FaultAction::Busy,
+                    FaultKind::Abort => {
+                        matches!(f.placement, Placement::BeforeStep { n } if (1..=10).contains(&n))
+                    }
+                };
+                assert!(ok, "{kind:?} drew {f:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn vfs_kinds_are_refused_for_strategies_outside_the_vfs() {
+        for kind in FaultKind::ALL {
+            let outside = kind.check(&FILE_COPY_FACTS);
+            match kind {
+                FaultKind::KillAfterEvent | FaultKind::KillDelay => assert!(outside.is_ok()),
+                _ => assert!(outside.is_err(), "{kind:?}"),
+            }
+            assert!(kind.check(&API_FACTS).is_ok());
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! The fault kinds of a crash-point sweep, and which of them apply to one traced operation.
+//!
+//! Which faults apply:
+//! * `kill-before`, `kill-after`: every operation (process death; a child process).
+//! * `power-cut`: every operation that returns a result code.
+//! * `ioerr-transient`, `ioerr-persistent`, with the fitting code: read → `IOERR_READ`,
+//!   write → `IOERR_WRITE`, sync → `IOERR_FSYNC`, truncate → `IOERR_TRUNCATE`,
+//!   delete → `IOERR_DELETE`, unlock → `IOERR_UNLOCK`, open → `CANTOPEN`. Locks (file and shm)
+//!   get `BUSY` instead (below); file size, access, shm-map, file-control, fetch and the
+//!   informational calls have no fitting code in the VFS's plan language and get no I/O error.
+//! * `full` (`SQLITE_FULL`) and `torn` (half the bytes written, then `IOERR_WRITE`) on writes.
+//! * `busy` (`SQLITE_BUSY`) on the destination's syncs, locks and shm locks.
+
+use super::action::FaultAction;
+use super::DEST_ROLE;
+use serde::{Deserialize, Serialize};
+use vfs_faults::{ErrorCode, KillWhen, MetadataOrder, OpKind, Unsynced};
+
+/// A fault kind of the sweep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PointKind {
+    KillBefore,
+    KillAfter,
+    PowerCut,
+    IoerrTransient,
+    IoerrPersistent,
+    Full,
+    Torn,
+    Busy,
+}
+
+impl PointKind {
+    pub const ALL: [PointKind; 8] = [
+        PointKind::KillBefore,
+        PointKind::KillAfter,
+        PointKind::PowerCut,
+        PointKind::IoerrTransient,
+        PointKind::IoerrPersistent,
+        PointKind::Full,
+        PointKind::Torn,
+        PointKind::Busy,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PointKind::KillBefore => "kill-before",
+            PointKind::KillAfter => "kill-after",
+            PointKind::PowerCut => "power-cut",
+            PointKind::IoerrTransient => "ioerr-transient",
+            PointKind::IoerrPersistent => "ioerr-persistent",
+            PointKind::Full => "full",
+            PointKind::Torn => "torn",
+            PointKind::Busy => "busy",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<PointKind> {
+        PointKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// The `faults_hit` key: `kill`, `power-cut`, `ioerr-transient`, ...
+    pub fn hit_key(self) -> &'static str {
+        match self {
+            PointKind::KillBefore | PointKind::KillAfter => "kill",
+            k => k.as_str(),
+        }
+    }
+
+    /// Only process death needs a child process; everything else runs in-process.
+    pub fn needs_child(self) -> bool {
+        matches!(self, PointKind::KillBefore | PointKind::KillAfter)
+    }
+
+    /// The action of this kind at an operation `op` of `len` bytes. Power cuts keep their
+    /// metadata in order (ext4 data=ordered, XFS): the sweep models the common Linux
+    /// filesystems; fuzz can ask for the POSIX worst case.
+    pub fn action(self, op: OpKind, len: Option<i64>) -> FaultAction {
+        match self {
+            PointKind::KillBefore => FaultAction::Kill {
+                when: KillWhen::Before,
+            },
+            PointKind::KillAfter => FaultAction::Kill {
+                when: KillWhen::After,
+            },
+            PointKind::PowerCut => FaultAction::PowerCut {
+                unsynced: Unsynced::Random,
+                metadata: MetadataOrder::Ordered,
+            },
+            PointKind::IoerrTransient | PointKind::IoerrPersistent => FaultAction::Ioerr {
+                code: ioerr_code(op).unwrap_or(ErrorCode::IoerrRead),
+                persistent: self == PointKind::IoerrPersistent,
+            },
+            PointKind::Full => FaultAction::Full,
+            PointKind::Torn => FaultAction::Torn {
+                keep_bytes: (len.unwrap_or(0).max(0) / 2) as u64,
+            },
+            PointKind::Busy => FaultAction::Busy,
+        }
+    }
+}
+
+/// Operations whose callback returns a result code (an error or a power cut can be injected).
+fn returns_code(op: OpKind) -> bool {
+    !matches!(
+        op,
+        OpKind::SectorSize | OpKind::DeviceCharacteristics | OpKind::ShmBarrier
+    )
+}
+
+/// The fitting I/O error code of an operation, if there is one.
+pub fn ioerr_code(op: OpKind) -> Option<ErrorCode> {
+    Some(match op {
+        OpKind::Read => ErrorCode::IoerrRead,
+        OpKind::Write => ErrorCode::IoerrWrite,
+        OpKind::Sync => ErrorCode::IoerrFsync,
+        OpKind::Truncate => ErrorCode::IoerrTruncate,
+        OpKind::Delete => ErrorCode::IoerrDelete,
+        OpKind::Unlock => ErrorCode::IoerrUnlock,
+        OpKind::Open => ErrorCode::Cantopen,
+        _ => return None,
+    })
+}
+
+/// The fault kinds that apply to one traced operation, in [`PointKind::ALL`] order.
+pub fn applicable(op: OpKind, role: Option<&str>) -> Vec<PointKind> {
+    let mut out = vec![PointKind::KillBefore, PointKind::KillAfter];
+    if returns_code(op) {
+        out.push(PointKind::PowerCut);
+    }
+    if ioerr_code(op).is_some() {
+        out.extend([PointKind::IoerrTransient, PointKind::IoerrPersistent]);
+    }
+    if op == OpKind::Write {
+        out.extend([PointKind::Full, PointKind::Torn]);
+    }
+    if role == Some(DEST_ROLE) && matches!(op, OpKind::Sync | OpKind::Lock | OpKind::ShmLock) {
+        out.push(PointKind::Busy);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn busy_only_on_destination_syncs_and_locks() {
+        assert!(applicable(OpKind::Sync, Some(DEST_ROLE)).contains(&PointKind::Busy));
+        assert!(!applicable(OpKind::Sync, Some("source")).contains(&PointKind::Busy));
+        assert!(!applicable(OpKind::SectorSize, None).contains(&PointKind::PowerCut));
+    }
+
+    #[test]
+    fn kinds_map_to_their_actions() {
+        assert_eq!(
+            PointKind::IoerrPersistent.action(OpKind::Sync, None),
+            FaultAction::Ioerr {
+                code: ErrorCode::IoerrFsync,
+                persistent: true
+            }
+        );
+        assert_eq!(
+            PointKind::Torn.action(OpKind::Write, Some(4096)),
+            FaultAction::Torn { keep_bytes: 2048 }
+        );
+        for k in PointKind::ALL {
+            assert_eq!(PointKind::parse(k.as_str()), Some(k));
+        }
+    }
+}
