@@ -132,6 +132,9 @@ pub enum WorkerCommand {
         /// The iteration's fault (JSON), when the worker carries it out.
         #[arg(long)]
         fault: Option<String>,
+        /// Seed of the fault VFS's generator (power-cut outcomes).
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
     },
 }
 
@@ -500,6 +503,7 @@ fn cmd_worker(role: WorkerCommand) -> Result<()> {
             spec,
             params,
             fault,
+            seed,
         } => {
             let params: StrategyParams =
                 serde_json::from_str(&params).context("worker --params")?;
@@ -515,6 +519,7 @@ fn cmd_worker(role: WorkerCommand) -> Result<()> {
                 &parse_spec(&spec)?,
                 &params,
                 fault.as_ref(),
+                seed,
             )
         }
     }

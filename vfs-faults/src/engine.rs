@@ -88,6 +88,9 @@ pub(crate) struct FileCtx {
     role: Mutex<(u64, Option<String>)>,
     dirsync_pending: AtomicBool,
     pub(crate) sector: AtomicU32,
+    /// The base file promises powersafe overwrite (`SQLITE_IOCAP_POWERSAFE_OVERWRITE`): a
+    /// power loss never damages bytes outside the range a write covered.
+    pub(crate) psow: AtomicBool,
 }
 
 struct RuleState {
@@ -218,6 +221,7 @@ impl Shared {
             role: Mutex::new((0, None)),
             dirsync_pending: AtomicBool::new(false),
             sector: AtomicU32::new(0),
+            psow: AtomicBool::new(false),
         }
     }
 
@@ -528,9 +532,10 @@ impl Shared {
     ) {
         if let Some(p) = &file.path {
             let sector = u64::from(file.sector.load(Relaxed)).max(512);
+            let psow = file.psow.load(Relaxed);
             self.engine()
                 .power
-                .record(p, offset, old, old_size, new_size, sector);
+                .record(p, offset, old, old_size, new_size, sector, psow);
         }
     }
 

@@ -33,6 +33,11 @@ pub(crate) struct FileUndo {
     writes: Vec<(u64, Vec<u8>, bool)>,
     /// Size changes as (sequence number, new size), oldest first.
     sizes: Vec<(u64, u64)>,
+    /// Powersafe overwrite: garbage only where unsynced writes wrote, never in the rest of
+    /// their sectors (SQLite relies on it: it then packs journal headers into 512 bytes).
+    psow: bool,
+    /// Byte ranges `[from, to)` the unsynced writes covered.
+    written: Vec<(u64, u64)>,
 }
 
 #[derive(Debug, Clone)]
@@ -100,6 +105,7 @@ impl PowerState {
         old_size: u64,
         new_size: u64,
         sector: u64,
+        psow: bool,
     ) {
         let seq = if new_size != old_size {
             Some(self.next_seq())
@@ -114,9 +120,19 @@ impl PowerState {
                 sector: sector.max(1),
                 writes: Vec::new(),
                 sizes: Vec::new(),
+                psow,
+                written: Vec::new(),
             });
+        let truncation = new_size < old_size;
+        if !truncation {
+            // A write: it covered [offset, offset + len), len = what it overwrote or, when it
+            // extended the file, up to the new size.
+            let end =
+                (offset + old.len() as u64).max(if new_size > old_size { new_size } else { 0 });
+            u.written.push((offset, end));
+        }
         if !old.is_empty() {
-            u.writes.push((offset, old, new_size < old_size));
+            u.writes.push((offset, old, truncation));
         }
         if let Some(seq) = seq {
             u.sizes.push((seq, new_size));
@@ -399,7 +415,18 @@ fn apply_undo(
                 }
                 _ => {
                     report.garbled += 1;
-                    rng.fill_bytes(&mut out[s..e])
+                    out[s..e].copy_from_slice(&c);
+                    if u.psow {
+                        // Only the bytes a write covered can turn to garbage.
+                        for &(from, to) in &u.written {
+                            let (a, b) = ((from as usize).max(s), (to as usize).min(e));
+                            if a < b {
+                                rng.fill_bytes(&mut out[a..b]);
+                            }
+                        }
+                    } else {
+                        rng.fill_bytes(&mut out[s..e])
+                    }
                 }
             }
         }
@@ -432,5 +459,63 @@ fn reset_shm(path: &str) {
         if f.metadata().map(|m| m.len() >= 136).unwrap_or(false) {
             let _ = f.write_all_at(&[0u8; 136], 0);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    /// A 4096-byte file, durable as 0xAA, with one unsynced 512-byte write of 0xBB at 512;
+    /// returns the file after a random cut with the given seed.
+    fn cut_partial_sector_write(psow: bool, seed: u64) -> (Vec<u8>, CutReport) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        fs::write(&path, vec![0xAAu8; 4096]).unwrap();
+        let p = path.to_string_lossy().into_owned();
+        let mut st = PowerState::default();
+        st.record(&p, 512, vec![0xAA; 512], 4096, 4096, 4096, psow);
+        fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .write_all_at(&[0xBB; 512], 512)
+            .unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let report = st
+            .cut(&mut rng, Unsynced::Random, MetadataOrder::Ordered)
+            .unwrap();
+        (fs::read(&path).unwrap(), report)
+    }
+
+    #[test]
+    fn powersafe_overwrite_never_garbles_bytes_outside_the_write() {
+        let mut garbled = 0;
+        for seed in 0..64 {
+            let (bytes, report) = cut_partial_sector_write(true, seed);
+            garbled += report.garbled;
+            assert!(
+                bytes[..512]
+                    .iter()
+                    .chain(&bytes[1024..])
+                    .all(|&b| b == 0xAA),
+                "seed {seed}: a synced byte outside the write changed"
+            );
+        }
+        assert!(garbled > 0, "no seed garbled the written range at all");
+    }
+
+    #[test]
+    fn without_powersafe_overwrite_the_whole_sector_can_turn_to_garbage() {
+        let hit = (0..64).any(|seed| {
+            let (bytes, _) = cut_partial_sector_write(false, seed);
+            bytes[..512].iter().any(|&b| b != 0xAA)
+        });
+        assert!(
+            hit,
+            "a torn sector never reached the bytes beside the write"
+        );
     }
 }

@@ -118,6 +118,8 @@ pub fn run_iteration(
         serde_json::to_string(&ctx.spec).expect("spec serializes"),
         "--params".into(),
         serde_json::to_string(&entry.params).expect("params serialize"),
+        "--seed".into(),
+        plan.seed.to_string(),
     ];
     // Faults the worker carries out itself: VFS rules, an abort, a power cut after the claim.
     let worker_fault = plan.fault.as_ref().filter(|f| !f.by_supervisor());

@@ -16,6 +16,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use vfs_faults::{FaultPlan, FaultVfs, Options, PowerCutMode, PLAN_ENV};
 
+/// Set to a file path, the backup worker writes its VFS trace there when its fault fires.
+pub const TRACE_ENV: &str = "HARNESS_DUMP_TRACE";
+
 /// Prints one event line and flushes, so the supervisor sees it before any kill.
 pub fn emit(ev: Event) {
     let mut out = std::io::stdout().lock();
@@ -57,8 +60,8 @@ fn read_source_seq(source: &Path) -> Result<u64> {
     Ok(workload::read_seq(&conn)?)
 }
 
-/// Runs one strategy from source to destination with the VFS plan from the environment and
-/// the iteration's planned `fault` (a VFS rule, an abort before a step, or a power cut after
+/// Runs one strategy from source to destination with the VFS plan from the environment (or
+/// an empty one seeded with `seed`) and the iteration's planned `fault` (a VFS rule, an abort before a step, or a power cut after
 /// the claim; kills after an event or a delay are the supervisor's).
 pub fn backup(
     strategy_name: &str,
@@ -67,13 +70,19 @@ pub fn backup(
     spec: &WorkloadSpec,
     params: &StrategyParams,
     fault: Option<&Fault>,
+    seed: u64,
 ) -> Result<()> {
     die_with_parent();
     let strategy = strategy::by_name(strategy_name)
         .ok_or_else(|| anyhow!("unknown strategy `{strategy_name}`"))?;
+    // A plan from the environment (crash exploration) brings its own seed; otherwise the
+    // iteration's seed drives the VFS's generator (power-cut outcomes differ per iteration).
     let mut plan = FaultPlan::from_env(PLAN_ENV)
         .with_context(|| format!("reading {PLAN_ENV}"))?
-        .unwrap_or_default();
+        .unwrap_or(FaultPlan {
+            seed,
+            rules: Vec::new(),
+        });
     if let Some(f) = fault {
         if let Some(op_fault) = f.op_fault(PowerCutMode::Exit) {
             plan.rules.push(op_fault.rule(f.label()));
@@ -113,7 +122,15 @@ pub fn backup(
             name: name.to_string(),
         })
     });
-    vfs.on_fire(|f| {
+    // HARNESS_DUMP_TRACE=FILE: trace every operation and write the trace when the fault fires
+    // (before a kill or a power cut ends the process).
+    let dump = std::env::var_os(TRACE_ENV).map(PathBuf::from);
+    vfs.set_trace(dump.is_some());
+    let traced = vfs.clone();
+    vfs.on_fire(move |f| {
+        if let Some(path) = &dump {
+            let _ = std::fs::write(path, traced.trace_jsonl());
+        }
         emit(Event::Fired {
             what: format!(
                 "{} (op {} on {}, occurrence {})",

@@ -81,6 +81,10 @@ fn record_undo(
             if let Some(ss) = m.xSectorSize {
                 ctx.sector.store(ss(real).max(512) as u32, Relaxed);
             }
+            if let Some(dc) = m.xDeviceCharacteristics {
+                let psow = dc(real) & sq::SQLITE_IOCAP_POWERSAFE_OVERWRITE != 0;
+                ctx.psow.store(psow, Relaxed);
+            }
         }
     }
     let end = (off + len).min(size);
