@@ -51,14 +51,14 @@ fn small_storm_catches_every_control_and_replays_one() {
     for s in strategies {
         let name = s["name"].as_str().unwrap();
         let violations = s["violations"].as_array().unwrap();
-        assert_eq!(s["iterations"], 2, "{name}");
+        assert_eq!(s["iterations"], 4, "{name}");
         let total: u64 = s["verdicts"]
             .as_object()
             .unwrap()
             .values()
             .map(|v| v.as_u64().unwrap())
             .sum();
-        assert_eq!(total, 2, "{name}: every iteration has one verdict");
+        assert_eq!(total, 4, "{name}: every iteration has one verdict");
         match s["expect"].as_str().unwrap() {
             "safe" => assert!(violations.is_empty(), "{name}: {violations:?}"),
             "unsafe" => assert!(!violations.is_empty(), "{name}: control not caught"),
@@ -97,4 +97,47 @@ fn small_storm_catches_every_control_and_replays_one() {
     assert_eq!(r["verdict"], "false-success", "{r}");
     assert_eq!(r["deterministic"], true);
     assert_eq!(r["fault_hit"], true);
+}
+
+/// A planned fault that never fires tested nothing: at `synchronous=OFF` the destination is
+/// never synced, so a fault on the final commit's sync cannot fire, and the safe strategy is
+/// `untested` (exit 1), not `ok`.
+#[test]
+fn a_fault_that_never_fires_leaves_its_strategy_untested() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("never-fires.toml");
+    std::fs::write(
+        &scenario,
+        "description = \"faults that cannot fire\"\nseed = 3\niterations = 2\n\
+         [source]\npages = 100\n[workload]\nwriters = 0\n[checkpointer]\nenabled = false\n\
+         [destination]\nkinds = [\"existing-delete\"]\nsynchronous = \"off\"\n\
+         [faults]\ncomplete_fraction = 0.5\nkinds = [\"final-commit-ioerr\"]\n\
+         [[strategy]]\nname = \"api-oneshot\"\nexpect = \"safe\"\nnpage = -1\n",
+    )
+    .unwrap();
+    let json = dir.path().join("report.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_sqlite-backup-harness"))
+        .arg("scenario")
+        .arg(&scenario)
+        .arg("--json")
+        .arg(&json)
+        .arg("--report-dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("UNTESTED"), "{stdout}");
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let s = &report["strategies"][0];
+    assert_eq!(s["result"], "untested", "{s}");
+    assert_eq!(s["faults_planned"]["final-commit-ioerr"], 1);
+    assert!(s["faults_hit"].get("final-commit-ioerr").is_none(), "{s}");
+    assert!(
+        s["untested_because"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("final-commit-ioerr fired in 0 of 1"),
+        "{s}"
+    );
 }

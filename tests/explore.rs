@@ -124,7 +124,7 @@ proptest! {
 
 #[test]
 fn control_is_caught_shrunk_and_replayed_from_the_bug_base() {
-    let text = "mode = \"fuzz\"\nseed = 3\n[workload]\nwriters = 0\nddl = false\n\
+    let text = "mode = \"fuzz\"\nseed = 3\n\
                 [crash]\ndestinations = [\"existing-delete\"]\n\
                 [fuzz]\ncases = 30\nmax_faults = 3\npages_min = 8\npages_max = 24\n\
                 [[strategy]]\nname = \"api-journal-off\"\nexpect = \"unsafe\"\nnpage = 5\n";
@@ -202,7 +202,7 @@ fn traced_points_fire_where_enumerated() {
 
 #[test]
 fn interrupted_fuzz_returns_its_partial_report() {
-    let text = "mode = \"fuzz\"\nseed = 1\n[workload]\nwriters = 0\nddl = false\n\
+    let text = "mode = \"fuzz\"\nseed = 1\n\
                 [fuzz]\ncases = 100000\npages_min = 8\npages_max = 9\n\
                 [[strategy]]\nname = \"api-oneshot\"\nexpect = \"safe\"\n\
                 [[strategy]]\nname = \"api-step\"\nexpect = \"safe\"\n";

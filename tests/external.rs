@@ -20,7 +20,7 @@ fn harness(args: &[&str]) -> (i32, String, String) {
 
 const SMALL: &str = "iterations = 1\nwatchdog_ms = 2000\nbudget_ms = 300\n\
     [source]\npages = 8\n[workload]\nwriters = 0\nwarmup_commits = 0\n\
-    [checkpointer]\nenabled = false\n[faults]\ncomplete_fraction = 1.0\n";
+    [checkpointer]\nenabled = false\n[faults]\ncomplete_fraction = 1.0\nkinds = [\"kill-delay\"]\n";
 
 #[test]
 fn missing_program_exits_2_with_one_line() {

@@ -144,6 +144,6 @@ fn counts_and_expectations() {
         !r.expectations_met,
         "an untested safe strategy fails the run"
     );
-    assert_eq!(r.source_commits, 2000);
+    assert_eq!(r.source_commits, 3000);
     assert_eq!(r.strategies[0].verdicts["snapshot"], 1);
 }
