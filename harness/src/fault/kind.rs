@@ -4,6 +4,7 @@
 use super::action::FaultAction;
 use super::placement::{Fault, OpSite, Placement};
 use crate::strategy::Facts;
+use crate::workload::JournalMode;
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -66,10 +67,17 @@ pub struct DrawContext {
     pub delay_max_ms: u64,
     /// The strategy's `events_before_work` fact: `kill-after-event` draws n up to it.
     pub events_before_work: u64,
-    /// Whether the destination commits through a WAL.
-    pub dest_wal: bool,
+    /// The destination's journal mode (`None`: SQLite's default, DELETE): decides which
+    /// files a commit syncs and deletes.
+    pub dest_journal: Option<JournalMode>,
     /// The metadata policy of power cuts.
     pub metadata: MetadataOrder,
+}
+
+impl DrawContext {
+    fn wal(&self) -> bool {
+        self.dest_journal == Some(JournalMode::Wal)
+    }
 }
 
 impl FaultKind {
@@ -154,7 +162,7 @@ impl FaultKind {
                 },
             ),
             FaultKind::KillDestOp => {
-                let site = commit_or_write_site(rng, pages);
+                let site = commit_or_write_site(rng, pages, cx.dest_journal);
                 let when = if site.op == OpKind::Write || rng.random_bool(0.5) {
                     KillWhen::After
                 } else {
@@ -181,18 +189,17 @@ impl FaultKind {
                     code: ErrorCode::IoerrFsync,
                     persistent: false,
                 },
-                Placement::FinalCommit { wal: cx.dest_wal },
+                Placement::FinalCommit { wal: cx.wal() },
             ),
-            FaultKind::FinalCommitBusy => (
-                FaultAction::Busy,
-                Placement::FinalCommit { wal: cx.dest_wal },
-            ),
+            FaultKind::FinalCommitBusy => {
+                (FaultAction::Busy, Placement::FinalCommit { wal: cx.wal() })
+            }
             FaultKind::PowerCut => (
                 FaultAction::PowerCut {
                     unsynced: Unsynced::Random,
                     metadata: cx.metadata,
                 },
-                at(commit_or_write_site(rng, pages)),
+                at(commit_or_write_site(rng, pages, cx.dest_journal)),
             ),
             FaultKind::PowerCutAfterClaim => (
                 FaultAction::PowerCut {
@@ -253,14 +260,38 @@ impl FaultKind {
     }
 }
 
-/// Mostly a destination database write (the long phase), sometimes one of the commit's
-/// durability points: a journal sync, the database sync, the journal delete.
-fn commit_or_write_site(rng: &mut ChaCha8Rng, pages: u64) -> OpSite {
-    match rng.random_range(0..8u32) {
-        0 => OpSite::dest(OpKind::Sync, FileKind::MainJournal, rng.random_range(1..=2)),
-        1 => OpSite::dest(OpKind::Sync, FileKind::MainDb, 1),
-        2 => OpSite::dest(OpKind::Delete, FileKind::MainJournal, 1),
-        _ => OpSite::dest(OpKind::Write, FileKind::MainDb, rng.random_range(1..=pages)),
+/// Mostly a destination write (the long phase), sometimes one of the commit's durability
+/// points, as the destination's journal mode has them: rollback modes sync the journal, then
+/// the database, then delete (DELETE), truncate (TRUNCATE) or overwrite (PERSIST) the journal;
+/// MEMORY and OFF have no journal file; WAL syncs the WAL (after its header, at the commit)
+/// and writes and syncs the database only when the close checkpoints it.
+fn commit_or_write_site(rng: &mut ChaCha8Rng, pages: u64, journal: Option<JournalMode>) -> OpSite {
+    let write =
+        |rng: &mut ChaCha8Rng, file| OpSite::dest(OpKind::Write, file, rng.random_range(1..=pages));
+    let pick = rng.random_range(0..8u32);
+    match journal.unwrap_or(JournalMode::Delete) {
+        JournalMode::Wal => match pick {
+            0 | 1 => OpSite::dest(OpKind::Sync, FileKind::Wal, rng.random_range(1..=2)),
+            2 => OpSite::dest(OpKind::Sync, FileKind::MainDb, 1),
+            3 | 4 => write(rng, FileKind::MainDb),
+            _ => write(rng, FileKind::Wal),
+        },
+        JournalMode::Memory | JournalMode::Off => match pick {
+            0 | 1 => OpSite::dest(OpKind::Sync, FileKind::MainDb, 1),
+            _ => write(rng, FileKind::MainDb),
+        },
+        mode => match pick {
+            0 => OpSite::dest(OpKind::Sync, FileKind::MainJournal, rng.random_range(1..=2)),
+            1 => OpSite::dest(OpKind::Sync, FileKind::MainDb, 1),
+            2 if mode == JournalMode::Delete => {
+                OpSite::dest(OpKind::Delete, FileKind::MainJournal, 1)
+            }
+            2 if mode == JournalMode::Truncate => {
+                OpSite::dest(OpKind::Truncate, FileKind::MainJournal, 1)
+            }
+            2 => OpSite::dest(OpKind::Write, FileKind::MainJournal, 1),
+            _ => write(rng, FileKind::MainDb),
+        },
     }
 }
 
@@ -276,7 +307,7 @@ mod tests {
             npage: 10,
             delay_max_ms: 50,
             events_before_work: 4,
-            dest_wal: false,
+            dest_journal: None,
             metadata: MetadataOrder::Ordered,
         }
     }
@@ -333,6 +364,19 @@ mod tests {
                 };
                 assert!(ok, "{kind:?} drew {f:?}");
             }
+        }
+    }
+
+    #[test]
+    fn commit_sites_exist_in_the_destination_journal_mode() {
+        for seed in 0..200 {
+            let rng = &mut ChaCha8Rng::seed_from_u64(seed);
+            let wal = commit_or_write_site(rng, 50, Some(JournalMode::Wal));
+            assert_ne!(wal.file, FileKind::MainJournal, "{wal:?}");
+            let mem = commit_or_write_site(rng, 50, Some(JournalMode::Memory));
+            assert_eq!(mem.file, FileKind::MainDb, "{mem:?}");
+            let trunc = commit_or_write_site(rng, 50, Some(JournalMode::Truncate));
+            assert_ne!(trunc.op, OpKind::Delete, "{trunc:?}");
         }
     }
 
