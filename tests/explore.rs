@@ -4,7 +4,7 @@
 //! is shrunk to one fault and replayed from a custom bug base, and an interrupted fuzz run
 //! still returns its partial report.
 
-use harness::explore::bugbase;
+use harness::explore::fuzz::bugbase;
 use harness::explore::fuzz::{self, CaseRunner, FuzzCase, FuzzFault};
 use harness::explore::points::{enumerate, PointKind};
 use harness::explore::sweep::Explorer;

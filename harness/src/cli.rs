@@ -186,9 +186,7 @@ pub fn main() -> i32 {
         Command::Bench { which } => match which {
             BenchCommand::VfsOverhead { json } => bench_vfs_overhead(json),
             BenchCommand::Restarts(args) => crate::bench::restarts::run_cli(&args),
-            BenchCommand::CrashRate { json, seconds } => {
-                crate::explore::cli::bench_crash_rate(json.as_deref(), seconds)
-            }
+            BenchCommand::CrashRate { json, seconds } => bench_crash_rate(json.as_deref(), seconds),
         },
         Command::Worker { role } => cmd_worker(role).map(|()| 0),
     };
@@ -207,6 +205,16 @@ fn one_line(e: &anyhow::Error) -> String {
 
 fn bench_vfs_overhead(json: Option<PathBuf>) -> Result<i32> {
     crate::bench::vfs_overhead::run(json.as_deref()).map(|_| 0)
+}
+
+fn bench_crash_rate(json: Option<&Path>, seconds: f64) -> Result<i32> {
+    let r = crate::bench::crash_rate::run(seconds).map_err(|e| anyhow!("{e}"))?;
+    let text = serde_json::to_string_pretty(&r).expect("json");
+    if let Some(path) = json {
+        std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    println!("{text}");
+    Ok(0)
 }
 
 fn cmd_list() -> Result<i32> {
@@ -301,7 +309,7 @@ fn cmd_scenario(
     match scenario.mode {
         crate::scenario::Mode::Storm => {}
         crate::scenario::Mode::CrashPoints => {
-            return crate::explore::cli::crash_points(
+            return crate::explore::commands::crash_points(
                 &scenario,
                 name,
                 flags.sample,
@@ -312,7 +320,7 @@ fn cmd_scenario(
             );
         }
         crate::scenario::Mode::Fuzz => {
-            return crate::explore::cli::fuzz(
+            return crate::explore::commands::fuzz(
                 &scenario,
                 iterations,
                 json.as_deref(),
@@ -349,15 +357,8 @@ fn cmd_scenario(
 fn finish_run(run: &RunResult, json: Option<&Path>, report_dir: &Path) -> Result<i32> {
     let report = Report::build(run);
     print!("{}", table::render(&report, 5));
-    let dir = crate::report::run_dir(report_dir, &report.scenario);
-    let written = report
-        .write(&dir)
-        .with_context(|| format!("writing the report to {}", dir.display()))?;
-    if let Some(path) = json {
-        report
-            .write_json(path)
-            .with_context(|| format!("writing {}", path.display()))?;
-    }
+    let written = crate::report::write_report(&report, report_dir, json)
+        .with_context(|| format!("writing the report under {}", report_dir.display()))?;
     println!(
         "\n{} iterations in {:.1} s; writers {:.0} commits/s during backups ({:.0} standalone)",
         report.results.len(),
@@ -376,7 +377,7 @@ fn finish_run(run: &RunResult, json: Option<&Path>, report_dir: &Path) -> Result
 pub(crate) use crate::report::exit_code;
 
 fn cmd_replay(id: &str, json: Option<PathBuf>, times: u32) -> Result<i32> {
-    if let Some(code) = crate::explore::cli::replay(id, json.as_deref(), times)? {
+    if let Some(code) = crate::explore::commands::replay(id, json.as_deref(), times)? {
         return Ok(code);
     }
     let Some(crate::replay_id::ReplayId::Storm {

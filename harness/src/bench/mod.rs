@@ -1,4 +1,5 @@
 //! The `bench` subcommands: measurements that print JSON rather than timed tests.
 
+pub mod crash_rate;
 pub mod restarts;
 pub mod vfs_overhead;

@@ -8,21 +8,22 @@
 //! it, across both files a backup touches, each state judged by the oracle (pre-image included).
 //!
 //! * [`reference`]: the reference source and destinations, built once, digests precomputed.
-//! * [`points`]: trace × fault kinds → crash points, each a one-rule fault plan.
+//! * [`points`]: trace × fault kinds → crash points, each a one-rule fault plan, and their IDs.
 //! * [`inprocess`]: the fast path: one VFS, one scratch dir, no child process.
 //! * [`kill`]: kill points, the only ones that need a (child) process to die.
 //! * [`sweep`]: the `crash-points` scenario mode and its report.
-//! * [`replay`]: crash-point replay IDs, replay, and the `--doublecheck` hashes.
-//! * [`fuzz`]: random workloads × random fault plans, case replay IDs, shrinking.
-//! * [`bugbase`]: shrunk fuzz cases on disk, and their replay.
+//! * [`replay`]: replaying one crash point (its ID is [`points`]'s).
+//! * [`report`]: the sweep's report and the `--doublecheck` hashes.
+//! * [`fuzz`]: random workloads × random fault plans, split by job: generation, running,
+//!   shrinking, and the bug base of shrunk cases.
+//! * [`commands`]: the `crash-points` and `fuzz` modes and their `replay`, for the command line.
 
-pub mod bugbase;
-pub mod cli;
+pub mod commands;
 pub mod fuzz;
 pub mod inprocess;
 pub mod kill;
 pub mod points;
-pub mod rate;
+
 pub mod reference;
 pub mod replay;
 pub mod report;

@@ -27,6 +27,8 @@
 pub use crate::fault::point::{applicable, ioerr_code};
 pub use crate::fault::PointKind;
 use crate::fault::{OpFault, OpSite};
+use crate::replay_id::ReplayId;
+use crate::scenario::DestinationChoice;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use vfs_faults::{FaultPlan, FileKind, OpKind, PowerCutMode, TraceEntry};
@@ -143,6 +145,61 @@ pub fn enumerate(trace: &[TraceEntry], kinds: &[PointKind]) -> Vec<CrashPoint> {
     out
 }
 
+/// The replay ID of a crash point (the grammar is `crate::replay_id`'s).
+pub fn replay_id(
+    scenario: &str,
+    seed: u64,
+    strategy: &str,
+    d: DestinationChoice,
+    p: &CrashPoint,
+) -> String {
+    ReplayId::Crash {
+        scenario: scenario.to_string(),
+        seed,
+        strategy: strategy.to_string(),
+        destination: d.as_str().to_string(),
+        index: p.index,
+        kind: p.kind.as_str().to_string(),
+    }
+    .to_string()
+}
+
+/// A parsed crash-point replay ID.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PointId {
+    pub scenario: String,
+    pub seed: u64,
+    pub strategy: String,
+    pub destination: DestinationChoice,
+    pub index: u64,
+    pub kind: PointKind,
+}
+
+/// A crash-point ID with a known destination and fault kind.
+pub fn parse_replay_id(id: &str) -> Option<PointId> {
+    let ReplayId::Crash {
+        scenario,
+        seed,
+        strategy,
+        destination,
+        index,
+        kind,
+    } = ReplayId::parse(id)?
+    else {
+        return None;
+    };
+    Some(PointId {
+        scenario,
+        seed,
+        strategy,
+        destination: DestinationChoice::ALL
+            .into_iter()
+            .find(|d| d.as_str() == destination)?,
+        index,
+        kind: PointKind::parse(&kind)?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,5 +245,32 @@ mod tests {
         assert_eq!(notes, vec![POWER_CUT_NOT_MODELLED.to_string()]);
         let (k, notes) = kinds_for("api-step", &PointKind::ALL);
         assert_eq!((k.len(), notes.len()), (8, 0));
+    }
+
+    #[test]
+    fn replay_ids_round_trip() {
+        let p = CrashPoint {
+            index: 41,
+            op: OpKind::Write,
+            file: FileKind::MainDb,
+            role: Some("destination".into()),
+            nth: 3,
+            len: Some(4096),
+            kind: PointKind::KillAfter,
+        };
+        let id = replay_id(
+            "scenarios/x.toml",
+            7,
+            "api-step",
+            DestinationChoice::ExistingWal,
+            &p,
+        );
+        let back = parse_replay_id(&id).unwrap();
+        assert_eq!(back.scenario, "scenarios/x.toml");
+        assert_eq!(back.seed, 7);
+        assert_eq!(back.strategy, "api-step");
+        assert_eq!(back.destination, DestinationChoice::ExistingWal);
+        assert_eq!((back.index, back.kind), (41, PointKind::KillAfter));
+        assert!(parse_replay_id("wal-storm:1:api-step:3").is_none());
     }
 }

@@ -7,11 +7,39 @@
 
 use crate::oracle::VerdictKind;
 use crate::scenario::Expect;
+use crate::stable_hash::{fnv1a_from, START};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 /// One violation found by the sweep.
+/// The `--doublecheck` accumulator: two running FNV-1a hashes over the trace hashes of the
+/// first and the second run of the same plans.
+#[derive(Debug, Clone)]
+pub struct DoubleAcc {
+    pub a: u64,
+    pub b: u64,
+    pub runs: u64,
+}
+
+impl Default for DoubleAcc {
+    fn default() -> Self {
+        DoubleAcc {
+            a: START,
+            b: START,
+            runs: 0,
+        }
+    }
+}
+
+impl DoubleAcc {
+    /// Folds the trace hashes of one plan's first and second run.
+    pub fn add(&mut self, first: u64, second: u64) {
+        self.a = fnv1a_from(self.a, &first.to_le_bytes());
+        self.b = fnv1a_from(self.b, &second.to_le_bytes());
+        self.runs += 1;
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CrashViolation {
     pub kind: VerdictKind,
@@ -89,25 +117,17 @@ pub struct CrashReport {
     pub error: Option<String>,
 }
 
+impl crate::report::RunReport for CrashReport {
+    fn scenario(&self) -> &str {
+        &self.scenario
+    }
+    fn markdown(&self) -> String {
+        self.render_markdown()
+    }
+}
+
 impl CrashReport {
     /// Writes `report.json` and `report.md` into `dir`; returns the JSON path.
-    pub fn write(&self, dir: &Path) -> std::io::Result<PathBuf> {
-        std::fs::create_dir_all(dir)?;
-        let json = dir.join("report.json");
-        self.write_json(&json)?;
-        std::fs::write(dir.join("report.md"), self.markdown())?;
-        Ok(json)
-    }
-
-    pub fn write_json(&self, path: &Path) -> std::io::Result<()> {
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)?;
-        }
-        let text = serde_json::to_string_pretty(self).expect("report serializes");
-        std::fs::write(path, text + "\n")
-    }
-
-    /// The terminal table: one row per strategy × destination.
     pub fn table(&self) -> String {
         let mut out = format!(
             "{:<17} {:<16} {:<6} {:>6} {:>7} {:>7} {:>6} {:>6} {:>6} {:>5} {:>6}  result\n",
@@ -184,7 +204,7 @@ impl CrashReport {
         out
     }
 
-    pub fn markdown(&self) -> String {
+    fn render_markdown(&self) -> String {
         let mut md =
             format!(
             "# {} (crash points)\n\nseed {}, SQLite {}, {:.1} s, expectations {}\n\n```\n{}```\n",
@@ -217,5 +237,20 @@ impl CrashReport {
             }
         }
         md
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn doublecheck_equal_runs_give_equal_hashes() {
+        let mut acc = DoubleAcc::default();
+        acc.add(1, 1);
+        acc.add(2, 2);
+        assert_eq!((acc.a == acc.b, acc.runs), (true, 2));
+        acc.add(3, 4);
+        assert_ne!(acc.a, acc.b);
     }
 }

@@ -19,10 +19,9 @@
 
 use super::inprocess::{RunOutcome, Runner};
 use super::kill::KillPool;
-use super::points::{enumerate, kinds_for, CrashPoint, PointKind};
+use super::points::{enumerate, kinds_for, replay_id, CrashPoint, PointKind};
 use super::reference::Reference;
-use super::replay::{replay_id, DoubleAcc};
-use super::report::{ComboReport, CrashReport, CrashViolation, Doublecheck};
+use super::report::{ComboReport, CrashReport, CrashViolation, DoubleAcc, Doublecheck};
 use super::ExploreError;
 use crate::event::Claim;
 use crate::oracle::{Verdict, VerdictKind};

@@ -181,23 +181,45 @@ impl Report {
             results: run.results.clone(),
         }
     }
+}
 
-    /// Writes `report.json` and `report.md` into `dir` (created). Returns the JSON path.
-    pub fn write(&self, dir: &Path) -> std::io::Result<PathBuf> {
-        std::fs::create_dir_all(dir)?;
-        let json = dir.join("report.json");
-        self.write_json(&json)?;
-        std::fs::write(dir.join("report.md"), markdown::render(self))?;
-        Ok(json)
+impl RunReport for Report {
+    fn scenario(&self) -> &str {
+        &self.scenario
     }
+    fn markdown(&self) -> String {
+        markdown::render(self)
+    }
+}
 
-    pub fn write_json(&self, path: &Path) -> std::io::Result<()> {
+/// What every mode's report (storm, crash-points, fuzz) gives the one writer.
+pub trait RunReport: Serialize {
+    /// The scenario's name: the report directory is `<scenario>-<timestamp>`.
+    fn scenario(&self) -> &str;
+    /// The report for people.
+    fn markdown(&self) -> String;
+}
+
+/// The one report writer: `<base>/<scenario>-<UTC timestamp>/report.json` and `report.md`,
+/// and the JSON again at `json` when given. Returns the directory's `report.json`.
+pub fn write_report(
+    report: &impl RunReport,
+    base: &Path,
+    json: Option<&Path>,
+) -> std::io::Result<PathBuf> {
+    let text = serde_json::to_string_pretty(report).expect("report serializes") + "\n";
+    let dir = run_dir(base, report.scenario());
+    std::fs::create_dir_all(&dir)?;
+    let written = dir.join("report.json");
+    std::fs::write(&written, &text)?;
+    std::fs::write(dir.join("report.md"), report.markdown())?;
+    if let Some(path) = json {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)?;
         }
-        let text = serde_json::to_string_pretty(self).expect("report serializes");
-        std::fs::write(path, text + "\n")
+        std::fs::write(path, &text)?;
     }
+    Ok(written)
 }
 
 /// The exit code of a run whose report is written: 130 after Ctrl-C, 2 when it stopped on an

@@ -4,7 +4,7 @@
 //! `pub const REGISTRATION: Registration` (its name, description, [`Facts`] and constructor),
 //! and add the module's name to the `registry!` list below. Each runs inside a backup worker
 //! process, reports progress through [`StrategyContext::emit`], and ends with a [`Claim`].
-//! The facts say which faults can reach it (`crate::fault` reads them; nothing outside this
+//! The facts say which faults can reach it (the fault model reads them; nothing outside this
 //! folder matches strategy names).
 //!
 //! Besides the registered names, a scenario can define `external:<label>` entries that run a

@@ -1,8 +1,8 @@
 //! The command-line side of exploration: the `crash-points` and `fuzz` scenario modes, `replay`
-//! of crash-point IDs, fuzz case IDs and bug-base entries, and `bench crash-rate`. Called from `crate::cli`.
+//! of crash-point IDs, fuzz case IDs and bug-base entries. Called from the command line.
 //!
 //! Why its own module: it keeps `cli.rs` (shared by every command) to a few dispatch lines, and
-//! like `cli.rs` it speaks `anyhow` and exit codes: 0 expectations met, 1 not (or the
+//! like the command line it speaks `anyhow` and exit codes: 0 expectations met, 1 not (or the
 //! doublecheck hashes differ), 2 could not run, 130 interrupted.
 
 use super::replay;
@@ -30,15 +30,8 @@ pub fn crash_points(
     };
     let report = sweep::run(scenario, scenario_id, &opts, interrupted);
     print!("{}", report.table());
-    let dir = crate::report::run_dir(report_dir, &report.scenario);
-    let written = report
-        .write(&dir)
-        .with_context(|| format!("writing the report to {}", dir.display()))?;
-    if let Some(path) = json {
-        report
-            .write_json(path)
-            .with_context(|| format!("writing {}", path.display()))?;
-    }
+    let written = crate::report::write_report(&report, report_dir, json)
+        .with_context(|| format!("writing the report under {}", report_dir.display()))?;
     let tested: u64 = report.strategies.iter().map(|c| c.points_tested).sum();
     let total: u64 = report.strategies.iter().map(|c| c.points_total).sum();
     println!(
@@ -77,16 +70,12 @@ pub fn fuzz(
         scenario.fuzz.cases = n;
     }
     let report = super::fuzz::run(&scenario, &scenario_id(&scenario), &interrupted);
-    let text = serde_json::to_string_pretty(&report).expect("json") + "\n";
-    let dir = crate::report::run_dir(report_dir, &report.scenario);
-    let written = dir.join("report.json");
-    std::fs::create_dir_all(&dir)
-        .and_then(|()| std::fs::write(&written, &text))
-        .with_context(|| format!("writing the report to {}", written.display()))?;
-    if let Some(path) = json {
-        std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?;
-    }
-    print!("{text}");
+    let written = crate::report::write_report(&report, report_dir, json)
+        .with_context(|| format!("writing the report under {}", report_dir.display()))?;
+    print!(
+        "{}",
+        serde_json::to_string_pretty(&report).expect("json") + "\n"
+    );
     println!("report: {}", written.display());
     Ok(crate::report::exit_code(
         report.interrupted,
@@ -98,7 +87,7 @@ pub fn fuzz(
 /// `replay ID` for crash-point IDs, fuzz case IDs and bug-base entries (an ID or a path);
 /// `Ok(None)` when `id` is none of them.
 pub fn replay(id: &str, json: Option<&Path>, times: u32) -> Result<Option<i32>> {
-    let out = if let Some(pid) = replay::parse_replay_id(id) {
+    let out = if let Some(pid) = super::points::parse_replay_id(id) {
         let scenario = scenario_for(&pid.scenario, pid.seed, &pid.strategy)?;
         let mut runs = Vec::new();
         for _ in 0..times.max(1) {
@@ -116,8 +105,8 @@ pub fn replay(id: &str, json: Option<&Path>, times: u32) -> Result<Option<i32>> 
             .with_context(|| format!("replay {id}"))?;
         out["id"] = id.into();
         out
-    } else if let Some(dir) = super::bugbase::entry(id) {
-        super::bugbase::replay_entry(&dir, times).with_context(|| format!("replay {id}"))?
+    } else if let Some(dir) = super::fuzz::bugbase::entry(id) {
+        super::fuzz::bugbase::replay_entry(&dir, times).with_context(|| format!("replay {id}"))?
     } else {
         return Ok(None);
     };
@@ -146,15 +135,4 @@ fn scenario_for(name: &str, seed: u64, strategy: &str) -> Result<Scenario> {
             .map_err(|e| anyhow!("{e}"))?;
     }
     Ok(scenario)
-}
-
-/// `bench crash-rate`.
-pub fn bench_crash_rate(json: Option<&Path>, seconds: f64) -> Result<i32> {
-    let r = super::rate::run(seconds).map_err(|e| anyhow!("{e}"))?;
-    let text = serde_json::to_string_pretty(&r).expect("json");
-    if let Some(path) = json {
-        std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?;
-    }
-    println!("{text}");
-    Ok(0)
 }

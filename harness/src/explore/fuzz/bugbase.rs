@@ -5,8 +5,9 @@
 //! Why its own module: the on-disk format and the lookup rules are a contract with the
 //! `replay` command and with people reading `plan.txt`; the fuzzer only calls [`save`].
 
-use super::fuzz::{CaseRunner, FuzzCase};
-use super::ExploreError;
+use super::case::FuzzCase;
+use super::runner::CaseRunner;
+use crate::explore::ExploreError;
 use crate::oracle::Verdict;
 use crate::stable_hash::fnv1a;
 use std::path::{Path, PathBuf};

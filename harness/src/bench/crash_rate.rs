@@ -5,9 +5,9 @@
 //! with the same code the sweep uses (api-oneshot on the 256-page reference, an existing DELETE
 //! destination), cycling through the strategy's crash points.
 
-use super::points::{enumerate, PointKind};
-use super::sweep::Explorer;
-use super::ExploreError;
+use crate::explore::points::{enumerate, PointKind};
+use crate::explore::sweep::Explorer;
+use crate::explore::ExploreError;
 use crate::scenario::{DestinationChoice, Scenario};
 use crate::strategy::StrategyParams;
 use serde::Serialize;
