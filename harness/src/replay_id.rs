@@ -89,8 +89,8 @@ impl<'a> FromRight<'a> {
     fn strategy(&mut self) -> Option<String> {
         let last = self.field()?;
         if let Some(rest) = self.rest.strip_suffix(EXTERNAL) {
-            if rest.ends_with(':') {
-                self.rest = &rest[..rest.len() - 1];
+            if let Some(rest) = rest.strip_suffix(':') {
+                self.rest = rest;
                 return Some(format!("{EXTERNAL}:{last}"));
             }
         }

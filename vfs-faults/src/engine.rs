@@ -9,13 +9,13 @@
 use crate::classify::{self, Roles, FILE_KINDS};
 use crate::codes::{dead_code, error_code, returns_code, runs_when_dead, ALL_OPS, OK};
 use crate::plan::*;
-use crate::powercut::{CutReport, PowerState};
+use crate::powercut::{CutReport, Device, PowerState};
 use crate::{RuleHits, TraceEntry};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::HashSet;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 /// Exit status of a process ended by a power cut in [`PowerCutMode::Exit`].
@@ -23,6 +23,9 @@ pub const POWER_CUT_EXIT_CODE: i32 = 86;
 
 pub(crate) type MarkerFn = Arc<dyn Fn(&str) + Send + Sync>;
 pub(crate) type FireFn = Arc<dyn Fn(&Fired) + Send + Sync>;
+/// Ends the process at once (no destructors, no flush): given by the caller, so the engine
+/// stays free of the FFI layer.
+pub(crate) type ExitFn = fn(i32) -> !;
 
 /// A rule that acted on an operation, as told to [`crate::FaultVfs::on_fire`] before the
 /// action takes effect (so also before a kill or a power cut ends the process).
@@ -141,12 +144,19 @@ pub(crate) struct Shared {
     roles: RwLock<(u64, Roles)>,
     marker_cb: Mutex<Option<MarkerFn>>,
     fire_cb: Mutex<Option<FireFn>>,
-    marker_fd: AtomicI32,
+    exit: ExitFn,
+    marker_file: Mutex<Option<std::fs::File>>,
     epoch: AtomicU64,
 }
 
 impl Shared {
-    pub(crate) fn new(name: &str, plan: FaultPlan, trace: bool, track_power: bool) -> Shared {
+    pub(crate) fn new(
+        name: &str,
+        plan: FaultPlan,
+        trace: bool,
+        track_power: bool,
+        exit: ExitFn,
+    ) -> Shared {
         let engine = Engine {
             states: new_states(&plan),
             rng: ChaCha8Rng::seed_from_u64(plan.seed),
@@ -172,7 +182,8 @@ impl Shared {
             roles: RwLock::new((1, Roles::default())),
             marker_cb: Mutex::new(None),
             fire_cb: Mutex::new(None),
-            marker_fd: AtomicI32::new(-1),
+            exit,
+            marker_file: Mutex::new(None),
             epoch: AtomicU64::new(0),
         };
         s.rearm();
@@ -264,8 +275,8 @@ impl Shared {
     pub(crate) fn set_marker_cb(&self, f: MarkerFn) {
         *self.marker_cb.lock().unwrap_or_else(|e| e.into_inner()) = Some(f);
     }
-    pub(crate) fn set_marker_fd(&self, fd: Option<i32>) {
-        self.marker_fd.store(fd.unwrap_or(-1), Relaxed);
+    pub(crate) fn set_marker_file(&self, file: Option<std::fs::File>) {
+        *self.marker_file.lock().unwrap_or_else(|e| e.into_inner()) = file;
     }
     pub(crate) fn rule_hits(&self) -> Vec<RuleHits> {
         let e = self.engine();
@@ -333,10 +344,10 @@ impl Shared {
         if let Some(cb) = cb {
             cb(name);
         }
-        let fd = self.marker_fd.load(Relaxed);
-        if fd >= 0 {
+        let mut file = self.marker_file.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(f) = file.as_mut() {
             let line = serde_json::json!({ "marker": name, "pid": std::process::id() });
-            crate::ffi::write_fd(fd, format!("{line}\n").as_bytes());
+            let _ = std::io::Write::write_all(f, format!("{line}\n").as_bytes());
         }
     }
 
@@ -350,7 +361,7 @@ impl Shared {
         let Engine { power, rng, .. } = &mut *e;
         let report = power.cut(rng, unsynced, metadata).unwrap_or_default();
         if mode == PowerCutMode::Exit {
-            crate::ffi::exit_now(POWER_CUT_EXIT_CODE);
+            (self.exit)(POWER_CUT_EXIT_CODE);
         }
         e.dead_epoch = self.epoch.fetch_add(1, Relaxed) + 1;
         e.dead_paths.extend(report.affected.iter().cloned());
@@ -504,7 +515,7 @@ impl Shared {
         match terminal {
             Some(Action::Kill {
                 when: KillWhen::Before,
-            }) => kill_now(),
+            }) => self.kill_now(),
             Some(Action::PowerCut {
                 mode,
                 unsynced,
@@ -535,7 +546,7 @@ impl Shared {
             let psow = file.psow.load(Relaxed);
             self.engine()
                 .power
-                .record(p, offset, old, old_size, new_size, sector, psow);
+                .record(p, offset, old, old_size, new_size, Device { sector, psow });
         }
     }
 
@@ -563,7 +574,7 @@ impl Shared {
             }
         }
         if v.kill_after {
-            kill_now();
+            self.kill_now();
         }
     }
 
@@ -602,6 +613,12 @@ impl Shared {
             }
             _ => {}
         }
+    }
+
+    /// SIGKILL this process (the exit is a fallback that never runs in practice).
+    fn kill_now(&self) -> ! {
+        let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
+        (self.exit)(137)
     }
 
     pub(crate) fn has_unsynced(&self) -> bool {
@@ -644,11 +661,6 @@ fn applies(a: &Action, op: OpKind) -> bool {
         Action::PowerCut { .. } => returns_code(op),
         _ => true,
     }
-}
-
-fn kill_now() -> ! {
-    let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
-    crate::ffi::exit_now(137)
 }
 
 /// Occurrence test used by the rule loop, exposed for property tests.

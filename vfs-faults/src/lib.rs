@@ -242,8 +242,14 @@ impl FaultVfs {
     /// Registers a new instance. Fails if a VFS of that name exists already.
     pub fn register_with(name: &str, opts: Options) -> Result<FaultVfs, VfsError> {
         let mut reg = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
-        let shared = Arc::new(Shared::new(name, opts.plan, opts.trace, opts.track_power));
-        shared.set_marker_fd(opts.marker_fd);
+        let shared = Arc::new(Shared::new(
+            name,
+            opts.plan,
+            opts.trace,
+            opts.track_power,
+            ffi::exit_now,
+        ));
+        shared.set_marker_file(opts.marker_fd.and_then(ffi::dup_fd));
         ffi::register(Arc::clone(&shared), opts.base.as_deref(), opts.make_default).map_err(
             |message| VfsError::Register {
                 name: name.to_string(),
@@ -347,7 +353,7 @@ impl FaultVfs {
 
     /// Sends marker events to this fd as JSON lines (None = stop).
     pub fn set_marker_fd(&self, fd: Option<i32>) {
-        self.shared.set_marker_fd(fd);
+        self.shared.set_marker_file(fd.and_then(ffi::dup_fd));
     }
 
     /// Emits a marker from outside the VFS (for `after_marker` selectors and the callbacks).

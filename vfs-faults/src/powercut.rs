@@ -64,6 +64,13 @@ impl Pending {
     }
 }
 
+/// What the file's device promises: its sector size and powersafe overwrite.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Device {
+    pub(crate) sector: u64,
+    pub(crate) psow: bool,
+}
+
 /// Everything not yet durable, for one VFS instance.
 #[derive(Debug, Default)]
 pub(crate) struct PowerState {
@@ -104,9 +111,9 @@ impl PowerState {
         old: Vec<u8>,
         old_size: u64,
         new_size: u64,
-        sector: u64,
-        psow: bool,
+        device: Device,
     ) {
+        let Device { sector, psow } = device;
         let seq = if new_size != old_size {
             Some(self.next_seq())
         } else {
@@ -476,7 +483,14 @@ mod tests {
         fs::write(&path, vec![0xAAu8; 4096]).unwrap();
         let p = path.to_string_lossy().into_owned();
         let mut st = PowerState::default();
-        st.record(&p, 512, vec![0xAA; 512], 4096, 4096, 4096, psow);
+        st.record(
+            &p,
+            512,
+            vec![0xAA; 512],
+            4096,
+            4096,
+            Device { sector: 4096, psow },
+        );
         fs::File::options()
             .write(true)
             .open(&path)

@@ -545,3 +545,42 @@ fn answers_vfsname_with_its_own_name() {
     assert_eq!(vfs_name(&c, "main").as_deref(), Some(v.name()));
     assert_eq!(vfs_name(&plain(&db), "main").as_deref(), Some("unix"));
 }
+
+/// `on_fire` reports each rule that acted, once per action, with the operation and the
+/// occurrence, before the action takes effect; a rule whose occurrence never comes is silent.
+#[test]
+fn on_fire_reports_what_acted_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("fire.db");
+    setup(&db, 10);
+    let mut failing = rule(
+        &[OpKind::Sync],
+        Some(FileKind::MainJournal),
+        Occurrence::Nth(2),
+        err(ErrorCode::IoerrFsync, false),
+    );
+    failing.name = Some("second journal sync".into());
+    let never = rule(
+        &[OpKind::Write],
+        Some(FileKind::MainDb),
+        Occurrence::Nth(1_000_000),
+        err(ErrorCode::IoerrWrite, false),
+    );
+    let v = vfs("fire", plan(vec![failing, never]));
+    let fired = Arc::new(Mutex::new(Vec::<Fired>::new()));
+    let f2 = Arc::clone(&fired);
+    v.on_fire(move |f| f2.lock().unwrap().push(f.clone()));
+    let c = open(&db, &v).unwrap();
+    c.pragma_update(None, "synchronous", "FULL").unwrap();
+    assert!(c.execute("UPDATE t SET v = 'x'", []).is_err());
+    let fired = fired.lock().unwrap().clone();
+    assert_eq!(fired.len(), 1, "{fired:?}");
+    assert_eq!(fired[0].rule, 0);
+    assert_eq!(fired[0].name.as_deref(), Some("second journal sync"));
+    assert_eq!(
+        (fired[0].op, fired[0].file, fired[0].occurrence),
+        (OpKind::Sync, FileKind::MainJournal, 2)
+    );
+    assert_eq!(v.rule_hits()[0].fired, 1);
+    assert_eq!(v.rule_hits()[1].fired, 0);
+}

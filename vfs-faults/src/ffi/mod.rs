@@ -100,17 +100,13 @@ pub(crate) fn register(
     Ok(())
 }
 
-/// Writes all of `bytes` to a raw fd (marker events); errors are ignored.
-pub(crate) fn write_fd(fd: i32, bytes: &[u8]) {
-    let mut off = 0;
-    while off < bytes.len() {
-        // SAFETY: the pointer and length describe the live slice `bytes[off..]`.
-        let n = unsafe { libc::write(fd, bytes[off..].as_ptr().cast(), bytes.len() - off) };
-        if n <= 0 {
-            return;
-        }
-        off += n as usize;
-    }
+/// A file of our own for the caller's marker `fd` (a duplicate: the caller may close theirs).
+pub(crate) fn dup_fd(fd: i32) -> Option<std::fs::File> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: dup takes any integer and returns a new descriptor or -1.
+    let own = unsafe { libc::dup(fd) };
+    // SAFETY: `own` is a descriptor we just created and nothing else owns.
+    (own >= 0).then(|| unsafe { std::fs::File::from_raw_fd(own) })
 }
 
 /// Ends the process at once: no destructors, no atexit handlers, no stdio flush.
