@@ -2,8 +2,9 @@
 
 use harness::event::Claim;
 use harness::fault::{Fault, FaultAction, FaultKind, Placement};
-use harness::oracle::{SourceCheck, Verdict, VerdictKind, Window};
+use harness::oracle::{FileFacts, SourceCheck, Verdict, VerdictKind, Window};
 use harness::report::{markdown, table, Report};
+use harness::run::iteration::CheckpointCount;
 use harness::run::plan::replay_id;
 use harness::run::{IterationResult, RunResult};
 use harness::scenario::{DestinationChoice, Scenario};
@@ -29,8 +30,16 @@ fn result(
         replay: replay_id("fixed", 3, strategy, iteration),
         destination: DestinationChoice::ExistingDelete,
         dest: DestinationSetup::preset(DestContent::Existing, Some(JournalMode::Delete), 4096),
-        dest_before: None,
-        dest_after: None,
+        dest_before: Some(FileFacts {
+            page_size: 4096,
+            header: "rollback".into(),
+            journal_mode: "delete".into(),
+        }),
+        dest_after: Some(FileFacts {
+            page_size: 4096,
+            header: "wal".into(),
+            journal_mode: "wal".into(),
+        }),
         deterministic: fault.as_ref().is_none_or(Fault::deterministic),
         fired: if hit {
             vec![fault.as_ref().unwrap().label()]
@@ -60,7 +69,9 @@ fn result(
         restarts: 1,
         backup_ms: 100 + u64::from(iteration),
         commits_during_backup: 500,
-        checkpoints: Default::default(),
+        checkpoints: [("passive".to_string(), CheckpointCount { ran: 3, busy: 1 })]
+            .into_iter()
+            .collect(),
         last_event: None,
     }
 }

@@ -79,6 +79,30 @@ pub fn render(r: &Report) -> String {
             s.untested_because.join("; ")
         ));
     }
+    out.push_str("\n## Destinations and checkpoints\n\n| strategy | destination file before -> after (header journal / page size) | restarts | checkpoints while backing up (busy) |\n|---|---|---|---|\n");
+    for s in &r.strategies {
+        let dests: Vec<String> = s
+            .dest_transitions
+            .iter()
+            .map(|(t, n)| format!("{t} ×{n}"))
+            .collect();
+        let ckpts: Vec<String> = s
+            .checkpoints
+            .iter()
+            .map(|(m, c)| format!("{m} {} ({})", c.ran, c.busy))
+            .collect();
+        out.push_str(&format!(
+            "| {} | {} | {} | {} |\n",
+            s.name,
+            dests.join(", "),
+            s.restarts_total,
+            if ckpts.is_empty() {
+                "-".into()
+            } else {
+                ckpts.join(", ")
+            }
+        ));
+    }
     let violations: Vec<_> = r
         .strategies
         .iter()

@@ -7,6 +7,7 @@ pub mod markdown;
 pub mod table;
 
 use crate::oracle::VerdictKind;
+use crate::run::iteration::CheckpointCount;
 use crate::run::{IterationResult, RunResult};
 use crate::scenario::{Expect, StrategyEntry};
 use serde::{Deserialize, Serialize};
@@ -121,7 +122,14 @@ pub struct StrategyReport {
     pub lag_max: Option<u64>,
     pub lag_median: Option<u64>,
     pub restarts_max: u64,
+    /// Restarts over all iterations.
+    pub restarts_total: u64,
     pub backup_ms_median: u64,
+    /// Checkpoints that ran while the backups ran, by mode, over all iterations.
+    pub checkpoints: BTreeMap<String, CheckpointCount>,
+    /// What the backups did to the destination file: `journal/page size before ->
+    /// journal/page size after` (header journal, `none` for no file), with counts.
+    pub dest_transitions: BTreeMap<String, u64>,
     /// The result against `expect`.
     pub result: Outcome,
     /// Why the result is `untested` (also listed for other expectations, for information).
@@ -304,7 +312,33 @@ fn summarize(entry: &StrategyEntry, min_fault_hit: f64, rs: &[&IterationResult])
         lag_max: lags.last().copied(),
         lag_median: lags.get(lags.len() / 2).copied(),
         restarts_max: rs.iter().map(|r| r.restarts).max().unwrap_or(0),
+        restarts_total: rs.iter().map(|r| r.restarts).sum(),
         backup_ms_median: times.get(times.len() / 2).copied().unwrap_or(0),
+        checkpoints: {
+            let mut by_mode: BTreeMap<String, CheckpointCount> = BTreeMap::new();
+            for (mode, c) in rs.iter().flat_map(|r| &r.checkpoints) {
+                let t = by_mode.entry(mode.clone()).or_default();
+                t.ran += c.ran;
+                t.busy += c.busy;
+            }
+            by_mode
+        },
+        dest_transitions: {
+            let facts = |f: &Option<crate::oracle::FileFacts>| match f {
+                Some(f) => format!("{}/{}", f.header, f.page_size),
+                None => "none".to_string(),
+            };
+            let mut t: BTreeMap<String, u64> = BTreeMap::new();
+            for r in rs {
+                *t.entry(format!(
+                    "{} -> {}",
+                    facts(&r.dest_before),
+                    facts(&r.dest_after)
+                ))
+                .or_default() += 1;
+            }
+            t
+        },
         result,
         untested_because,
         expectation_met: result.is_met(),
