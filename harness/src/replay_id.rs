@@ -103,6 +103,29 @@ impl<'a> FromRight<'a> {
 }
 
 impl ReplayId {
+    /// The same finding, whatever the scenario is called (a bundled name or a path).
+    pub fn same_finding(&self, other: &ReplayId) -> bool {
+        let strip = |r: &ReplayId| {
+            let mut r = r.clone();
+            match &mut r {
+                ReplayId::Storm { scenario, .. }
+                | ReplayId::Crash { scenario, .. }
+                | ReplayId::Fuzz { scenario, .. } => scenario.clear(),
+            }
+            r
+        };
+        strip(self) == strip(other)
+    }
+
+    /// Seed and strategy of the ID.
+    pub fn seed_and_strategy(&self) -> (u64, &str) {
+        match self {
+            ReplayId::Storm { seed, strategy, .. }
+            | ReplayId::Crash { seed, strategy, .. }
+            | ReplayId::Fuzz { seed, strategy, .. } => (*seed, strategy),
+        }
+    }
+
     pub fn parse(id: &str) -> Option<ReplayId> {
         if let Some(rest) = id.strip_prefix(CRASH) {
             let mut r = FromRight { rest };

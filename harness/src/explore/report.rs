@@ -11,7 +11,6 @@ use crate::stable_hash::{fnv1a_from, START};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// One violation found by the sweep.
 /// The `--doublecheck` accumulator: two running FNV-1a hashes over the trace hashes of the
 /// first and the second run of the same plans.
 #[derive(Debug, Clone)]
@@ -40,12 +39,19 @@ impl DoubleAcc {
     }
 }
 
+/// One violation found by the sweep.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CrashViolation {
     pub kind: VerdictKind,
     pub point: String,
     pub fault: String,
+    /// The replay ID, and the command that replays it.
+    #[serde(default)]
+    pub id: String,
     pub replay: String,
+    /// One of the scenario's known findings (documented behaviour; does not fail).
+    #[serde(default)]
+    pub known: bool,
     pub detail: String,
 }
 
@@ -95,6 +101,12 @@ pub struct ComboReport {
     /// Fault kind → verdict → count.
     pub verdicts_by_fault: BTreeMap<String, BTreeMap<String, u64>>,
     pub violations: Vec<CrashViolation>,
+    /// The scenario's known findings of this strategy × destination that showed again, and
+    /// those whose point was tested and did not.
+    #[serde(default)]
+    pub known_reproduced: Vec<String>,
+    #[serde(default)]
+    pub known_missing: Vec<String>,
     /// Planned points whose fault did not fire (non-determinism; listed, at most 20).
     pub not_hit: Vec<String>,
     pub expectation_met: bool,
@@ -110,6 +122,10 @@ pub struct CrashReport {
     pub duration_s: f64,
     pub reference: serde_json::Value,
     pub strategies: Vec<ComboReport>,
+    /// Known findings of the scenario that no tested point accounted for (their point does
+    /// not exist, or was not run): they fail the run.
+    #[serde(default)]
+    pub known_unchecked: Vec<String>,
     pub expectations_met: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub doublecheck: Option<Doublecheck>,
@@ -127,7 +143,7 @@ impl crate::report::RunReport for CrashReport {
 }
 
 impl CrashReport {
-    /// Writes `report.json` and `report.md` into `dir`; returns the JSON path.
+    /// The terminal table: one row per strategy × destination, then the first violations.
     pub fn table(&self) -> String {
         let mut out = format!(
             "{:<17} {:<16} {:<6} {:>6} {:>7} {:>7} {:>6} {:>6} {:>6} {:>5} {:>6}  result\n",
@@ -146,7 +162,9 @@ impl CrashReport {
         for c in &self.strategies {
             let v = |k: &str| c.verdicts.get(k).copied().unwrap_or(0);
             let result = match (c.expectation_met, c.expect) {
+                (false, _) if !c.known_missing.is_empty() => "KNOWN FINDING LOST",
                 (true, Expect::Unsafe) => "ok (caught)",
+                (true, _) if !c.known_reproduced.is_empty() => "ok (known finding)",
                 (true, _) => "ok",
                 (false, _) => "FAIL",
             };
@@ -166,6 +184,11 @@ impl CrashReport {
                 result
             ));
         }
+        for k in &self.known_unchecked {
+            out.push_str(&format!(
+                "  known finding not checked (no tested point matches it): {k}\n"
+            ));
+        }
         for c in &self.strategies {
             for n in &c.not_modelled {
                 out.push_str(&format!(
@@ -175,12 +198,19 @@ impl CrashReport {
             }
             for v in c.violations.iter().take(3) {
                 out.push_str(&format!(
-                    "  {} {}: {} at {}\n    {}\n",
+                    "  {} {}: {}{} at {}\n    {}\n",
                     c.name,
                     c.destination,
                     v.kind.as_str(),
+                    if v.known { " (known finding)" } else { "" },
                     v.point,
                     v.replay
+                ));
+            }
+            for k in &c.known_missing {
+                out.push_str(&format!(
+                    "  {} {}: known finding did not reproduce: {k}\n",
+                    c.name, c.destination
                 ));
             }
             if c.violations.len() > 3 {

@@ -192,6 +192,7 @@ fn sweep_combo(
 ) -> Result<ComboReport, ExploreError> {
     let started = Instant::now();
     let name = entry.name.as_str();
+    let id = entry.id();
     let params = &entry.params;
     let traced = ex.trace(name, params, d)?;
     let trace = traced.trace.clone();
@@ -202,7 +203,16 @@ fn sweep_combo(
     if let Some(n) = opts.sample.filter(|&n| (n as usize) < points.len()) {
         let mut rng = ChaCha8Rng::seed_from_u64(sample_seed(scenario.seed, name, d));
         points.shuffle(&mut rng);
-        points.truncate(n as usize);
+        // A sample always includes the known findings' points: they must keep reproducing.
+        let mut drawn = 0usize;
+        points.retain(|p| {
+            drawn += 1;
+            drawn <= n as usize
+                || crate::report::known::is_known(
+                    &scenario.known,
+                    &replay_id(scenario_id, scenario.seed, id, d, p),
+                )
+        });
         points.sort_by_key(|p| (p.index, p.kind));
     }
     let dedup = scenario.crash.dedup_kills
@@ -306,25 +316,39 @@ fn sweep_combo(
             .entry(o.verdict.kind.as_str().into())
             .or_default() += 1;
         if o.verdict.kind.is_violation() {
+            let vid = replay_id(scenario_id, scenario.seed, id, d, p);
             violations.push(CrashViolation {
                 kind: o.verdict.kind,
                 point: p.label(),
                 fault: p.kind.as_str().to_string(),
-                replay: crate::report::replay_command(&replay_id(
-                    scenario_id,
-                    scenario.seed,
-                    name,
-                    d,
-                    p,
-                )),
+                replay: crate::report::replay_command(&vid),
+                known: crate::report::known::is_known(&scenario.known, &vid),
+                id: vid,
                 detail: o.verdict.detail.clone(),
             });
         }
     }
-    let expectation_met = entry.expect.is_met(violations.len());
+    let tested: Vec<String> = results
+        .iter()
+        .map(|(p, _)| replay_id(scenario_id, scenario.seed, id, d, p))
+        .collect();
+    let ran = |k: &crate::replay_id::ReplayId| {
+        tested
+            .iter()
+            .any(|t| crate::replay_id::ReplayId::parse(t).is_some_and(|t| t.same_finding(k)))
+    };
+    let ids: Vec<&str> = violations.iter().map(|v| v.id.as_str()).collect();
+    let kc = crate::report::known::check(&scenario.known, scenario.seed, id, ran, &ids);
+    let counted = match entry.expect {
+        crate::scenario::Expect::Safe => kc.unexpected,
+        _ => violations.len(),
+    };
+    let expectation_met = kc.missing.is_empty() && entry.expect.is_met(counted);
     let kill_points_inferred = inferred.iter().filter(|&&i| i).count() as u64;
     Ok(ComboReport {
-        name: name.to_string(),
+        name: id.to_string(),
+        known_reproduced: kc.reproduced,
+        known_missing: kc.missing,
         destination: d.as_str().to_string(),
         expect: entry.expect,
         trace_len: trace.len() as u64,
@@ -422,9 +446,22 @@ pub fn run(
             }
         }
     }
-    let expectations_met =
-        error.is_none() && !was_interrupted && strategies.iter().all(|c| c.expectation_met);
+    let ids: Vec<&str> = scenario.strategies.iter().map(|e| e.id()).collect();
+    let accounted: Vec<&String> = strategies
+        .iter()
+        .flat_map(|c| c.known_reproduced.iter().chain(&c.known_missing))
+        .collect();
+    let known_unchecked = if error.is_none() && !was_interrupted {
+        crate::report::known::unchecked(&scenario.known, scenario.seed, &ids, &accounted)
+    } else {
+        Vec::new()
+    };
+    let expectations_met = error.is_none()
+        && !was_interrupted
+        && known_unchecked.is_empty()
+        && strategies.iter().all(|c| c.expectation_met);
     CrashReport {
+        known_unchecked,
         scenario: scenario.name.clone(),
         mode: "crash-points".into(),
         seed: scenario.seed,

@@ -103,6 +103,11 @@ pub fn render(r: &Report) -> String {
             }
         ));
     }
+    for k in &r.known_unchecked {
+        out.push_str(&format!(
+            "\n- **known finding not checked** (its iteration did not run): `{k}`\n"
+        ));
+    }
     let violations: Vec<_> = r
         .strategies
         .iter()

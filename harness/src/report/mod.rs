@@ -3,13 +3,14 @@
 //! [`Report`] is the JSON contract of DESIGN.md (plus more fields); [`markdown`] renders it for
 //! people and [`table`] for the terminal.
 
+pub mod known;
 pub mod markdown;
 pub mod table;
 
 use crate::oracle::VerdictKind;
 use crate::run::iteration::CheckpointCount;
 use crate::run::{IterationResult, RunResult};
-use crate::scenario::{Expect, StrategyEntry};
+use crate::scenario::{Expect, Scenario, StrategyEntry};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -25,6 +26,9 @@ pub struct ViolationRef {
     /// What fired (empty: nothing did, the violation came without a fault).
     #[serde(default)]
     pub fired: Vec<String>,
+    /// A known finding of the scenario (documented behaviour; does not fail the strategy).
+    #[serde(default)]
+    pub known: bool,
     pub destination: String,
     pub deterministic: bool,
     pub detail: String,
@@ -47,6 +51,8 @@ pub enum Outcome {
     NotCaught,
     /// `any`: reported, not judged.
     Reported,
+    /// A known finding of this strategy was run and did not reproduce: the answer changed.
+    KnownMissing,
 }
 
 impl Outcome {
@@ -58,6 +64,7 @@ impl Outcome {
             Outcome::Caught => "ok (caught)",
             Outcome::NotCaught => "NOT CAUGHT",
             Outcome::Reported => "reported",
+            Outcome::KnownMissing => "KNOWN FINDING LOST",
         }
     }
 
@@ -66,10 +73,17 @@ impl Outcome {
         matches!(self, Outcome::Ok | Outcome::Caught | Outcome::Reported)
     }
 
-    /// Judges a strategy: `violations` seen, `untested` reasons (empty: really tested).
-    pub fn judge(expect: Expect, violations: usize, untested: &[String]) -> Outcome {
+    /// Judges a strategy: `violations` seen (known findings excluded for `safe`), `untested`
+    /// reasons (empty: really tested), known findings that did not reproduce.
+    pub fn judge(
+        expect: Expect,
+        violations: usize,
+        untested: &[String],
+        known_missing: &[String],
+    ) -> Outcome {
         match expect {
             Expect::Any => Outcome::Reported,
+            _ if !known_missing.is_empty() => Outcome::KnownMissing,
             Expect::Unsafe if violations > 0 => Outcome::Caught,
             Expect::Unsafe => Outcome::NotCaught,
             Expect::Safe if violations > 0 => Outcome::Violated,
@@ -134,6 +148,10 @@ pub struct StrategyReport {
     pub result: Outcome,
     /// Why the result is `untested` (also listed for other expectations, for information).
     pub untested_because: Vec<String>,
+    /// The scenario's known findings of this strategy that showed again, and those that were
+    /// run and did not.
+    pub known_reproduced: Vec<String>,
+    pub known_missing: Vec<String>,
     /// Whether the verdicts match `expect` (`result` is ok, caught or reported).
     pub expectation_met: bool,
 }
@@ -151,6 +169,8 @@ pub struct Report {
     /// Writer commits per second with no backup running.
     pub standalone_commits_per_s: f64,
     pub strategies: Vec<StrategyReport>,
+    /// Known findings of the scenario that were never checked (their iteration did not run).
+    pub known_unchecked: Vec<String>,
     pub expectations_met: bool,
     pub interrupted: bool,
     pub error: Option<String>,
@@ -170,10 +190,18 @@ impl Report {
                     .iter()
                     .filter(|r| r.strategy == entry.id())
                     .collect();
-                summarize(entry, run.scenario.faults.min_fault_hit, &rs)
+                summarize(&run.scenario, entry, &rs)
             })
             .collect();
-        let expectations_met = strategies.iter().all(|s| s.expectation_met);
+        let ids: Vec<&str> = run.scenario.strategies.iter().map(|e| e.id()).collect();
+        let accounted: Vec<&String> = strategies
+            .iter()
+            .flat_map(|s| s.known_reproduced.iter().chain(&s.known_missing))
+            .collect();
+        let known_unchecked =
+            known::unchecked(&run.scenario.known, run.scenario.seed, &ids, &accounted);
+        let expectations_met =
+            strategies.iter().all(|s| s.expectation_met) && known_unchecked.is_empty();
         Report {
             scenario: run.scenario.name.clone(),
             seed: run.scenario.seed,
@@ -183,6 +211,7 @@ impl Report {
             commits_per_s: run.commits_per_s().round(),
             standalone_commits_per_s: run.standalone_commits_per_s.round(),
             strategies,
+            known_unchecked,
             expectations_met,
             interrupted: run.interrupted,
             error: run.error.clone(),
@@ -253,7 +282,12 @@ pub fn replay_command(id: &str) -> String {
     format!("cargo run -- replay {id}")
 }
 
-fn summarize(entry: &StrategyEntry, min_fault_hit: f64, rs: &[&IterationResult]) -> StrategyReport {
+fn summarize(
+    scenario: &Scenario,
+    entry: &StrategyEntry,
+    rs: &[&IterationResult],
+) -> StrategyReport {
+    let min_fault_hit = scenario.faults.min_fault_hit;
     let mut verdicts: BTreeMap<String, u64> = VerdictKind::ALL
         .iter()
         .map(|k| (k.as_str().to_string(), 0))
@@ -286,6 +320,7 @@ fn summarize(entry: &StrategyEntry, min_fault_hit: f64, rs: &[&IterationResult])
                     .as_ref()
                     .map_or_else(|| "none".into(), |f| f.label()),
                 fired: r.fired.clone(),
+                known: known::is_known(&scenario.known, &r.replay),
                 destination: r.destination.as_str().to_string(),
                 deterministic: r.deterministic,
                 detail: r.verdict.detail.clone(),
@@ -299,7 +334,21 @@ fn summarize(entry: &StrategyEntry, min_fault_hit: f64, rs: &[&IterationResult])
         .copied()
         .unwrap_or(0);
     let untested_because = untested_reasons(&faults_planned, &faults_hit, snapshots, min_fault_hit);
-    let result = Outcome::judge(entry.expect, violations.len(), &untested_because);
+    let ids: Vec<&str> = rs
+        .iter()
+        .filter(|r| r.verdict.kind.is_violation())
+        .map(|r| r.replay.as_str())
+        .collect();
+    let ran = |id: &crate::replay_id::ReplayId| {
+        matches!(id, crate::replay_id::ReplayId::Storm { iteration, .. }
+            if rs.iter().any(|r| r.iteration == *iteration))
+    };
+    let kc = known::check(&scenario.known, scenario.seed, entry.id(), ran, &ids);
+    let counted = match entry.expect {
+        Expect::Safe => kc.unexpected,
+        _ => violations.len(),
+    };
+    let result = Outcome::judge(entry.expect, counted, &untested_because, &kc.missing);
     StrategyReport {
         name: entry.id().to_string(),
         strategy: entry.name.clone(),
@@ -341,6 +390,8 @@ fn summarize(entry: &StrategyEntry, min_fault_hit: f64, rs: &[&IterationResult])
         },
         result,
         untested_because,
+        known_reproduced: kc.reproduced,
+        known_missing: kc.missing,
         expectation_met: result.is_met(),
     }
 }
@@ -404,13 +455,32 @@ mod tests {
         assert!(why[0].starts_with("kill-delay fired in 1 of 4"), "{why:?}");
         let why = untested_reasons(&planned, &BTreeMap::new(), 0, 0.0);
         assert_eq!(why.len(), 1, "{why:?}");
-        assert_eq!(Outcome::judge(Expect::Safe, 0, &why), Outcome::Untested);
+        assert_eq!(
+            Outcome::judge(Expect::Safe, 0, &why, &[]),
+            Outcome::Untested
+        );
         assert!(!Outcome::Untested.is_met());
-        assert_eq!(Outcome::judge(Expect::Safe, 0, &[]), Outcome::Ok);
-        assert_eq!(Outcome::judge(Expect::Safe, 1, &[]), Outcome::Violated);
-        assert_eq!(Outcome::judge(Expect::Unsafe, 1, &why), Outcome::Caught);
-        assert_eq!(Outcome::judge(Expect::Unsafe, 0, &[]), Outcome::NotCaught);
-        assert_eq!(Outcome::judge(Expect::Any, 3, &why), Outcome::Reported);
+        assert_eq!(Outcome::judge(Expect::Safe, 0, &[], &[]), Outcome::Ok);
+        assert_eq!(Outcome::judge(Expect::Safe, 1, &[], &[]), Outcome::Violated);
+        assert_eq!(
+            Outcome::judge(Expect::Unsafe, 1, &why, &[]),
+            Outcome::Caught
+        );
+        assert_eq!(
+            Outcome::judge(Expect::Unsafe, 0, &[], &[]),
+            Outcome::NotCaught
+        );
+        assert_eq!(Outcome::judge(Expect::Any, 3, &why, &[]), Outcome::Reported);
+        let lost = vec!["wal-storm:1:api-step:3".to_string()];
+        assert_eq!(
+            Outcome::judge(Expect::Safe, 0, &[], &lost),
+            Outcome::KnownMissing
+        );
+        assert_eq!(
+            Outcome::judge(Expect::Unsafe, 2, &[], &lost),
+            Outcome::KnownMissing
+        );
+        assert!(!Outcome::KnownMissing.is_met());
     }
 
     #[test]

@@ -82,6 +82,14 @@ pub fn render(report: &Report, max_replays: usize) -> String {
     {
         out.push('\n');
     }
+    for k in &report.known_unchecked {
+        out.push_str(&format!(
+            "\nknown finding not checked (its iteration did not run): {k}"
+        ));
+    }
+    if !report.known_unchecked.is_empty() {
+        out.push('\n');
+    }
     let mut any = false;
     for s in &report.strategies {
         for v in s.violations.iter().take(max_replays) {
@@ -96,7 +104,11 @@ pub fn render(report: &Report, max_replays: usize) -> String {
             };
             out.push_str(&format!(
                 "  {:<16} {} iter {:>3} [{}; {fired}; dest {}{}]  {}\n",
-                v.kind.as_str(),
+                if v.known {
+                    format!("{} (known)", v.kind.as_str())
+                } else {
+                    v.kind.as_str().to_string()
+                },
                 s.name,
                 v.iteration,
                 v.fault,

@@ -22,6 +22,7 @@ fn allowed(mode: Mode, section: &str) -> Option<&'static [&'static str]> {
         "workload",
         "crash",
         "strategy",
+        "known",
     ];
     const TOP_FUZZ: &[&str] = &[
         "name",
@@ -31,6 +32,7 @@ fn allowed(mode: Mode, section: &str) -> Option<&'static [&'static str]> {
         "crash",
         "fuzz",
         "strategy",
+        "known",
     ];
     const TOP_STORM: &[&str] = &[
         "name",
@@ -46,6 +48,7 @@ fn allowed(mode: Mode, section: &str) -> Option<&'static [&'static str]> {
         "destination",
         "faults",
         "strategy",
+        "known",
     ];
     const WORKLOAD_EXPLORE: &[&str] = &["ddl", "max_row_bytes", "ops_min", "ops_max"];
     const CRASH_FUZZ: &[&str] = &["destinations"];

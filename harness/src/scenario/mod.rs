@@ -74,6 +74,11 @@ pub struct Scenario {
     pub crash: CrashSection,
     #[serde(default)]
     pub fuzz: FuzzSection,
+    /// Known findings: replay IDs of violations that are documented behaviour of SQLite or of
+    /// a tool (each with a comment in the file saying why). A known finding must still
+    /// reproduce, and does not fail its strategy; any other violation does.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub known: Vec<String>,
     /// Where the scenario was loaded from (not part of the file).
     #[serde(skip)]
     pub path: PathBuf,
@@ -267,6 +272,23 @@ impl Scenario {
                 "checkpointer.truncate_every",
                 "give either `modes` or `truncate_every`, not both".into(),
             );
+        }
+        for (i, id) in self.known.iter().enumerate() {
+            let ok = matches!(
+                (crate::replay_id::ReplayId::parse(id), self.mode),
+                (Some(crate::replay_id::ReplayId::Storm { .. }), Mode::Storm)
+                    | (
+                        Some(crate::replay_id::ReplayId::Crash { .. }),
+                        Mode::CrashPoints
+                    )
+                    | (Some(crate::replay_id::ReplayId::Fuzz { .. }), Mode::Fuzz)
+            );
+            if !ok {
+                return bad(
+                    &format!("known[{i}]"),
+                    format!("`{id}` is not a replay ID of this scenario's mode"),
+                );
+            }
         }
         if self.fuzz.pages_min < 2 || self.fuzz.pages_min > self.fuzz.pages_max {
             return bad(
