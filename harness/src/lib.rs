@@ -20,6 +20,7 @@ pub mod digest;
 pub mod event;
 pub mod explore;
 pub mod fault;
+pub mod gate;
 pub mod oracle;
 pub mod process;
 pub mod replay_id;
