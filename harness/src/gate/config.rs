@@ -47,6 +47,9 @@ pub struct RunSpec {
     /// Fuzz: cases per strategy (default: the scenario's).
     #[serde(default)]
     pub cases: Option<u32>,
+    /// Only these strategies (ids) of the scenario (default: all of them).
+    #[serde(default)]
+    pub strategies: Option<Vec<String>>,
     /// Skip (and say so) entries whose external program is not installed, instead of failing.
     #[serde(default)]
     pub optional_tools: bool,

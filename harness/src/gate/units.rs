@@ -71,8 +71,20 @@ pub fn plan(cfg: &GateConfig, base: &Path, baseline: &Baseline) -> Result<Vec<Un
                 }
             }
         }
+        if let Some(only) = &spec.strategies {
+            if let Some(bad) = only.iter().find(|id| scenario.strategy(id).is_none()) {
+                return Err(format!("run `{}`: no strategy `{bad}` in the scenario", spec.scenario));
+            }
+        }
         for &seed in &spec.seeds {
             for entry in &scenario.strategies {
+                if spec
+                    .strategies
+                    .as_ref()
+                    .is_some_and(|only| !only.iter().any(|id| id == entry.id()))
+                {
+                    continue;
+                }
                 units.push(Unit::Scenario {
                     spec: spec.clone(),
                     scenario: Box::new(scenario.clone()),
