@@ -72,6 +72,8 @@ pub struct DrawContext {
     pub dest_journal: Option<JournalMode>,
     /// The metadata policy of power cuts.
     pub metadata: MetadataOrder,
+    /// What power cuts do to unsynced changes.
+    pub unsynced: Unsynced,
 }
 
 impl DrawContext {
@@ -196,14 +198,14 @@ impl FaultKind {
             }
             FaultKind::PowerCut => (
                 FaultAction::PowerCut {
-                    unsynced: Unsynced::Random,
+                    unsynced: cx.unsynced,
                     metadata: cx.metadata,
                 },
                 at(commit_or_write_site(rng, pages, cx.dest_journal)),
             ),
             FaultKind::PowerCutAfterClaim => (
                 FaultAction::PowerCut {
-                    unsynced: Unsynced::Random,
+                    unsynced: cx.unsynced,
                     metadata: cx.metadata,
                 },
                 Placement::AfterClaim,
@@ -309,6 +311,7 @@ mod tests {
             events_before_work: 4,
             dest_journal: None,
             metadata: MetadataOrder::Ordered,
+            unsynced: Unsynced::Random,
         }
     }
 

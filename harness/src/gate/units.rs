@@ -73,7 +73,10 @@ pub fn plan(cfg: &GateConfig, base: &Path, baseline: &Baseline) -> Result<Vec<Un
         }
         if let Some(only) = &spec.strategies {
             if let Some(bad) = only.iter().find(|id| scenario.strategy(id).is_none()) {
-                return Err(format!("run `{}`: no strategy `{bad}` in the scenario", spec.scenario));
+                return Err(format!(
+                    "run `{}`: no strategy `{bad}` in the scenario",
+                    spec.scenario
+                ));
             }
         }
         for &seed in &spec.seeds {

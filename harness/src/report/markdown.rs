@@ -79,6 +79,7 @@ pub fn render(r: &Report) -> String {
             s.untested_because.join("; ")
         ));
     }
+    out.push_str(&matrix(r));
     out.push_str("\n## Destinations and checkpoints\n\n| strategy | destination file before -> after (header journal / page size) | restarts | checkpoints while backing up (busy) |\n|---|---|---|---|\n");
     for s in &r.strategies {
         let dests: Vec<String> = s
@@ -136,6 +137,95 @@ pub fn render(r: &Report) -> String {
                 v.detail,
                 v.replay
             ));
+        }
+    }
+    out
+}
+
+/// The verdicts of matrix entries (`variant` = `journal=...,sync=...`) as a table: one table
+/// per strategy, journal modes down, synchronous levels across; each cell the result and the
+/// violations.
+fn matrix(r: &Report) -> String {
+    use std::collections::BTreeMap;
+    let mut by_strategy: BTreeMap<&str, BTreeMap<(String, String), &super::StrategyReport>> =
+        BTreeMap::new();
+    for s in &r.strategies {
+        let Some(v) = &s.variant else { continue };
+        let get = |key: &str| {
+            v.split(',')
+                .find_map(|p| p.strip_prefix(&format!("{key}=")))
+                .unwrap_or("?")
+                .to_string()
+        };
+        by_strategy
+            .entry(&s.strategy)
+            .or_default()
+            .insert((get("journal"), get("sync")), s);
+    }
+    let mut out = String::new();
+    for (strategy, cells) in by_strategy {
+        // In the order of the pragmas' own documentation, not alphabetically.
+        let rank = |v: &str| {
+            ["delete", "truncate", "persist", "memory", "wal", "off"]
+                .iter()
+                .position(|m| *m == v)
+                .unwrap_or(9)
+        };
+        let sync_rank = |v: &str| {
+            ["off", "normal", "full", "extra"]
+                .iter()
+                .position(|m| *m == v)
+                .unwrap_or(9)
+        };
+        let mut journals: Vec<&String> = cells.keys().map(|(j, _)| j).collect();
+        journals.sort_by_key(|j| rank(j));
+        journals.dedup();
+        let mut syncs: Vec<&String> = cells.keys().map(|(_, s)| s).collect();
+        syncs.sort_by_key(|s| sync_rank(s));
+        syncs.dedup();
+        out.push_str(&format!(
+            "\n## Matrix: `{strategy}`, destination journal mode × synchronous\n\n| journal \\ sync |"
+        ));
+        for s in &syncs {
+            out.push_str(&format!(" {s} |"));
+        }
+        out.push_str("\n|---|");
+        for _ in &syncs {
+            out.push_str("---|");
+        }
+        out.push('\n');
+        for j in journals {
+            out.push_str(&format!("| {j} |"));
+            for s in &syncs {
+                let cell = match cells.get(&(j.clone(), (*s).clone())) {
+                    None => "-".to_string(),
+                    Some(c) => {
+                        let bad: Vec<String> = c
+                            .verdicts
+                            .iter()
+                            .filter(|(k, n)| {
+                                **n > 0
+                                    && crate::oracle::VerdictKind::ALL
+                                        .iter()
+                                        .any(|v| v.as_str() == k.as_str() && v.is_violation())
+                            })
+                            .map(|(k, n)| format!("{k} {n}"))
+                            .collect();
+                        let result = if c.expectation_met {
+                            c.result.as_str().to_string()
+                        } else {
+                            format!("**{}**", c.result.as_str())
+                        };
+                        if bad.is_empty() {
+                            result
+                        } else {
+                            format!("{result}: {}", bad.join(", "))
+                        }
+                    }
+                };
+                out.push_str(&format!(" {cell} |"));
+            }
+            out.push('\n');
         }
     }
     out

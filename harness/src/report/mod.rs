@@ -123,6 +123,9 @@ pub struct StrategyReport {
     pub name: String,
     /// The strategy the entry runs.
     pub strategy: String,
+    /// The matrix cell of an expanded entry (`journal=off,sync=full`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
     pub expect: Expect,
     pub iterations: u64,
     /// Every verdict kind, zero counts included.
@@ -352,6 +355,7 @@ fn summarize(
     StrategyReport {
         name: entry.id().to_string(),
         strategy: entry.name.clone(),
+        variant: entry.variant.clone(),
         expect: entry.expect,
         iterations: rs.len() as u64,
         verdicts,

@@ -85,6 +85,7 @@ pub fn plan_iteration(scenario: &Scenario, entry: &StrategyEntry, iteration: u32
         events_before_work: crate::strategy::facts(&entry.name).map_or(1, |f| f.events_before_work),
         dest_journal: dest.journal_mode,
         metadata: scenario.faults.power_cut_metadata,
+        unsynced: scenario.faults.power_cut_unsynced,
     };
     let fault = kind.map(|k| k.draw(&cx, &mut rng));
     IterationPlan {

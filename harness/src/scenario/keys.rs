@@ -8,8 +8,14 @@
 use super::Mode;
 
 /// Keys of `[[strategy]]` entries that only storm mode uses.
-const STORM_ONLY_STRATEGY_KEYS: &[&str] =
-    &["faults", "complete_fraction", "delay_max_ms", "destination"];
+const STORM_ONLY_STRATEGY_KEYS: &[&str] = &[
+    "faults",
+    "complete_fraction",
+    "delay_max_ms",
+    "destination",
+    "matrix",
+    "unsafe_variants",
+];
 
 /// The keys `mode` uses in `section` (`""` = top level); `None` = every key of the section.
 fn allowed(mode: Mode, section: &str) -> Option<&'static [&'static str]> {

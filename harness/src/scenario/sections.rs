@@ -139,6 +139,10 @@ pub struct FaultSection {
     /// Metadata policy of power cuts: `ordered` (ext4 data=ordered, XFS) or `independent`
     /// (the POSIX worst case).
     pub power_cut_metadata: vfs_faults::MetadataOrder,
+    /// What a power cut does to unsynced writes and metadata: `random` (seeded per sector:
+    /// kept, reverted or garbled) or `revert` (all undone: the worst case without garbage,
+    /// the same outcome every time).
+    pub power_cut_unsynced: vfs_faults::Unsynced,
 }
 
 impl Default for FaultSection {
@@ -154,6 +158,7 @@ impl Default for FaultSection {
             delay_max_ms: 300,
             min_fault_hit: 0.5,
             power_cut_metadata: vfs_faults::MetadataOrder::Ordered,
+            power_cut_unsynced: vfs_faults::Unsynced::Random,
         }
     }
 }
@@ -315,8 +320,72 @@ pub struct StrategyEntry {
     /// Overrides keys of `[destination]` for this strategy (`[strategy.destination]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub destination: Option<DestinationKeys>,
+    /// Expands this entry into one entry per destination `journal_mode` × `synchronous`
+    /// (`[strategy.matrix]`), labelled `<label>.<journal>.<sync>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matrix: Option<MatrixSpec>,
+    /// With `matrix`: cells whose variant matches one of these patterns (`journal=off`,
+    /// `journal=wal,sync=normal`: every `key=value` must match) expect `unsafe`; give each a
+    /// comment naming the mechanism.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unsafe_variants: Vec<String>,
+    /// The matrix cell this entry is (`journal=off,sync=full`); set by the expansion, not a
+    /// key of the file.
+    #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
     #[serde(flatten)]
     pub params: StrategyParams,
+}
+
+/// `[strategy.matrix]`: the destination modes an entry is expanded over.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatrixSpec {
+    pub journal_mode: Vec<JournalMode>,
+    pub synchronous: Vec<Synchronous>,
+}
+
+/// Whether `variant` (`journal=off,sync=full`) matches `pattern` (every `key=value` of it).
+pub fn variant_matches(variant: &str, pattern: &str) -> bool {
+    let parts: Vec<&str> = variant.split(',').collect();
+    pattern
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .all(|p| parts.contains(&p))
+}
+
+/// Expands every entry with a `matrix` into its cells.
+pub fn expand_matrices(entries: Vec<StrategyEntry>) -> Vec<StrategyEntry> {
+    let mut out = Vec::new();
+    for e in entries {
+        let Some(m) = e.matrix.clone() else {
+            out.push(e);
+            continue;
+        };
+        for &j in &m.journal_mode {
+            for &sync in &m.synchronous {
+                let variant = format!("journal={},sync={}", j.as_str(), sync.as_str());
+                let mut cell = e.clone();
+                cell.matrix = None;
+                cell.label = Some(format!("{}.{}.{}", e.id(), j.as_str(), sync.as_str()));
+                let mut keys = e.destination.clone().unwrap_or_default();
+                keys.journal_mode = Some(j);
+                keys.synchronous = Some(sync);
+                cell.destination = Some(keys);
+                if e.unsafe_variants
+                    .iter()
+                    .any(|p| variant_matches(&variant, p))
+                {
+                    cell.expect = Expect::Unsafe;
+                }
+                cell.unsafe_variants = Vec::new();
+                cell.variant = Some(variant);
+                out.push(cell);
+            }
+        }
+    }
+    out
 }
 
 impl StrategyEntry {
@@ -336,6 +405,9 @@ impl StrategyEntry {
             complete_fraction: None,
             delay_max_ms: None,
             destination: None,
+            matrix: None,
+            unsafe_variants: Vec::new(),
+            variant: None,
             params: StrategyParams::default(),
         }
     }

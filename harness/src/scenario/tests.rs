@@ -237,3 +237,60 @@ fn checkpointer_modes_cycle_or_come_from_truncate_every() {
     let both = format!("{MINIMAL}[checkpointer]\nmodes = [\"full\"]\ntruncate_every = 3\n");
     assert!(parse(&both).unwrap_err().to_string().contains("not both"));
 }
+
+#[test]
+fn a_matrix_expands_into_labelled_cells_with_their_expectations() {
+    let s = parse(
+        "[[strategy]]\nname = \"api-step\"\nexpect = \"safe\"\n\
+         unsafe_variants = [\"journal=off\", \"journal=delete,sync=full\"]\n\
+         [strategy.matrix]\njournal_mode = [\"delete\", \"off\"]\nsynchronous = [\"full\", \"extra\"]\n",
+    )
+    .unwrap();
+    let cells: Vec<(String, Expect, String)> = s
+        .strategies
+        .iter()
+        .map(|e| (e.id().to_string(), e.expect, e.variant.clone().unwrap()))
+        .collect();
+    assert_eq!(
+        cells,
+        vec![
+            (
+                "api-step.delete.full".into(),
+                Expect::Unsafe,
+                "journal=delete,sync=full".into()
+            ),
+            (
+                "api-step.delete.extra".into(),
+                Expect::Safe,
+                "journal=delete,sync=extra".into()
+            ),
+            (
+                "api-step.off.full".into(),
+                Expect::Unsafe,
+                "journal=off,sync=full".into()
+            ),
+            (
+                "api-step.off.extra".into(),
+                Expect::Unsafe,
+                "journal=off,sync=extra".into()
+            ),
+        ]
+    );
+    assert_eq!(
+        s.strategies[1].params.dest_journal_mode,
+        Some(JournalMode::Delete)
+    );
+    assert_eq!(
+        s.strategies[1].params.dest_synchronous,
+        Some(Synchronous::Extra)
+    );
+    assert!(variant_matches("journal=wal,sync=normal", "sync=normal"));
+    assert!(!variant_matches(
+        "journal=wal,sync=normal",
+        "journal=wal,sync=full"
+    ));
+    // The variant is set by the expansion, never by the file.
+    assert!(
+        parse("[[strategy]]\nname = \"api-step\"\nexpect = \"safe\"\nvariant = \"x\"\n").is_err()
+    );
+}

@@ -73,6 +73,15 @@ pub enum Synchronous {
 }
 
 impl Synchronous {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Synchronous::Off => "off",
+            Synchronous::Normal => "normal",
+            Synchronous::Full => "full",
+            Synchronous::Extra => "extra",
+        }
+    }
+
     pub fn as_sql(self) -> &'static str {
         match self {
             Synchronous::Off => "OFF",
