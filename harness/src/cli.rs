@@ -159,6 +159,9 @@ pub enum WorkerCommand {
         id: u32,
         #[arg(long, default_value_t = 0.0)]
         rate: f64,
+        /// `PRAGMA wal_autocheckpoint` of the writer (default: SQLite's).
+        #[arg(long)]
+        autocheckpoint: Option<u32>,
     },
     Checkpointer {
         #[arg(long)]
@@ -744,7 +747,8 @@ fn cmd_worker(role: WorkerCommand) -> Result<()> {
             spec,
             id,
             rate,
-        } => run::worker::writer(&source, &parse_spec(&spec)?, id, rate),
+            autocheckpoint,
+        } => run::worker::writer(&source, &parse_spec(&spec)?, id, rate, autocheckpoint),
         WorkerCommand::Checkpointer {
             source,
             interval_ms,

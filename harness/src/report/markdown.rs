@@ -149,8 +149,24 @@ fn matrix(r: &Report) -> String {
     use std::collections::BTreeMap;
     let mut by_strategy: BTreeMap<&str, BTreeMap<(String, String), &super::StrategyReport>> =
         BTreeMap::new();
+    let mut listed = String::new();
     for s in &r.strategies {
         let Some(v) = &s.variant else { continue };
+        if !(v.contains("journal=") && v.contains("sync=")) {
+            // Other dimensions: one row per cell.
+            if listed.is_empty() {
+                listed.push_str("\n## Matrix cells\n\n| entry | variant | result | restarts (total, max) | violations |\n|---|---|---|---|---|\n");
+            }
+            listed.push_str(&format!(
+                "| {} | {v} | {} | {}, {} | {} |\n",
+                s.name,
+                s.result.as_str(),
+                s.restarts_total,
+                s.restarts_max,
+                s.violations.len()
+            ));
+            continue;
+        }
         let get = |key: &str| {
             v.split(',')
                 .find_map(|p| p.strip_prefix(&format!("{key}=")))
@@ -228,5 +244,6 @@ fn matrix(r: &Report) -> String {
             out.push('\n');
         }
     }
+    out.push_str(&listed);
     out
 }

@@ -85,7 +85,11 @@ pub fn run_iteration(
     let dest_before = oracle::file_facts(&dst);
 
     let (tx, rx) = mpsc::channel::<Message>();
-    let mut helpers = spawn_source_load(ctx, &src, dir.path(), &tx)?;
+    let checkpointer = entry
+        .checkpointer
+        .clone()
+        .unwrap_or_else(|| scenario.checkpointer.clone());
+    let mut helpers = spawn_source_load(ctx, &checkpointer, &src, dir.path(), &tx)?;
 
     // Warm up: let the writers commit before the backup starts.
     let mut max_acked = 0u64;
@@ -298,6 +302,7 @@ pub fn run_iteration(
 /// Spawns the writers and the checkpointer on `src`.
 pub(super) fn spawn_source_load(
     ctx: &RunContext,
+    checkpointer: &crate::scenario::CheckpointerSection,
     src: &Path,
     dir: &Path,
     tx: &mpsc::Sender<Message>,
@@ -317,22 +322,29 @@ pub(super) fn spawn_source_load(
             "--rate".into(),
             scenario.workload.rate.to_string(),
         ];
+        let args = if checkpointer
+            .autocheckpoint
+            .unwrap_or(scenario.workload.autocheckpoint)
+        {
+            args
+        } else {
+            [args, vec!["--autocheckpoint".into(), "0".into()]].concat()
+        };
         let stderr = dir.join(format!("writer{id}.stderr"));
         children.push(
             Child::spawn(Tag::Writer(id), &args, &[], &stderr, tx.clone())
                 .map_err(|e| RunError::io("spawning a writer".into(), e))?,
         );
     }
-    if scenario.checkpointer.enabled {
+    if checkpointer.enabled {
         let args = vec![
             "checkpointer".to_string(),
             "--source".into(),
             src.display().to_string(),
             "--interval-ms".into(),
-            scenario.checkpointer.interval_ms.to_string(),
+            checkpointer.interval_ms.to_string(),
             "--modes".into(),
-            scenario
-                .checkpointer
+            checkpointer
                 .cycle()
                 .iter()
                 .map(|m| m.as_sql().to_lowercase())

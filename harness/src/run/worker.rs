@@ -26,10 +26,16 @@ pub fn emit(ev: Event) {
     let _ = out.flush();
 }
 
-pub fn writer(source: &Path, spec: &WorkloadSpec, id: u32, rate: f64) -> Result<()> {
+pub fn writer(
+    source: &Path,
+    spec: &WorkloadSpec,
+    id: u32,
+    rate: f64,
+    autocheckpoint: Option<u32>,
+) -> Result<()> {
     die_with_parent();
     let rate = (rate > 0.0).then_some(rate);
-    workload::run_writer(source, spec, id, rate, None, &mut emit)
+    workload::run_writer_with(source, spec, id, rate, None, autocheckpoint, &mut emit)
         .with_context(|| format!("writer {id} on {}", source.display()))
 }
 

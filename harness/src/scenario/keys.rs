@@ -13,6 +13,7 @@ const STORM_ONLY_STRATEGY_KEYS: &[&str] = &[
     "complete_fraction",
     "delay_max_ms",
     "destination",
+    "checkpointer",
     "matrix",
     "unsafe_variants",
 ];

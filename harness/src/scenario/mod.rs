@@ -135,7 +135,10 @@ impl Scenario {
                 .unwrap_or_else(|| "scenario".into());
         }
         scenario.path = path.to_path_buf();
-        scenario.strategies = expand_matrices(std::mem::take(&mut scenario.strategies));
+        scenario.strategies = expand_matrices(
+            std::mem::take(&mut scenario.strategies),
+            &scenario.checkpointer,
+        );
         scenario
             .validate(text)
             .and_then(|()| keys::check_mode_keys(text, scenario.mode))

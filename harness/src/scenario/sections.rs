@@ -53,6 +53,9 @@ pub struct WorkloadSection {
     pub ops_max: u32,
     /// Acknowledged commits to wait for before the backup starts.
     pub warmup_commits: u64,
+    /// The writers' automatic checkpoints (`PRAGMA wal_autocheckpoint`, SQLite's default on);
+    /// off, only the checkpointer checkpoints and the WAL grows between its runs.
+    pub autocheckpoint: bool,
 }
 
 impl Default for WorkloadSection {
@@ -66,6 +69,7 @@ impl Default for WorkloadSection {
             ops_min: w.ops_min,
             ops_max: w.ops_max,
             warmup_commits: 20,
+            autocheckpoint: true,
         }
     }
 }
@@ -96,6 +100,10 @@ pub struct CheckpointerSection {
     pub modes: Vec<CheckpointMode>,
     /// Without `modes`: every n-th checkpoint is TRUNCATE, the others PASSIVE (0 = never).
     pub truncate_every: u32,
+    /// The writers' automatic checkpoints for these iterations (unset: `[workload]
+    /// autocheckpoint`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub autocheckpoint: Option<bool>,
 }
 
 impl CheckpointerSection {
@@ -120,6 +128,7 @@ impl Default for CheckpointerSection {
             interval_ms: 25,
             modes: Vec::new(),
             truncate_every: 10,
+            autocheckpoint: None,
         }
     }
 }
@@ -317,6 +326,9 @@ pub struct StrategyEntry {
     /// Overrides `[faults] delay_max_ms` for this strategy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delay_max_ms: Option<u64>,
+    /// Replaces `[checkpointer]` for this strategy's iterations (`[strategy.checkpointer]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpointer: Option<CheckpointerSection>,
     /// Overrides keys of `[destination]` for this strategy (`[strategy.destination]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub destination: Option<DestinationKeys>,
@@ -337,12 +349,98 @@ pub struct StrategyEntry {
     pub params: StrategyParams,
 }
 
-/// `[strategy.matrix]`: the destination modes an entry is expanded over.
+/// `[strategy.matrix]`: the dimensions an entry is expanded over, each optional: the
+/// destination's `journal_mode` and `synchronous`, the checkpointer's one `checkpoint` mode
+/// (`none` = no checkpointer) and the writers' `autocheckpoint`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MatrixSpec {
+    #[serde(default)]
     pub journal_mode: Vec<JournalMode>,
+    #[serde(default)]
     pub synchronous: Vec<Synchronous>,
+    #[serde(default)]
+    pub checkpoint: Vec<CheckpointChoice>,
+    #[serde(default)]
+    pub autocheckpoint: Vec<bool>,
+}
+
+/// A checkpoint mode of a matrix, or none (no checkpointer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CheckpointChoice {
+    None,
+    Passive,
+    Full,
+    Restart,
+    Truncate,
+}
+
+impl CheckpointChoice {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckpointChoice::None => "none",
+            CheckpointChoice::Passive => "passive",
+            CheckpointChoice::Full => "full",
+            CheckpointChoice::Restart => "restart",
+            CheckpointChoice::Truncate => "truncate",
+        }
+    }
+    fn mode(self) -> Option<CheckpointMode> {
+        Some(match self {
+            CheckpointChoice::None => return None,
+            CheckpointChoice::Passive => CheckpointMode::Passive,
+            CheckpointChoice::Full => CheckpointMode::Full,
+            CheckpointChoice::Restart => CheckpointMode::Restart,
+            CheckpointChoice::Truncate => CheckpointMode::Truncate,
+        })
+    }
+}
+
+/// One value of one matrix dimension, applied to a cell.
+#[derive(Clone, Copy)]
+enum Dim {
+    Journal(JournalMode),
+    Sync(Synchronous),
+    Checkpoint(CheckpointChoice),
+    Autocheckpoint(bool),
+}
+
+impl Dim {
+    fn part(self) -> (String, String) {
+        match self {
+            Dim::Journal(j) => ("journal".into(), j.as_str().into()),
+            Dim::Sync(s) => ("sync".into(), s.as_str().into()),
+            Dim::Checkpoint(c) => ("checkpoint".into(), c.as_str().into()),
+            Dim::Autocheckpoint(a) => {
+                ("autocheckpoint".into(), if a { "on" } else { "off" }.into())
+            }
+        }
+    }
+}
+
+impl MatrixSpec {
+    fn dims(&self) -> Vec<Vec<Dim>> {
+        let mut out: Vec<Vec<Dim>> = Vec::new();
+        let mut add = |v: Vec<Dim>| {
+            if !v.is_empty() {
+                out.push(v)
+            }
+        };
+        add(self.journal_mode.iter().map(|&j| Dim::Journal(j)).collect());
+        add(self.synchronous.iter().map(|&s| Dim::Sync(s)).collect());
+        add(self
+            .checkpoint
+            .iter()
+            .map(|&c| Dim::Checkpoint(c))
+            .collect());
+        add(self
+            .autocheckpoint
+            .iter()
+            .map(|&a| Dim::Autocheckpoint(a))
+            .collect());
+        out
+    }
 }
 
 /// Whether `variant` (`journal=off,sync=full`) matches `pattern` (every `key=value` of it).
@@ -355,34 +453,79 @@ pub fn variant_matches(variant: &str, pattern: &str) -> bool {
         .all(|p| parts.contains(&p))
 }
 
-/// Expands every entry with a `matrix` into its cells.
-pub fn expand_matrices(entries: Vec<StrategyEntry>) -> Vec<StrategyEntry> {
+/// Expands every entry with a `matrix` into its cells (the cartesian product of its
+/// dimensions, in the order written), labelled `<id>.<value>.<value>...`.
+pub fn expand_matrices(
+    entries: Vec<StrategyEntry>,
+    base: &CheckpointerSection,
+) -> Vec<StrategyEntry> {
     let mut out = Vec::new();
     for e in entries {
         let Some(m) = e.matrix.clone() else {
             out.push(e);
             continue;
         };
-        for &j in &m.journal_mode {
-            for &sync in &m.synchronous {
-                let variant = format!("journal={},sync={}", j.as_str(), sync.as_str());
-                let mut cell = e.clone();
-                cell.matrix = None;
-                cell.label = Some(format!("{}.{}.{}", e.id(), j.as_str(), sync.as_str()));
-                let mut keys = e.destination.clone().unwrap_or_default();
-                keys.journal_mode = Some(j);
-                keys.synchronous = Some(sync);
-                cell.destination = Some(keys);
-                if e.unsafe_variants
-                    .iter()
-                    .any(|p| variant_matches(&variant, p))
-                {
-                    cell.expect = Expect::Unsafe;
+        let mut cells: Vec<Vec<Dim>> = vec![Vec::new()];
+        for dim in m.dims() {
+            cells = cells
+                .into_iter()
+                .flat_map(|c| {
+                    dim.iter().map(move |d| {
+                        let mut c = c.clone();
+                        c.push(*d);
+                        c
+                    })
+                })
+                .collect();
+        }
+        for dims in cells {
+            let parts: Vec<(String, String)> = dims.iter().map(|d| d.part()).collect();
+            let variant = parts
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(",");
+            let mut cell = e.clone();
+            cell.matrix = None;
+            cell.label = Some(
+                std::iter::once(e.id().to_string())
+                    .chain(parts.iter().map(|(_, v)| v.clone()))
+                    .collect::<Vec<_>>()
+                    .join("."),
+            );
+            for d in dims {
+                match d {
+                    Dim::Journal(j) => {
+                        cell.destination
+                            .get_or_insert_with(Default::default)
+                            .journal_mode = Some(j)
+                    }
+                    Dim::Sync(s) => {
+                        cell.destination
+                            .get_or_insert_with(Default::default)
+                            .synchronous = Some(s)
+                    }
+                    Dim::Checkpoint(c) => {
+                        let ck = cell.checkpointer.get_or_insert_with(|| base.clone());
+                        ck.enabled = c.mode().is_some();
+                        ck.modes = c.mode().into_iter().collect();
+                    }
+                    Dim::Autocheckpoint(a) => {
+                        cell.checkpointer
+                            .get_or_insert_with(|| base.clone())
+                            .autocheckpoint = Some(a)
+                    }
                 }
-                cell.unsafe_variants = Vec::new();
-                cell.variant = Some(variant);
-                out.push(cell);
             }
+            if e.unsafe_variants
+                .iter()
+                .any(|p| variant_matches(&variant, p))
+            {
+                cell.expect = Expect::Unsafe;
+            }
+            cell.unsafe_variants = Vec::new();
+            cell.variant = Some(variant);
+            out.push(cell);
         }
     }
     out
@@ -404,6 +547,7 @@ impl StrategyEntry {
             destinations: None,
             complete_fraction: None,
             delay_max_ms: None,
+            checkpointer: None,
             destination: None,
             matrix: None,
             unsafe_variants: Vec::new(),

@@ -294,3 +294,28 @@ fn a_matrix_expands_into_labelled_cells_with_their_expectations() {
         parse("[[strategy]]\nname = \"api-step\"\nexpect = \"safe\"\nvariant = \"x\"\n").is_err()
     );
 }
+
+#[test]
+fn a_matrix_over_checkpoints_gives_each_cell_its_checkpointer() {
+    let s = parse(
+        "[checkpointer]\ninterval_ms = 7\n\
+         [[strategy]]\nname = \"api-step\"\nexpect = \"safe\"\n\
+         [strategy.matrix]\ncheckpoint = [\"none\", \"restart\"]\nautocheckpoint = [false]\n",
+    )
+    .unwrap();
+    let ids: Vec<&str> = s.strategies.iter().map(|e| e.id()).collect();
+    assert_eq!(ids, ["api-step.none.off", "api-step.restart.off"]);
+    let none = s.strategies[0].checkpointer.as_ref().unwrap();
+    assert!(!none.enabled);
+    let restart = s.strategies[1].checkpointer.as_ref().unwrap();
+    assert!(restart.enabled);
+    assert_eq!(restart.cycle(), vec![CheckpointMode::Restart]);
+    assert_eq!(
+        (restart.interval_ms, restart.autocheckpoint),
+        (7, Some(false))
+    );
+    assert_eq!(
+        s.strategies[1].variant.as_deref(),
+        Some("checkpoint=restart,autocheckpoint=off")
+    );
+}

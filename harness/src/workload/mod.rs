@@ -10,7 +10,7 @@ pub mod worker;
 
 pub use model::{Model, REPLAY_MARGIN};
 pub use setup::{create_destination, DestContent, DestinationSetup, JournalMode};
-pub use worker::{open_writer, run_checkpointer, run_writer, CheckpointMode};
+pub use worker::{open_writer, run_checkpointer, run_writer, run_writer_with, CheckpointMode};
 
 use rusqlite::Connection;
 use std::path::Path;

@@ -40,7 +40,25 @@ pub fn run_writer(
     max_commits: Option<u64>,
     emit: &mut dyn FnMut(Event),
 ) -> Result<(), WorkloadError> {
+    run_writer_with(source, spec, writer_id, rate_per_s, max_commits, None, emit)
+}
+
+/// [`run_writer`] with the writer connection's `PRAGMA wal_autocheckpoint` (`None`: SQLite's
+/// default, 1000 pages; `Some(0)`: off, only the checkpointer checkpoints).
+pub fn run_writer_with(
+    source: &Path,
+    spec: &WorkloadSpec,
+    writer_id: u32,
+    rate_per_s: Option<f64>,
+    max_commits: Option<u64>,
+    autocheckpoint: Option<u32>,
+    emit: &mut dyn FnMut(Event),
+) -> Result<(), WorkloadError> {
     let conn = open_writer(source)?;
+    if let Some(n) = autocheckpoint {
+        conn.execute_batch(&format!("PRAGMA wal_autocheckpoint = {n};"))
+            .map_err(|e| sqlite_err("set wal_autocheckpoint", &source.display().to_string(), e))?;
+    }
     let start = Instant::now();
     let mut n = 0u64;
     while max_commits.is_none_or(|m| n < m) {
