@@ -46,6 +46,7 @@ fn result(
         } else {
             Vec::new()
         },
+        untouched_bytes: (kind == VerdictKind::Untouched).then_some(true),
         kind: fault_kind,
         fault,
         fault_hit: hit,

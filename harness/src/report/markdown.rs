@@ -80,7 +80,7 @@ pub fn render(r: &Report) -> String {
         ));
     }
     out.push_str(&matrix(r));
-    out.push_str("\n## Destinations and checkpoints\n\n| strategy | destination file before -> after (header journal / page size) | restarts | checkpoints while backing up (busy) |\n|---|---|---|---|\n");
+    out.push_str("\n## Destinations and checkpoints\n\n| strategy | destination file before -> after (header journal / page size) | untouched: same bytes / other bytes | restarts | checkpoints while backing up (busy) |\n|---|---|---|---|---|\n");
     for s in &r.strategies {
         let dests: Vec<String> = s
             .dest_transitions
@@ -93,9 +93,11 @@ pub fn render(r: &Report) -> String {
             .map(|(m, c)| format!("{m} {} ({})", c.ran, c.busy))
             .collect();
         out.push_str(&format!(
-            "| {} | {} | {} | {} |\n",
+            "| {} | {} | {} / {} | {} | {} |\n",
             s.name,
             dests.join(", "),
+            s.untouched_same_bytes,
+            s.untouched_other_bytes,
             s.restarts_total,
             if ckpts.is_empty() {
                 "-".into()

@@ -141,6 +141,10 @@ pub struct StrategyReport {
     pub restarts_max: u64,
     /// Restarts over all iterations.
     pub restarts_total: u64,
+    /// Untouched destinations whose bytes are (and are not) the pre-image's: logically
+    /// untouched is the verdict; byte for byte is reported next to it.
+    pub untouched_same_bytes: u64,
+    pub untouched_other_bytes: u64,
     pub backup_ms_median: u64,
     /// Checkpoints that ran while the backups ran, by mode, over all iterations.
     pub checkpoints: BTreeMap<String, CheckpointCount>,
@@ -366,6 +370,14 @@ fn summarize(
         lag_median: lags.get(lags.len() / 2).copied(),
         restarts_max: rs.iter().map(|r| r.restarts).max().unwrap_or(0),
         restarts_total: rs.iter().map(|r| r.restarts).sum(),
+        untouched_same_bytes: rs
+            .iter()
+            .filter(|r| r.untouched_bytes == Some(true))
+            .count() as u64,
+        untouched_other_bytes: rs
+            .iter()
+            .filter(|r| r.untouched_bytes == Some(false))
+            .count() as u64,
         backup_ms_median: times.get(times.len() / 2).copied().unwrap_or(0),
         checkpoints: {
             let mut by_mode: BTreeMap<String, CheckpointCount> = BTreeMap::new();

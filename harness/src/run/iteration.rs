@@ -40,6 +40,9 @@ pub struct IterationResult {
     /// The destination file before the backup (after the pre-image) and after recovery.
     pub dest_before: Option<FileFacts>,
     pub dest_after: Option<FileFacts>,
+    /// For an untouched destination: whether its bytes are the pre-image's too.
+    #[serde(default)]
+    pub untouched_bytes: Option<bool>,
     /// The planned fault kind and fault (`None`: the iteration ran to completion).
     pub kind: Option<FaultKind>,
     pub fault: Option<Fault>,
@@ -79,10 +82,17 @@ pub fn run_iteration(
     let dst = dir.path().join("dest.db");
     std::fs::copy(&ctx.base_source, &src)
         .map_err(|e| RunError::io(format!("copying the source to {}", src.display()), e))?;
-    workload::create_destination(&dst, &plan.dest, plan.seed)
+    // `{source}` in setup_sql names the source in state S(0) (to ATTACH and copy from it).
+    let mut dest_setup = plan.dest.clone();
+    let quoted = ctx.base_source.display().to_string().replace('\'', "''");
+    for sql in &mut dest_setup.setup_sql {
+        *sql = sql.replace("{source}", &quoted);
+    }
+    workload::create_destination(&dst, &dest_setup, plan.seed)
         .map_err(|e| RunError::Setup(format!("destination {}: {e}", dst.display())))?;
     let pre = oracle::take_pre_image(&dst).map_err(|e| RunError::Setup(e.to_string()))?;
     let dest_before = oracle::file_facts(&dst);
+    let bytes_before = file_hash(&dst);
 
     let (tx, rx) = mpsc::channel::<Message>();
     let checkpointer = entry
@@ -255,6 +265,10 @@ pub fn run_iteration(
     let state = oracle::inspect_destination(&dst, &pre, &mut ctx.model)
         .map_err(|e| RunError::Oracle(e.to_string()))?;
     let dest_after = oracle::file_facts(&dst);
+    // An untouched destination is checked byte for byte too (after the recovery the next
+    // open does): the logical digest ignores page layout, this does not.
+    let untouched_bytes =
+        (state == oracle::DestState::Untouched).then(|| file_hash(&dst) == bytes_before);
     let obs = Observation {
         claim: seen.claim.clone(),
         window,
@@ -280,6 +294,7 @@ pub fn run_iteration(
         dest: plan.dest.clone(),
         dest_before,
         dest_after,
+        untouched_bytes,
         kind: plan.kind,
         fault: plan.fault.clone(),
         fault_hit,
@@ -401,6 +416,13 @@ impl BackupSeen {
             self.last = Some(ev);
         }
     }
+}
+
+/// FNV-1a of a file's bytes (`None`: no file).
+fn file_hash(path: &Path) -> Option<u64> {
+    std::fs::read(path)
+        .ok()
+        .map(|b| crate::stable_hash::fnv1a(&b))
 }
 
 pub(super) fn read_seq(src: &Path) -> Result<u64, RunError> {

@@ -186,15 +186,21 @@ pub enum DestinationChoice {
     ConflictingDelete,
     /// Tables with the source's names but other columns, WAL mode.
     ConflictingWal,
+    /// A database with no tables, DELETE journal mode: `setup_sql` builds its content.
+    EmptyDelete,
+    /// A database with no tables, WAL mode: `setup_sql` builds its content.
+    EmptyWal,
 }
 
 impl DestinationChoice {
-    pub const ALL: [DestinationChoice; 5] = [
+    pub const ALL: [DestinationChoice; 7] = [
         DestinationChoice::Fresh,
         DestinationChoice::ExistingDelete,
         DestinationChoice::ExistingWal,
         DestinationChoice::ConflictingDelete,
         DestinationChoice::ConflictingWal,
+        DestinationChoice::EmptyDelete,
+        DestinationChoice::EmptyWal,
     ];
 
     /// The preset: what the file holds and its journal mode (`None`: no file).
@@ -207,6 +213,8 @@ impl DestinationChoice {
                 (DestContent::Conflicting, Some(JournalMode::Delete))
             }
             DestinationChoice::ConflictingWal => (DestContent::Conflicting, Some(JournalMode::Wal)),
+            DestinationChoice::EmptyDelete => (DestContent::Empty, Some(JournalMode::Delete)),
+            DestinationChoice::EmptyWal => (DestContent::Empty, Some(JournalMode::Wal)),
         }
     }
 
@@ -214,7 +222,9 @@ impl DestinationChoice {
     pub fn is_wal(self) -> bool {
         matches!(
             self,
-            DestinationChoice::ExistingWal | DestinationChoice::ConflictingWal
+            DestinationChoice::ExistingWal
+                | DestinationChoice::ConflictingWal
+                | DestinationChoice::EmptyWal
         )
     }
 
@@ -225,6 +235,8 @@ impl DestinationChoice {
             DestinationChoice::ExistingWal => "existing-wal",
             DestinationChoice::ConflictingDelete => "conflicting-delete",
             DestinationChoice::ConflictingWal => "conflicting-wal",
+            DestinationChoice::EmptyDelete => "empty-delete",
+            DestinationChoice::EmptyWal => "empty-wal",
         }
     }
 }

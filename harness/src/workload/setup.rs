@@ -150,6 +150,8 @@ pub enum DestContent {
     Existing,
     /// A database whose tables have the source's names but other columns and content.
     Conflicting,
+    /// A database with no tables at all (its `setup_sql` gives it content).
+    Empty,
 }
 
 /// The destination of one iteration, as created before the pre-image is taken.
@@ -200,6 +202,7 @@ pub fn create_destination(
         DestContent::Fresh => return Ok(()),
         DestContent::Existing => (EXISTING_SCHEMA, false),
         DestContent::Conflicting => (CONFLICTING_SCHEMA, true),
+        DestContent::Empty => ("", false),
     };
     let conn = Connection::open(path).map_err(|e| sqlite_err("open", &p, e))?;
     conn.execute_batch(&format!("PRAGMA page_size = {};", setup.page_size))
@@ -209,6 +212,10 @@ pub fn create_destination(
             .map_err(|e| sqlite_err(&format!("set journal_mode={}", mode.as_str()), &p, e))?;
     }
     let fill = || -> rusqlite::Result<()> {
+        if setup.content == DestContent::Empty {
+            // Write the header (page size, journal mode) and nothing else.
+            return conn.execute_batch("CREATE TABLE _empty(x); DROP TABLE _empty;");
+        }
         let tx = conn.unchecked_transaction()?;
         tx.execute_batch(schema)?;
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xDE57_0000);
