@@ -131,7 +131,7 @@ fn control_is_caught_shrunk_and_replayed_from_the_bug_base() {
     let mut s = Scenario::parse(text, std::path::Path::new("fuzz-test.toml")).unwrap();
     let base = tempfile::tempdir().unwrap();
     s.fuzz.bugbase = base.path().to_path_buf();
-    let report = fuzz::run(&s, "fuzz-test", &std::sync::atomic::AtomicBool::new(false));
+    let report = fuzz::run(&s, "fuzz-test", &harness::process::Interrupt::new());
     assert!(report.expectations_met, "{report:?}");
     assert!(!report.interrupted && report.error.is_none());
     let strat = &report.strategies[0];
@@ -207,15 +207,19 @@ fn interrupted_fuzz_returns_its_partial_report() {
                 [[strategy]]\nname = \"api-oneshot\"\nexpect = \"safe\"\n\
                 [[strategy]]\nname = \"api-step\"\nexpect = \"safe\"\n";
     let s = Scenario::parse(text, std::path::Path::new("fuzz-int.toml")).unwrap();
-    let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = harness::process::Interrupt::new();
     let f = flag.clone();
     let t = std::thread::spawn(move || {
         std::thread::sleep(std::time::Duration::from_millis(300));
-        f.store(true, std::sync::atomic::Ordering::SeqCst);
+        f.raise(harness::process::StopSignal::Term);
     });
     let report = fuzz::run(&s, "fuzz-int", &flag);
     t.join().unwrap();
     assert!(report.interrupted && !report.expectations_met, "{report:?}");
+    assert_eq!(
+        report.interrupted_by,
+        Some(harness::process::StopSignal::Term)
+    );
     assert_eq!(report.strategies.len(), 1, "stopped in the first strategy");
     let c = report.strategies[0].cases;
     assert!(c > 0 && c < 100_000, "{c} cases");

@@ -1,5 +1,6 @@
-//! Ctrl-C during a run: exit 130, the partial report is written, and no worker process or temp
-//! directory outlives the run.
+//! A stop signal during a run (Ctrl-C, SIGTERM from `kill`, `timeout` or a CI cancel, SIGHUP
+//! from a closed terminal): the run stops, the partial report is written, the exit code is
+//! `128 + signal`, and no worker process or temp directory outlives the run.
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -21,8 +22,9 @@ fn processes_mentioning(needle: &str) -> Vec<String> {
     found
 }
 
-#[test]
-fn ctrl_c_writes_partial_report_and_leaves_nothing_behind() {
+/// Starts a storm, sends `signal` to the supervisor once its workers run, and checks the exit
+/// code, the partial report (naming the signal) and that nothing is left behind.
+fn stop_with(signal: Signal, code: i32) {
     let tmp = tempfile::tempdir().unwrap();
     let reports = tempfile::tempdir().unwrap();
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/small-storm.toml");
@@ -36,7 +38,7 @@ fn ctrl_c_writes_partial_report_and_leaves_nothing_behind() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    // Wait until workers run (they live under our temp root), then interrupt.
+    // Wait until workers run (they live under our temp root), then send the signal.
     let needle = tmp.path().to_string_lossy().into_owned();
     let deadline = Instant::now() + Duration::from_secs(60);
     while processes_mentioning("worker")
@@ -47,9 +49,9 @@ fn ctrl_c_writes_partial_report_and_leaves_nothing_behind() {
         std::thread::sleep(Duration::from_millis(20));
     }
     std::thread::sleep(Duration::from_millis(500));
-    kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
+    kill(Pid::from_raw(child.id() as i32), signal).unwrap();
     let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130));
+    assert_eq!(status.code(), Some(code), "{signal}: {status:?}");
 
     let runs: Vec<_> = std::fs::read_dir(reports.path())
         .unwrap()
@@ -59,6 +61,12 @@ fn ctrl_c_writes_partial_report_and_leaves_nothing_behind() {
     let json = std::fs::read_to_string(runs[0].path().join("report.json")).unwrap();
     let report: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(report["interrupted"], true);
+    assert_eq!(report["interrupted_by"], signal.as_str());
+    let md = std::fs::read_to_string(runs[0].path().join("report.md")).unwrap();
+    assert!(
+        md.contains(&format!("**interrupted** by {}", signal.as_str())),
+        "{md}"
+    );
 
     // Children are killed and reaped before the supervisor exits; give the kernel a moment.
     std::thread::sleep(Duration::from_millis(200));
@@ -66,4 +74,19 @@ fn ctrl_c_writes_partial_report_and_leaves_nothing_behind() {
     assert!(left.is_empty(), "workers outlived the run: {left:?}");
     let dirs: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().flatten().collect();
     assert!(dirs.is_empty(), "temp dirs outlived the run: {dirs:?}");
+}
+
+#[test]
+fn ctrl_c_writes_partial_report_and_leaves_nothing_behind() {
+    stop_with(Signal::SIGINT, 130);
+}
+
+#[test]
+fn sigterm_writes_partial_report_exits_143_and_leaves_nothing_behind() {
+    stop_with(Signal::SIGTERM, 143);
+}
+
+#[test]
+fn sighup_writes_partial_report_exits_129_and_leaves_nothing_behind() {
+    stop_with(Signal::SIGHUP, 129);
 }

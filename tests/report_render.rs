@@ -120,7 +120,7 @@ fn fixed_report() -> Report {
             result("api-step", 0, VerdictKind::Snapshot, delay.clone(), false),
             result("api-step", 1, VerdictKind::Snapshot, None, false),
         ],
-        interrupted: false,
+        interrupted: None,
         error: None,
     };
     Report::build(&run)

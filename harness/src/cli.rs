@@ -2,8 +2,10 @@
 //!
 //! Exit codes: 0 results match the scenario's expectations, 1 they do not, 2 the harness could
 //! not run (bad scenario, unknown strategy, missing tool), always with a one-line reason;
-//! 130 after Ctrl-C (the partial report is still written).
+//! `128 + signal` after SIGINT (Ctrl-C, 130), SIGTERM (143) or SIGHUP (129): the run stops
+//! as after Ctrl-C and the partial report is still written.
 
+use crate::process::Interrupt;
 use crate::report::{table, Report};
 use crate::run::{self, RunContext, RunResult, Selection};
 use crate::scenario::Scenario;
@@ -14,8 +16,6 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -249,13 +249,14 @@ fn check_external_tools(scenario: &Scenario) -> Result<()> {
     Ok(())
 }
 
-/// Installs the Ctrl-C handler once and returns the flag it sets.
-fn interrupt_flag() -> Arc<AtomicBool> {
-    static FLAG: std::sync::OnceLock<Arc<AtomicBool>> = std::sync::OnceLock::new();
+/// Installs the SIGINT, SIGTERM and SIGHUP handlers once and returns the handle they raise.
+fn interrupt_flag() -> Interrupt {
+    static FLAG: std::sync::OnceLock<Interrupt> = std::sync::OnceLock::new();
     FLAG.get_or_init(|| {
-        let flag = Arc::new(AtomicBool::new(false));
-        let f = flag.clone();
-        let _ = ctrlc::set_handler(move || f.store(true, Ordering::SeqCst));
+        let flag = Interrupt::new();
+        if let Err(e) = flag.install_handlers() {
+            tracing::warn!("cannot handle SIGINT/SIGTERM/SIGHUP: {e}");
+        }
         flag
     })
     .clone()
@@ -418,8 +419,9 @@ fn cmd_replay(id: &str, json: Option<PathBuf>, times: u32) -> Result<i32> {
         if let Some(e) = &run.error {
             return Err(anyhow!("replay {id}: {e}"));
         }
-        if run.interrupted {
-            return Ok(130);
+        if let Some(s) = run.interrupted {
+            eprintln!("interrupted by {}", s.name());
+            return Ok(s.exit_code());
         }
         runs.extend(run.results);
     }

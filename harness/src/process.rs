@@ -1,7 +1,11 @@
 //! Process helpers shared by the supervisor, the workers and the strategies that run
-//! programs: a child that dies with its parent, and how a process ended.
+//! programs: a child that dies with its parent, how a process ended, and the signals that stop
+//! a run.
 
+use serde::{Deserialize, Serialize};
 use std::process::ExitStatus;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 /// Makes the calling process die with its parent, so no worker outlives a run.
 pub fn die_with_parent() {
@@ -21,5 +25,115 @@ pub fn describe_status(status: Option<ExitStatus>) -> String {
             (None, Some(sig)) => format!("signal {sig}"),
             _ => "unknown".into(),
         },
+    }
+}
+
+/// A signal that stops a run the way Ctrl-C does: the run stops between steps, its partial
+/// report is written, and the exit code is `128 + signal` (130, 143, 129).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StopSignal {
+    /// Ctrl-C.
+    #[serde(rename = "SIGINT")]
+    Int,
+    /// `kill`, `timeout`, a CI cancel.
+    #[serde(rename = "SIGTERM")]
+    Term,
+    /// A closed terminal.
+    #[serde(rename = "SIGHUP")]
+    Hup,
+}
+
+impl StopSignal {
+    pub const ALL: [StopSignal; 3] = [StopSignal::Int, StopSignal::Term, StopSignal::Hup];
+
+    pub fn signal(self) -> nix::sys::signal::Signal {
+        use nix::sys::signal::Signal;
+        match self {
+            StopSignal::Int => Signal::SIGINT,
+            StopSignal::Term => Signal::SIGTERM,
+            StopSignal::Hup => Signal::SIGHUP,
+        }
+    }
+
+    /// "SIGINT", "SIGTERM", "SIGHUP".
+    pub fn name(self) -> &'static str {
+        self.signal().as_str()
+    }
+
+    /// The shell's convention for a process ended by the signal: 128 + its number.
+    pub fn exit_code(self) -> i32 {
+        128 + self.signal() as i32
+    }
+
+    fn from_number(n: usize) -> Option<StopSignal> {
+        StopSignal::ALL
+            .into_iter()
+            .find(|s| s.signal() as i32 as usize == n)
+    }
+}
+
+/// Whether a stop was asked, and by which signal. Clones share one cell: the command line's
+/// signal handlers write it, every run loop reads it between steps.
+#[derive(Debug, Clone, Default)]
+pub struct Interrupt(Arc<AtomicUsize>);
+
+impl Interrupt {
+    /// A handle nothing has raised yet (no handler installed).
+    pub fn new() -> Interrupt {
+        Interrupt::default()
+    }
+
+    /// Records `s` as the reason to stop (the latest signal wins).
+    pub fn raise(&self, s: StopSignal) {
+        self.0.store(s.signal() as i32 as usize, Ordering::SeqCst);
+    }
+
+    /// Whether a stop was asked.
+    pub fn is_set(&self) -> bool {
+        self.signal().is_some()
+    }
+
+    /// Which signal asked the stop, if one did.
+    pub fn signal(&self) -> Option<StopSignal> {
+        StopSignal::from_number(self.0.load(Ordering::SeqCst))
+    }
+
+    /// Makes SIGINT, SIGTERM and SIGHUP raise this handle instead of ending the process.
+    pub fn install_handlers(&self) -> std::io::Result<()> {
+        for s in StopSignal::ALL {
+            let n = s.signal() as i32;
+            signal_hook::flag::register_usize(n, self.0.clone(), n as usize)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stop_signals_map_to_the_shell_exit_codes() {
+        let codes: Vec<(&str, i32)> = StopSignal::ALL
+            .iter()
+            .map(|s| (s.name(), s.exit_code()))
+            .collect();
+        assert_eq!(codes, [("SIGINT", 130), ("SIGTERM", 143), ("SIGHUP", 129)]);
+        assert_eq!(
+            serde_json::to_string(&StopSignal::Term).unwrap(),
+            "\"SIGTERM\""
+        );
+    }
+
+    #[test]
+    fn an_interrupt_remembers_which_signal() {
+        let i = Interrupt::new();
+        let seen_by_a_loop = i.clone();
+        assert!(!seen_by_a_loop.is_set() && seen_by_a_loop.signal().is_none());
+        i.raise(StopSignal::Hup);
+        assert!(seen_by_a_loop.is_set());
+        assert_eq!(seen_by_a_loop.signal(), Some(StopSignal::Hup));
+        i.raise(StopSignal::Term);
+        assert_eq!(seen_by_a_loop.signal(), Some(StopSignal::Term));
     }
 }

@@ -3,15 +3,15 @@
 //!
 //! Why its own module: it keeps `cli.rs` (shared by every command) to a few dispatch lines, and
 //! like the command line it speaks `anyhow` and exit codes: 0 expectations met, 1 not (or the
-//! doublecheck hashes differ), 2 could not run, 130 interrupted.
+//! doublecheck hashes differ), 2 could not run, 128 + signal when a signal stopped it (130 Ctrl-C,
+//! 143 SIGTERM, 129 SIGHUP).
 
 use super::replay;
 use super::sweep::{self, SweepOptions};
+use crate::process::Interrupt;
 use crate::scenario::Scenario;
 use anyhow::{anyhow, Context, Result};
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 
 /// `scenario NAME` for `mode = "crash-points"`.
 pub fn crash_points(
@@ -21,7 +21,7 @@ pub fn crash_points(
     doublecheck: bool,
     json: Option<&Path>,
     report_dir: &Path,
-    interrupted: Arc<AtomicBool>,
+    interrupted: Interrupt,
 ) -> Result<i32> {
     let opts = SweepOptions {
         sample: sample.filter(|&n| n > 0),
@@ -41,7 +41,7 @@ pub fn crash_points(
     );
     let deterministic = report.doublecheck.as_ref().is_none_or(|d| d.equal);
     Ok(crate::report::exit_code(
-        report.interrupted,
+        report.interrupted_by,
         report.error.as_deref(),
         report.expectations_met && deterministic,
     ))
@@ -63,7 +63,7 @@ pub fn fuzz(
     cases: Option<u32>,
     json: Option<&Path>,
     report_dir: &Path,
-    interrupted: Arc<AtomicBool>,
+    interrupted: Interrupt,
 ) -> Result<i32> {
     let mut scenario = scenario.clone();
     if let Some(n) = cases {
@@ -78,7 +78,7 @@ pub fn fuzz(
     );
     println!("report: {}", written.display());
     Ok(crate::report::exit_code(
-        report.interrupted,
+        report.interrupted_by,
         report.error.as_deref(),
         report.expectations_met,
     ))

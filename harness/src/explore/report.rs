@@ -114,6 +114,9 @@ pub struct CrashReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub doublecheck: Option<Doublecheck>,
     pub interrupted: bool,
+    /// The signal that stopped the sweep, when `interrupted`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interrupted_by: Option<crate::process::StopSignal>,
     pub error: Option<String>,
 }
 
@@ -215,6 +218,12 @@ impl CrashReport {
             if self.expectations_met { "met" } else { "NOT met" },
             self.table()
         );
+        if self.interrupted {
+            md.push('\n');
+            md.push_str(&crate::report::markdown::interrupted_line(
+                self.interrupted_by,
+            ));
+        }
         for c in &self.strategies {
             md.push_str(&format!(
                 "\n## {} on {}\n\nfaults hit (states run): {:?}\n\nkill points inferred: {}\n\n\

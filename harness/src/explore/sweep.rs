@@ -25,6 +25,7 @@ use super::report::{ComboReport, CrashReport, CrashViolation, DoubleAcc, Doublec
 use super::ExploreError;
 use crate::event::Claim;
 use crate::oracle::{Verdict, VerdictKind};
+use crate::process::Interrupt;
 use crate::scenario::{DestinationChoice, Scenario, StrategyEntry};
 use crate::stable_hash::{fnv1a, fnv1a_from};
 use crate::strategy::StrategyParams;
@@ -32,8 +33,6 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Instant;
 use vfs_faults::{FaultPlan, OpKind};
 
@@ -187,7 +186,7 @@ fn sweep_combo(
     entry: &StrategyEntry,
     d: DestinationChoice,
     opts: &SweepOptions,
-    interrupted: &AtomicBool,
+    interrupted: &Interrupt,
     dc: &mut Option<DoubleAcc>,
 ) -> Result<ComboReport, ExploreError> {
     let started = Instant::now();
@@ -212,7 +211,7 @@ fn sweep_combo(
     let mut results: Vec<(CrashPoint, PointOutcome)> = Vec::new();
     // In-process points first.
     for p in points.iter().filter(|p| !p.kind.needs_child()) {
-        if interrupted.load(Ordering::Relaxed) {
+        if interrupted.is_set() {
             return Err(ExploreError::Interrupted);
         }
         let out = ex.run_point(name, params, d, p, scenario.seed)?;
@@ -239,7 +238,7 @@ fn sweep_combo(
     }
     let mut rep_out: Vec<PointOutcome> = Vec::new();
     for chunk in reps.chunks(ex.pool.parallel()) {
-        if interrupted.load(Ordering::Relaxed) {
+        if interrupted.is_set() {
             return Err(ExploreError::Interrupted);
         }
         let plans: Vec<FaultPlan> = chunk
@@ -359,7 +358,7 @@ pub fn run(
     scenario: &Scenario,
     scenario_id: &str,
     opts: &SweepOptions,
-    interrupted: Arc<AtomicBool>,
+    interrupted: Interrupt,
 ) -> CrashReport {
     let started = Instant::now();
     let mut all: Vec<DestinationChoice> = scenario
@@ -371,7 +370,7 @@ pub fn run(
     all.dedup();
     let mut strategies = Vec::new();
     let mut error = None;
-    let mut was_interrupted = false;
+    let mut stopped_by = None;
     let mut dc = opts.doublecheck.then(DoubleAcc::default);
     match Explorer::new(scenario, &all, scenario.crash.kill_parallel as usize) {
         Err(e) => error = Some(e.to_string()),
@@ -405,7 +404,7 @@ pub fn run(
                             strategies.push(c)
                         }
                         Err(ExploreError::Interrupted) => {
-                            was_interrupted = true;
+                            stopped_by = interrupted.signal();
                             break 'outer;
                         }
                         Err(e) => {
@@ -423,7 +422,7 @@ pub fn run(
         }
     }
     let expectations_met =
-        error.is_none() && !was_interrupted && strategies.iter().all(|c| c.expectation_met);
+        error.is_none() && stopped_by.is_none() && strategies.iter().all(|c| c.expectation_met);
     CrashReport {
         scenario: scenario.name.clone(),
         mode: "crash-points".into(),
@@ -446,7 +445,8 @@ pub fn run(
             equal: acc.a == acc.b,
             runs: acc.runs,
         }),
-        interrupted: was_interrupted,
+        interrupted: stopped_by.is_some(),
+        interrupted_by: stopped_by,
         error,
     }
 }

@@ -17,7 +17,7 @@ pub fn render(r: &Report) -> String {
         if r.expectations_met { "yes" } else { "**no**" },
     ));
     if r.interrupted {
-        out.push_str("- **interrupted**: partial report\n");
+        out.push_str(&interrupted_line(r.interrupted_by));
     }
     if let Some(e) = &r.error {
         out.push_str(&format!("- **error**: {e}\n"));
@@ -134,4 +134,12 @@ pub fn render(r: &Report) -> String {
         }
     }
     out
+}
+
+/// The report line of an interrupted run: `- **interrupted** by SIGTERM: partial report`.
+pub fn interrupted_line(by: Option<crate::process::StopSignal>) -> String {
+    match by {
+        Some(s) => format!("- **interrupted** by {}: partial report\n", s.name()),
+        None => "- **interrupted**: partial report\n".into(),
+    }
 }

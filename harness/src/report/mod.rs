@@ -7,6 +7,7 @@ pub mod markdown;
 pub mod table;
 
 use crate::oracle::VerdictKind;
+use crate::process::StopSignal;
 use crate::run::iteration::CheckpointCount;
 use crate::run::{IterationResult, RunResult};
 use crate::scenario::{Expect, StrategyEntry};
@@ -153,6 +154,9 @@ pub struct Report {
     pub strategies: Vec<StrategyReport>,
     pub expectations_met: bool,
     pub interrupted: bool,
+    /// The signal that stopped the run, when `interrupted`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interrupted_by: Option<StopSignal>,
     pub error: Option<String>,
     /// Every iteration, in run order.
     pub results: Vec<IterationResult>,
@@ -184,7 +188,8 @@ impl Report {
             standalone_commits_per_s: run.standalone_commits_per_s.round(),
             strategies,
             expectations_met,
-            interrupted: run.interrupted,
+            interrupted: run.interrupted.is_some(),
+            interrupted_by: run.interrupted,
             error: run.error.clone(),
             results: run.results.clone(),
         }
@@ -230,12 +235,17 @@ pub fn write_report(
     Ok(written)
 }
 
-/// The exit code of a run whose report is written: 130 after Ctrl-C, 2 when it stopped on an
-/// error (said on stderr), else 0 when every expectation was met and 1 when one was not.
-pub fn exit_code(interrupted: bool, error: Option<&str>, expectations_met: bool) -> i32 {
-    if interrupted {
-        eprintln!("interrupted: partial report written");
-        return 130;
+/// The exit code of a run whose report is written: `128 + signal` when a signal stopped it
+/// (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP), 2 when it stopped on an error (said on stderr), else
+/// 0 when every expectation was met and 1 when one was not.
+pub fn exit_code(
+    interrupted: Option<StopSignal>,
+    error: Option<&str>,
+    expectations_met: bool,
+) -> i32 {
+    if let Some(s) = interrupted {
+        eprintln!("interrupted by {}: partial report written", s.name());
+        return s.exit_code();
     }
     if let Some(e) = error {
         eprintln!("error: {e}");

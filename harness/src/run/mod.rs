@@ -15,13 +15,13 @@ pub mod worker;
 
 pub use iteration::IterationResult;
 
+use crate::process::{Interrupt, StopSignal};
 use crate::scenario::Scenario;
 use crate::workload::{self, Model, WorkloadSpec};
 use plan::plan_iteration;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, thiserror::Error)]
@@ -57,14 +57,14 @@ pub struct RunContext {
     _base_dir: tempfile::TempDir,
     /// The source in state S(0), copied into each iteration.
     pub base_source: PathBuf,
-    interrupted: Arc<AtomicBool>,
+    interrupted: Interrupt,
 }
 
 impl RunContext {
     pub fn new(
         scenario: Scenario,
         scenario_id: String,
-        interrupted: Arc<AtomicBool>,
+        interrupted: Interrupt,
     ) -> Result<RunContext, RunError> {
         let spec = scenario.workload_spec();
         let base_dir = temp_dir()?;
@@ -89,11 +89,16 @@ impl RunContext {
     }
 
     pub fn check_interrupt(&self) -> Result<(), RunError> {
-        if self.interrupted.load(Ordering::Relaxed) {
+        if self.interrupted.is_set() {
             Err(RunError::Interrupted)
         } else {
             Ok(())
         }
+    }
+
+    /// The signal that asked the run to stop (after [`RunError::Interrupted`]).
+    pub fn stop_signal(&self) -> StopSignal {
+        self.interrupted.signal().unwrap_or(StopSignal::Int)
     }
 
     pub fn model_advance(&mut self, k: u64) -> Result<(), RunError> {
@@ -136,7 +141,8 @@ pub struct RunResult {
     /// Commits per second of the writers with no backup running (measured at the start).
     pub standalone_commits_per_s: f64,
     pub results: Vec<IterationResult>,
-    pub interrupted: bool,
+    /// The signal that stopped the run before it was done.
+    pub interrupted: Option<StopSignal>,
     /// Set when the run stopped on an error; the results so far are still reported.
     pub error: Option<String>,
 }
@@ -178,12 +184,12 @@ pub fn run_scenario(
     let scenario = ctx.scenario.clone();
     let mut results = Vec::new();
     let mut error = None;
-    let mut interrupted = false;
+    let mut interrupted = None;
     let standalone = if measure_standalone {
         match standalone_rate(ctx, Duration::from_millis(1000)) {
             Ok(r) => r,
             Err(RunError::Interrupted) => {
-                interrupted = true;
+                interrupted = Some(ctx.stop_signal());
                 0.0
             }
             Err(e) => {
@@ -199,7 +205,7 @@ pub fn run_scenario(
         None => (0..scenario.iterations).collect(),
     };
     'outer: for &i in &iterations {
-        if interrupted || error.is_some() {
+        if interrupted.is_some() || error.is_some() {
             break;
         }
         for entry in &scenario.strategies {
@@ -230,7 +236,7 @@ pub fn run_scenario(
                     results.push(r);
                 }
                 Err(RunError::Interrupted) => {
-                    interrupted = true;
+                    interrupted = Some(ctx.stop_signal());
                     break 'outer;
                 }
                 Err(e) => {

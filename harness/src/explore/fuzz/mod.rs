@@ -31,11 +31,11 @@ pub use runner::{CaseOutcome, CaseRunner};
 
 use super::ExploreError;
 use crate::oracle::VerdictKind;
+use crate::process::Interrupt;
 use crate::scenario::{Expect, Scenario, StrategyEntry};
 use proptest::strategy::ValueTree;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, Ordering};
 
 /// One violating case: its replay ID, and the bug-base entry if it was the one shrunk.
 #[derive(Debug, Clone, Serialize)]
@@ -58,6 +58,9 @@ pub struct FuzzReport {
     pub strategies: Vec<FuzzStrategyReport>,
     pub expectations_met: bool,
     pub interrupted: bool,
+    /// The signal that stopped the run, when `interrupted`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interrupted_by: Option<crate::process::StopSignal>,
     pub error: Option<String>,
 }
 
@@ -116,11 +119,11 @@ fn fuzz_strategy(
     entry: &StrategyEntry,
     cr: &mut CaseRunner,
     rep: &mut FuzzStrategyReport,
-    interrupted: &AtomicBool,
+    interrupted: &Interrupt,
 ) -> Result<(), ExploreError> {
     let mut shrunk_kinds = BTreeSet::new();
     for case in 0..scenario.fuzz.cases {
-        if interrupted.load(Ordering::Relaxed) {
+        if interrupted.is_set() {
             return Err(ExploreError::Interrupted);
         }
         let mut tree = draw_case(scenario, entry, case)?;
@@ -186,7 +189,9 @@ impl crate::report::RunReport for FuzzReport {
             }
         );
         if self.interrupted {
-            out.push_str("- **interrupted**: partial report\n");
+            out.push_str(&crate::report::markdown::interrupted_line(
+                self.interrupted_by,
+            ));
         }
         if let Some(e) = &self.error {
             out.push_str(&format!("- **error**: {e}\n"));
@@ -224,10 +229,10 @@ impl crate::report::RunReport for FuzzReport {
 /// Runs the fuzz scenario: per strategy, `[fuzz] cases` random cases; every violation gets a
 /// replay ID, the first of each kind is shrunk and saved to the bug base. Always returns a
 /// report: partial, with `interrupted` or `error` set, if the run did not finish.
-pub fn run(scenario: &Scenario, scenario_id: &str, interrupted: &AtomicBool) -> FuzzReport {
+pub fn run(scenario: &Scenario, scenario_id: &str, interrupted: &Interrupt) -> FuzzReport {
     let mut strategies = Vec::new();
     let mut error = None;
-    let mut was_interrupted = false;
+    let mut stopped_by = None;
     match CaseRunner::new() {
         Err(e) => error = Some(format!("{} (seed {}): {e}", scenario.name, scenario.seed)),
         Ok(mut cr) => {
@@ -252,7 +257,7 @@ pub fn run(scenario: &Scenario, scenario_id: &str, interrupted: &AtomicBool) -> 
                 match res {
                     Ok(()) => {}
                     Err(ExploreError::Interrupted) => {
-                        was_interrupted = true;
+                        stopped_by = interrupted.signal();
                         break;
                     }
                     Err(e) => {
@@ -270,10 +275,11 @@ pub fn run(scenario: &Scenario, scenario_id: &str, interrupted: &AtomicBool) -> 
         scenario: scenario.name.clone(),
         seed: scenario.seed,
         expectations_met: error.is_none()
-            && !was_interrupted
+            && stopped_by.is_none()
             && strategies.iter().all(|s| s.expectation_met),
         strategies,
-        interrupted: was_interrupted,
+        interrupted: stopped_by.is_some(),
+        interrupted_by: stopped_by,
         error,
     }
 }
