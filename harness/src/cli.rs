@@ -136,6 +136,12 @@ pub enum WorkerCommand {
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
+    /// `exec-tool -- PROG ARGS...`: becomes PROG (same pid), dying with the process that
+    /// started it; how `external:<label>` strategies start their tool.
+    ExecTool {
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        argv: Vec<std::ffi::OsString>,
+    },
 }
 
 /// An error that means "the harness could not run" (exit 2).
@@ -525,5 +531,6 @@ fn cmd_worker(role: WorkerCommand) -> Result<()> {
                 seed,
             )
         }
+        WorkerCommand::ExecTool { argv } => run::worker::exec_tool(&argv),
     }
 }

@@ -7,12 +7,38 @@ use std::process::ExitStatus;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+/// Set by a parent on every worker (and tool) it starts: its own pid, which
+/// [`die_with_parent`] compares with the worker's real parent.
+pub const PARENT_PID_ENV: &str = "HARNESS_PARENT_PID";
+
+/// The exit code of a worker that found its parent already gone when it started.
+pub const PARENT_GONE_EXIT: i32 = 3;
+
 /// Makes the calling process die with its parent, so no worker outlives a run.
+///
+/// The death signal covers a parent that dies after it is set. A parent that died before,
+/// while the worker was starting, is caught next: when the parent handed its pid over in
+/// [`PARENT_PID_ENV`] and `getppid()` is no longer that pid (the worker was reparented), the
+/// worker exits at once with [`PARENT_GONE_EXIT`]. Checking after setting the signal leaves
+/// no window in which the parent can die unnoticed.
 pub fn die_with_parent() {
     #[cfg(target_os = "linux")]
     {
         let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
     }
+    let expected = std::env::var(PARENT_PID_ENV).ok();
+    if parent_gone(expected.as_deref(), nix::unistd::getppid().as_raw()) {
+        std::process::exit(PARENT_GONE_EXIT);
+    }
+}
+
+/// Whether the parent that handed over `expected` (its pid, as text) is gone, given the
+/// current parent pid `actual`. Without a valid `expected` (a worker run by hand) nothing can
+/// be told: not gone.
+fn parent_gone(expected: Option<&str>, actual: i32) -> bool {
+    expected
+        .and_then(|e| e.trim().parse::<i32>().ok())
+        .is_some_and(|pid| pid != actual)
 }
 
 /// "exit 0", "signal 9", ... for reports.
@@ -111,6 +137,15 @@ impl Interrupt {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_worker_tells_a_dead_parent_by_its_pid() {
+        assert!(!parent_gone(Some("4242"), 4242));
+        assert!(parent_gone(Some("4242"), 1), "reparented to init");
+        assert!(parent_gone(Some("4242"), 77), "reparented to a subreaper");
+        assert!(!parent_gone(None, 1), "run by hand: nothing to compare");
+        assert!(!parent_gone(Some("not a pid"), 1));
+    }
 
     #[test]
     fn stop_signals_map_to_the_shell_exit_codes() {
