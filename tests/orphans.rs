@@ -135,3 +135,85 @@ fn exec_tool_becomes_the_tool() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("cannot execute `/no/such/tool-4711`"), "{err}");
 }
+
+/// Processes whose command line mentions `needle`.
+fn processes_mentioning(needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
+            let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            if text.contains(needle) {
+                found.push(text);
+            }
+        }
+    }
+    found
+}
+
+/// SIGKILL cannot be handled: the supervisor's workers die with it (death signal), its temp
+/// dirs stay, and the next run removes them because their owner is dead.
+#[test]
+fn a_killed_supervisors_workers_die_and_the_next_run_removes_its_dirs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let reports = tempfile::tempdir().unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/small-storm.toml");
+    let mut supervisor = bin()
+        .arg("scenario")
+        .arg(&fixture)
+        .args(["--iterations", "50", "--report-dir"])
+        .arg(reports.path())
+        .env("HARNESS_TMPDIR", tmp.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let needle = tmp.path().to_string_lossy().into_owned();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while processes_mentioning("worker")
+        .iter()
+        .all(|p| !p.contains(&needle))
+    {
+        assert!(Instant::now() < deadline, "no worker started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    supervisor.kill().unwrap();
+    supervisor.wait().unwrap();
+
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let mut left = processes_mentioning(&needle);
+    while !left.is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+        left = processes_mentioning(&needle);
+    }
+    assert!(
+        left.is_empty(),
+        "workers outlived their supervisor: {left:?}"
+    );
+    let leftovers = std::fs::read_dir(tmp.path()).unwrap().count();
+    assert!(leftovers > 0, "a SIGKILLed supervisor cannot clean up");
+
+    let tiny = tmp.path().join("..").join(format!(
+        "tiny-{}.toml",
+        tmp.path().file_name().unwrap().to_string_lossy()
+    ));
+    std::fs::write(
+        &tiny,
+        "iterations = 1\n[source]\npages = 8\n[workload]\nwriters = 0\nwarmup_commits = 0\n\
+         [checkpointer]\nenabled = false\n[faults]\ncomplete_fraction = 1.0\n\
+         [[strategy]]\nname = \"api-oneshot\"\nexpect = \"safe\"\n",
+    )
+    .unwrap();
+    let out = bin()
+        .arg("scenario")
+        .arg(&tiny)
+        .arg("--report-dir")
+        .arg(reports.path())
+        .env("HARNESS_TMPDIR", tmp.path())
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&tiny);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let dirs: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().flatten().collect();
+    assert!(dirs.is_empty(), "the next run left these: {dirs:?}");
+}

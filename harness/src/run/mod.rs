@@ -10,10 +10,12 @@ pub mod child;
 pub mod iteration;
 pub mod killer;
 pub mod plan;
+pub mod scratch;
 pub mod watchdog;
 pub mod worker;
 
 pub use iteration::IterationResult;
+pub use scratch::scratch_dir;
 
 use crate::process::{Interrupt, StopSignal};
 use crate::scenario::Scenario;
@@ -109,27 +111,9 @@ impl RunContext {
     }
 }
 
-/// Where temp dirs go: `$HARNESS_TMPDIR` if set, else RAM (`/dev/shm`) when there is one,
-/// since iterations are I/O heavy, else the system temp dir.
+/// A run's temp dir (see [`scratch_dir`] for where, how it is named and cleaned up).
 fn temp_dir() -> Result<tempfile::TempDir, RunError> {
-    scratch_dir("sqlite-backup-harness-").map_err(|e| RunError::io("creating a temp dir".into(), e))
-}
-
-/// A temp dir named `<prefix>...` under the policy of [`RunContext::iteration_dir`]; removed
-/// when dropped. Every part of the harness that needs scratch space uses this.
-pub fn scratch_dir(prefix: &str) -> std::io::Result<tempfile::TempDir> {
-    let builder = {
-        let mut b = tempfile::Builder::new();
-        b.prefix(prefix);
-        b
-    };
-    let root = std::env::var_os("HARNESS_TMPDIR")
-        .map(PathBuf::from)
-        .or_else(|| Some(PathBuf::from("/dev/shm")).filter(|p| p.is_dir()));
-    match root {
-        Some(root) => builder.tempdir_in(root).or_else(|_| builder.tempdir()),
-        None => builder.tempdir(),
-    }
+    scratch_dir("run-").map_err(|e| RunError::io("creating a temp dir".into(), e))
 }
 
 /// Everything a run found (the report's input).

@@ -217,19 +217,9 @@ pub fn run_cli(args: &RestartsArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// Where the scratch files go: `$HARNESS_TMPDIR`, else `/dev/shm` when present, else the
-/// system temp dir (the same policy as the scenario runner).
+/// Where the scratch files go: the scenario runner's policy ([`crate::run::scratch_dir`]).
 fn scratch_dir() -> Result<tempfile::TempDir> {
-    let mut b = tempfile::Builder::new();
-    b.prefix("bench-restarts-");
-    let root = std::env::var_os("HARNESS_TMPDIR")
-        .map(PathBuf::from)
-        .or_else(|| Some(PathBuf::from("/dev/shm")).filter(|p| p.is_dir()));
-    let made = match root {
-        Some(r) => b.tempdir_in(r).or_else(|_| b.tempdir()),
-        None => b.tempdir(),
-    };
-    made.context("creating a scratch dir")
+    crate::run::scratch_dir("bench-restarts-").context("creating a scratch dir")
 }
 
 /// The traced VFS called `name` (registered on first use).
