@@ -225,3 +225,29 @@ fn interrupted_fuzz_returns_its_partial_report() {
     assert!(c > 0 && c < 100_000, "{c} cases");
     assert_eq!(report.strategies[0].verdicts.values().sum::<u64>(), c);
 }
+
+/// `replay` of a bug-base entry exits 1 when the violation reproduces, and with `--times`
+/// its headline tallies every run. (A copy: replaying appends to the entry's `runs.log`.)
+#[test]
+fn replaying_a_violation_exits_1_with_the_tally() {
+    let entry = "bug-api-journal-off-corrupt-2467eb9e";
+    let from = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("reports/bugbase")
+        .join(entry);
+    let base = tempfile::tempdir().unwrap();
+    let copy = base.path().join(entry);
+    std::fs::create_dir(&copy).unwrap();
+    std::fs::copy(from.join("plan.json"), copy.join("plan.json")).unwrap();
+    let id = copy.display().to_string();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sqlite-backup-harness"))
+        .args(["replay", &id, "--times", "2", "--json"])
+        .arg(base.path().join("out.json"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.starts_with(&format!("{id}: 2 runs: corrupt 2 (first corrupt: ")),
+        "{stdout}"
+    );
+}

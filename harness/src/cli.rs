@@ -461,23 +461,24 @@ fn cmd_replay(id: &str, json: Option<PathBuf>, times: u32) -> Result<i32> {
     if let Some(path) = &json {
         std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?;
     }
+    let kinds: Vec<_> = runs.iter().map(|r| r.verdict.kind).collect();
+    let shown = runs
+        .iter()
+        .find(|r| r.verdict.kind.is_violation())
+        .unwrap_or(first);
     println!(
-        "{id}: {} ({}){}",
-        first.verdict.kind.as_str(),
-        first.verdict.detail,
+        "{}{}",
+        crate::report::replay_headline(id, &kinds, &shown.verdict.detail),
         if plan.deterministic() {
-            String::new()
+            ""
         } else {
-            " [kill point is timing-dependent; use --times N]".into()
+            " [kill point is timing-dependent; use --times N]"
         }
     );
-    if runs.len() > 1 {
-        println!("verdicts over {} runs: {counts:?}", runs.len());
-    }
     if json.is_none() {
         println!("{text}");
     }
-    Ok(0)
+    Ok(crate::report::replay_exit_code(&kinds))
 }
 
 fn cmd_worker(role: WorkerCommand) -> Result<()> {
