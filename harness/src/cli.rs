@@ -210,10 +210,20 @@ fn one_line(e: &anyhow::Error) -> String {
 }
 
 fn bench_vfs_overhead(json: Option<PathBuf>) -> Result<i32> {
+    check_outputs(json.as_deref(), None)?;
     crate::bench::vfs_overhead::run(json.as_deref()).map(|_| 0)
 }
 
+/// The longest `bench crash-rate --seconds`: a day.
+const MAX_CRASH_RATE_SECONDS: f64 = 86_400.0;
+
 fn bench_crash_rate(json: Option<&Path>, seconds: f64) -> Result<i32> {
+    if !(seconds > 0.0 && seconds <= MAX_CRASH_RATE_SECONDS) {
+        return Err(anyhow!(Usage(format!(
+            "--seconds {seconds} must be a number of seconds in (0, {MAX_CRASH_RATE_SECONDS}]"
+        ))));
+    }
+    check_outputs(json, None)?;
     let r = crate::bench::crash_rate::run(seconds).map_err(|e| anyhow!("{e}"))?;
     let text = serde_json::to_string_pretty(&r).expect("json");
     if let Some(path) = json {
@@ -238,6 +248,20 @@ fn cmd_list() -> Result<i32> {
         strategy::external::DESCRIBE
     );
     Ok(0)
+}
+
+/// Exit 2 before anything runs when `--json` (a file) or `--report-dir` cannot be written:
+/// a long run's results are never lost to a bad path.
+fn check_outputs(json: Option<&Path>, report_dir: Option<&Path>) -> Result<()> {
+    if let Some(dir) = report_dir {
+        crate::report::check_output_dir("--report-dir", dir)
+            .map_err(|e| anyhow!(Usage(e.to_string())))?;
+    }
+    if let Some(path) = json {
+        crate::report::check_output_file("--json", path)
+            .map_err(|e| anyhow!(Usage(e.to_string())))?;
+    }
+    Ok(())
 }
 
 fn load_scenario(name: &str) -> Result<Scenario> {
@@ -295,6 +319,11 @@ fn cmd_scenario(
     report_dir: &Path,
     flags: ExploreFlags,
 ) -> Result<i32> {
+    if flags.sample == Some(0) {
+        return Err(anyhow!(Usage(
+            "--sample 0: sample at least 1 point (leave --sample out to test every point)".into()
+        )));
+    }
     let mut scenario = load_scenario(name)?;
     if let Some(seed) = seed {
         scenario.seed = seed;
@@ -313,6 +342,7 @@ fn cmd_scenario(
             .map_err(|e| anyhow!(Usage(e.to_string())))?;
     }
     check_external_tools(&scenario)?;
+    check_outputs(json.as_deref(), Some(report_dir))?;
     match scenario.mode {
         crate::scenario::Mode::Storm => {}
         crate::scenario::Mode::CrashPoints => {
@@ -384,6 +414,7 @@ fn finish_run(run: &RunResult, json: Option<&Path>, report_dir: &Path) -> Result
 pub(crate) use crate::report::exit_code;
 
 fn cmd_replay(id: &str, json: Option<PathBuf>, times: u32) -> Result<i32> {
+    check_outputs(json.as_deref(), None)?;
     if let Some(code) = crate::explore::commands::replay(id, json.as_deref(), times)? {
         return Ok(code);
     }

@@ -235,6 +235,61 @@ pub fn write_report(
     Ok(written)
 }
 
+/// Why an output path given on the command line cannot be written. One line, naming the flag.
+#[derive(Debug, thiserror::Error)]
+#[error("{flag} {}: {why}", path.display())]
+pub struct OutputPathError {
+    pub flag: String,
+    pub path: PathBuf,
+    pub why: String,
+}
+
+/// Checks, before a run, that its results can be written to the file `path` (given with
+/// `flag`), so a long run's results are never lost to a bad path: creates the parent
+/// directory, refuses a directory and a file that cannot be opened for writing, and for a new
+/// file creates (and removes) a temp file beside it. Leaves nothing behind but the directory.
+pub fn check_output_file(flag: &str, path: &Path) -> Result<(), OutputPathError> {
+    let fail = |why: String| OutputPathError {
+        flag: flag.into(),
+        path: path.to_path_buf(),
+        why,
+    };
+    if path.as_os_str().is_empty() {
+        return Err(fail("an empty path".into()));
+    }
+    if path.is_dir() {
+        return Err(fail("is a directory".into()));
+    }
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    check_output_dir(flag, parent).map_err(|e| fail(e.why))?;
+    if path.exists() {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(|e| fail(format!("cannot write: {e}")))?;
+    }
+    Ok(())
+}
+
+/// Checks, before a run, that a directory it writes into (given with `flag`) can be written:
+/// creates it, then creates (and removes) a temp file in it.
+pub fn check_output_dir(flag: &str, dir: &Path) -> Result<(), OutputPathError> {
+    let fail = |why: String| OutputPathError {
+        flag: flag.into(),
+        path: dir.to_path_buf(),
+        why,
+    };
+    std::fs::create_dir_all(dir).map_err(|e| fail(format!("cannot create the directory: {e}")))?;
+    tempfile::Builder::new()
+        .prefix(".harness-write-check-")
+        .tempfile_in(dir)
+        .map(drop)
+        .map_err(|e| fail(format!("cannot write in the directory: {e}")))
+}
+
 /// The exit code of a run whose report is written: `128 + signal` when a signal stopped it
 /// (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP), 2 when it stopped on an error (said on stderr), else
 /// 0 when every expectation was met and 1 when one was not.
@@ -480,6 +535,51 @@ mod tests {
         assert_eq!(Outcome::judge(Expect::Unsafe, 1, &why), Outcome::Caught);
         assert_eq!(Outcome::judge(Expect::Unsafe, 0, &[]), Outcome::NotCaught);
         assert_eq!(Outcome::judge(Expect::Any, 3, &why), Outcome::Reported);
+    }
+
+    #[test]
+    fn output_paths_are_checked_before_a_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let new = dir.path().join("a/b/report.json");
+        check_output_file("--json", &new).unwrap();
+        assert!(new.parent().unwrap().is_dir(), "the directory is created");
+        assert!(!new.exists(), "no file is left behind");
+        assert_eq!(std::fs::read_dir(new.parent().unwrap()).unwrap().count(), 0);
+        std::fs::write(&new, "old").unwrap();
+        check_output_file("--json", &new).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&new).unwrap(),
+            "old",
+            "not truncated"
+        );
+
+        let e = check_output_file("--json", dir.path())
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            format!("--json {}: is a directory", dir.path().display())
+        );
+        let under_a_file = new.join("x.svg");
+        let e = check_output_file("--svg", &under_a_file)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with(&format!("--svg {}: cannot create", under_a_file.display())),
+            "{e}"
+        );
+        check_output_dir("--report-dir", &dir.path().join("reports")).unwrap();
+        assert!(dir.path().join("reports").is_dir());
+        let e = check_output_dir("--report-dir", &new)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("--report-dir ") && !e.contains('\n'), "{e}");
+        if Path::new("/proc/self").is_dir() {
+            let e = check_output_dir("--report-dir", Path::new("/proc/x"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.starts_with("--report-dir /proc/x: cannot"), "{e}");
+        }
     }
 
     #[test]
