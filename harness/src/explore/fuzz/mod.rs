@@ -184,9 +184,10 @@ impl crate::report::RunReport for FuzzReport {
     }
     /// One row per strategy and every violation with its replay command.
     fn markdown(&self) -> String {
+        use crate::report::markdown::{code, escape};
         let mut out = format!(
-            "# Scenario `{}` (fuzz)\n\n- seed: {}\n- expectations met: {}\n",
-            self.scenario,
+            "# Scenario {} (fuzz)\n\n- seed: {}\n- expectations met: {}\n",
+            code(&self.scenario),
             self.seed,
             if self.expectations_met {
                 "yes"
@@ -200,30 +201,30 @@ impl crate::report::RunReport for FuzzReport {
             ));
         }
         if let Some(e) = &self.error {
-            out.push_str(&format!("- **error**: {e}\n"));
+            out.push_str(&format!("- **error**: {}\n", escape(e)));
         }
         out.push_str("\n| strategy | expect | cases | faults fired | violations | bugs | met |\n|---|---|---|---|---|---|---|\n");
         for s in &self.strategies {
             out.push_str(&format!(
                 "| {} | {} | {} | {} | {} | {} | {} |\n",
-                s.name,
+                escape(&s.name),
                 s.expect.as_str(),
                 s.cases,
                 s.faults_fired,
                 s.violations.len(),
-                s.bugs.join(", "),
+                escape(&s.bugs.join(", ")),
                 if s.expectation_met { "yes" } else { "**no**" }
             ));
         }
         for s in &self.strategies {
             for v in &s.violations {
                 out.push_str(&format!(
-                    "\n- `{}` case {} **{}**: {}\n  `{}`",
-                    s.name,
+                    "\n- {} case {} **{}**: {}\n  {}",
+                    code(&s.name),
                     v.case,
                     v.kind.as_str(),
-                    v.detail,
-                    v.replay
+                    escape(&v.detail),
+                    code(&v.replay)
                 ));
             }
         }
