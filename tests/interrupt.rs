@@ -2,52 +2,21 @@
 //! from a closed terminal): the run stops, the partial report is written, the exit code is
 //! `128 + signal`, and no worker process or temp directory outlives the run.
 
+mod support;
+
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
-/// Processes whose command line mentions `needle`.
-fn processes_mentioning(needle: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
-            let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-            if text.contains(needle) {
-                found.push(text);
-            }
-        }
-    }
-    found
-}
+use std::time::Duration;
+use support::{processes_mentioning, start_storm};
 
 /// Starts a storm, sends `signal` to the supervisor once its workers run, and checks the exit
 /// code, the partial report (naming the signal) and that nothing is left behind.
 fn stop_with(signal: Signal, code: i32) {
     let tmp = tempfile::tempdir().unwrap();
     let reports = tempfile::tempdir().unwrap();
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/small-storm.toml");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sqlite-backup-harness"))
-        .arg("scenario")
-        .arg(&fixture)
-        .args(["--iterations", "50", "--report-dir"])
-        .arg(reports.path())
-        .env("HARNESS_TMPDIR", tmp.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    // Wait until workers run (they live under our temp root), then send the signal.
+    // Once workers run (they live under our temp root), send the signal.
+    let mut child = start_storm(tmp.path(), reports.path());
     let needle = tmp.path().to_string_lossy().into_owned();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while processes_mentioning("worker")
-        .iter()
-        .all(|p| !p.contains(&needle))
-    {
-        assert!(Instant::now() < deadline, "no worker started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
     std::thread::sleep(Duration::from_millis(500));
     kill(Pid::from_raw(child.id() as i32), signal).unwrap();
     let status = child.wait().unwrap();

@@ -2,11 +2,14 @@
 //! whose parent is already gone when it starts exits at once instead of running forever, and
 //! `exec-tool` becomes its tool in place (same pid), with the tool dying with its parent.
 
+mod support;
+
 use harness::process::{PARENT_GONE_EXIT, PARENT_PID_ENV};
 use harness::workload::WorkloadSpec;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use support::{processes_mentioning, start_storm};
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_sqlite-backup-harness"))
@@ -136,46 +139,14 @@ fn exec_tool_becomes_the_tool() {
     assert!(err.contains("cannot execute `/no/such/tool-4711`"), "{err}");
 }
 
-/// Processes whose command line mentions `needle`.
-fn processes_mentioning(needle: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
-            let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-            if text.contains(needle) {
-                found.push(text);
-            }
-        }
-    }
-    found
-}
-
 /// SIGKILL cannot be handled: the supervisor's workers die with it (death signal), its temp
 /// dirs stay, and the next run removes them because their owner is dead.
 #[test]
 fn a_killed_supervisors_workers_die_and_the_next_run_removes_its_dirs() {
     let tmp = tempfile::tempdir().unwrap();
     let reports = tempfile::tempdir().unwrap();
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/small-storm.toml");
-    let mut supervisor = bin()
-        .arg("scenario")
-        .arg(&fixture)
-        .args(["--iterations", "50", "--report-dir"])
-        .arg(reports.path())
-        .env("HARNESS_TMPDIR", tmp.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut supervisor = start_storm(tmp.path(), reports.path());
     let needle = tmp.path().to_string_lossy().into_owned();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while processes_mentioning("worker")
-        .iter()
-        .all(|p| !p.contains(&needle))
-    {
-        assert!(Instant::now() < deadline, "no worker started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
     std::thread::sleep(Duration::from_millis(300));
     supervisor.kill().unwrap();
     supervisor.wait().unwrap();

@@ -111,21 +111,7 @@ pub fn replay_entry(dir: &Path, times: u32) -> Result<serde_json::Value, Explore
         .map_err(|e| ExploreError::BugBase(format!("{}: {e}", dir.display())))?;
     let case: FuzzCase = serde_json::from_str(&text)
         .map_err(|e| ExploreError::BugBase(format!("{}/plan.json: {e}", dir.display())))?;
-    let mut cr = CaseRunner::new()?;
-    let mut kinds = Vec::new();
-    // The run shown: the first that violated, else the last.
-    let mut shown: Option<super::runner::CaseOutcome> = None;
-    for _ in 0..times.max(1) {
-        let out = cr.check(&case)?;
-        kinds.push(out.verdict.kind.as_str().to_string());
-        if shown
-            .as_ref()
-            .is_none_or(|s| !s.verdict.kind.is_violation())
-        {
-            shown = Some(out);
-        }
-    }
-    let out = shown.expect("ran at least once");
+    let (kinds, out) = CaseRunner::new()?.check_times(&case, times)?;
     append_log(dir, &format!("replayed {}", kinds.join(",")))?;
     Ok(serde_json::json!({
         "bug": dir.file_name().map(|n| n.to_string_lossy().into_owned()),

@@ -92,21 +92,7 @@ pub fn replay_case(
         .strategy(strategy)
         .ok_or_else(|| ExploreError::Setup(format!("strategy {strategy} not in the scenario")))?;
     let drawn = draw_case(scenario, entry, case)?.current();
-    let mut cr = CaseRunner::new()?;
-    let mut kinds = Vec::new();
-    // The run shown: the first that violated, else the last.
-    let mut shown: Option<runner::CaseOutcome> = None;
-    for _ in 0..times.max(1) {
-        let out = cr.check(&drawn)?;
-        kinds.push(out.verdict.kind.as_str().to_string());
-        if shown
-            .as_ref()
-            .is_none_or(|s| !s.verdict.kind.is_violation())
-        {
-            shown = Some(out);
-        }
-    }
-    let out = shown.expect("ran at least once");
+    let (kinds, out) = CaseRunner::new()?.check_times(&drawn, times)?;
     Ok(serde_json::json!({
         "verdict": out.verdict.kind.as_str(),
         "detail": out.verdict.detail,
