@@ -88,3 +88,132 @@ fn list_names_every_strategy_and_wal_storm() {
         assert!(out.contains(name), "{name} missing from list");
     }
 }
+
+/// Runs the harness; kills it and returns exit -1 if it is still running after `limit` (a
+/// check that is not made before the work starts would run the whole work first).
+fn harness_within(args: &[&str], limit: std::time::Duration) -> (i32, String) {
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sqlite-backup-harness"))
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run the harness");
+    let deadline = std::time::Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return (-1, format!("still running after {limit:?}"));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+const QUICK: std::time::Duration = std::time::Duration::from_secs(20);
+
+#[test]
+fn meaningless_numbers_exit_2_naming_the_flag() {
+    for (args, flag) in [
+        (
+            &["scenario", "crash-points", "--sample", "0"][..],
+            "--sample 0",
+        ),
+        (&["bench", "restarts", "--pages", "0"][..], "--pages 0"),
+        (&["bench", "restarts", "--repeats", "0"][..], "--repeats 0"),
+        (
+            &["bench", "crash-rate", "--seconds", "nan"][..],
+            "--seconds NaN",
+        ),
+        (
+            &["bench", "crash-rate", "--seconds", "0"][..],
+            "--seconds 0",
+        ),
+        (&["bench", "crash-rate", "--seconds=-1"][..], "--seconds -1"),
+        (
+            &["bench", "crash-rate", "--seconds", "inf"][..],
+            "--seconds inf",
+        ),
+    ] {
+        let (code, err) = harness_within(args, QUICK);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(one_line(&err).contains(flag), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn a_scenario_file_over_1_mib_is_refused_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("huge.toml");
+    std::fs::write(&path, "# x\n".repeat(300_000)).unwrap();
+    for name in [path.to_str().unwrap(), "/dev/zero"] {
+        let (code, err) = harness_within(&["scenario", name], QUICK);
+        assert_eq!(code, 2, "{name}: {err}");
+        assert!(one_line(&err).contains("larger than 1024 KiB"), "{err}");
+    }
+}
+
+#[test]
+fn unwritable_output_paths_exit_2_before_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let reports = dir.path().join("reports");
+    let under_file = file.join("out");
+    let (r, f, u) = (
+        reports.to_str().unwrap(),
+        file.to_str().unwrap(),
+        under_file.to_str().unwrap(),
+    );
+    let d = dir.path().to_str().unwrap();
+    for (args, flag) in [
+        (
+            vec!["scenario", "wal-storm", "--report-dir", r, "--json", d],
+            "--json",
+        ),
+        (
+            vec!["scenario", "wal-storm", "--report-dir", u],
+            "--report-dir",
+        ),
+        (
+            vec!["scenario", "crash-points", "--report-dir", r, "--json", u],
+            "--json",
+        ),
+        (vec!["scenario", "fuzz", "--report-dir", f], "--report-dir"),
+        (
+            vec!["replay", "wal-storm:1:api-step:0", "--json", d],
+            "--json",
+        ),
+        (vec!["bench", "restarts", "--svg", u], "--svg"),
+        (vec!["bench", "restarts", "--csv", d], "--csv"),
+        (vec!["bench", "restarts", "--json", u], "--json"),
+        (vec!["bench", "restarts", "--report-dir", f], "--report-dir"),
+        (vec!["bench", "restarts", "--baseline", u], "--baseline"),
+        (vec!["bench", "crash-rate", "--json", u], "--json"),
+        (vec!["bench", "vfs-overhead", "--json", d], "--json"),
+    ] {
+        let (code, err) = harness_within(&args, QUICK);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        let line = one_line(&err);
+        assert!(
+            line.starts_with(&format!("error: {flag} ")),
+            "{args:?}: {line}"
+        );
+        let ran = std::fs::read_dir(&reports).map_or(0, |d| d.count());
+        assert_eq!(ran, 0, "{args:?}: a report was written, so the run ran");
+    }
+    if std::path::Path::new("/proc/self").is_dir() {
+        let (code, err) =
+            harness_within(&["scenario", "wal-storm", "--report-dir", "/proc/x"], QUICK);
+        assert_eq!(code, 2, "{err}");
+        assert!(
+            one_line(&err).starts_with("error: --report-dir /proc/x: cannot"),
+            "{err}"
+        );
+    }
+}

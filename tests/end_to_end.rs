@@ -1,5 +1,6 @@
 //! End to end: a small storm through the real binary. Safe strategies show no violation, every
-//! negative control is caught, and `replay` reproduces a control's violation.
+//! negative control is caught, and `replay` reproduces a control's violation (exit 1) from the
+//! command the report prints.
 
 use serde_json::Value;
 use std::path::Path;
@@ -16,11 +17,13 @@ fn fixture() -> String {
 fn small_storm_catches_every_control_and_replays_one() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("report.json");
+    // Not under cargo: the replay commands name the binary as it was invoked.
     let out = Command::new(env!("CARGO_BIN_EXE_sqlite-backup-harness"))
         .args(["scenario", &fixture(), "--json"])
         .arg(&json)
         .arg("--report-dir")
         .arg(dir.path())
+        .env_remove("CARGO")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -78,25 +81,54 @@ fn small_storm_catches_every_control_and_replays_one() {
         .collect();
     assert_eq!(written.len(), 1);
 
-    // The printed command is `cargo run -- replay ID`; run the ID with the binary.
+    // The printed command is `<binary> replay ID`: run it as printed. A replayed violation
+    // exits 1, and with --times the headline tallies every run.
     let replay = replay.unwrap();
-    let id = replay.rsplit(' ').next().unwrap();
+    let words: Vec<&str> = replay.split(' ').collect();
+    assert_eq!(
+        words[..2],
+        [env!("CARGO_BIN_EXE_sqlite-backup-harness"), "replay"]
+    );
+    let id = words[2];
     let out_json = dir.path().join("replay.json");
-    let out = Command::new(env!("CARGO_BIN_EXE_sqlite-backup-harness"))
-        .args(["replay", id, "--json"])
+    let out = Command::new(words[0])
+        .args(&words[1..])
+        .args(["--times", "2", "--json"])
         .arg(&out_json)
         .output()
         .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         out.status.code(),
-        Some(0),
-        "{}",
+        Some(1),
+        "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.lines().next().unwrap().starts_with(&format!(
+            "{id}: 2 runs: false-success 2 (first false-success: "
+        )),
+        "{stdout}"
     );
     let r: Value = serde_json::from_str(&std::fs::read_to_string(&out_json).unwrap()).unwrap();
     assert_eq!(r["verdict"], "false-success", "{r}");
+    assert_eq!(r["verdicts"]["false-success"], 2, "{r}");
     assert_eq!(r["deterministic"], true);
     assert_eq!(r["fault_hit"], true);
+
+    // A replay whose verdict is allowed exits 0.
+    let safe = format!("{}:7:api-oneshot:1", fixture());
+    let out = Command::new(env!("CARGO_BIN_EXE_sqlite-backup-harness"))
+        .args(["replay", &safe, "--json"])
+        .arg(dir.path().join("safe.json"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.starts_with(&format!("{safe}: snapshot (")),
+        "{stdout}"
+    );
 }
 
 /// A planned fault that never fires tested nothing: at `synchronous=OFF` the destination is

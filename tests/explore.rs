@@ -131,7 +131,7 @@ fn control_is_caught_shrunk_and_replayed_from_the_bug_base() {
     let mut s = Scenario::parse(text, std::path::Path::new("fuzz-test.toml")).unwrap();
     let base = tempfile::tempdir().unwrap();
     s.fuzz.bugbase = base.path().to_path_buf();
-    let report = fuzz::run(&s, "fuzz-test", &std::sync::atomic::AtomicBool::new(false));
+    let report = fuzz::run(&s, "fuzz-test", &harness::process::Interrupt::new());
     assert!(report.expectations_met, "{report:?}");
     assert!(!report.interrupted && report.error.is_none());
     let strat = &report.strategies[0];
@@ -207,17 +207,47 @@ fn interrupted_fuzz_returns_its_partial_report() {
                 [[strategy]]\nname = \"api-oneshot\"\nexpect = \"safe\"\n\
                 [[strategy]]\nname = \"api-step\"\nexpect = \"safe\"\n";
     let s = Scenario::parse(text, std::path::Path::new("fuzz-int.toml")).unwrap();
-    let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = harness::process::Interrupt::new();
     let f = flag.clone();
     let t = std::thread::spawn(move || {
         std::thread::sleep(std::time::Duration::from_millis(300));
-        f.store(true, std::sync::atomic::Ordering::SeqCst);
+        f.raise(harness::process::StopSignal::Term);
     });
     let report = fuzz::run(&s, "fuzz-int", &flag);
     t.join().unwrap();
     assert!(report.interrupted && !report.expectations_met, "{report:?}");
+    assert_eq!(
+        report.interrupted_by,
+        Some(harness::process::StopSignal::Term)
+    );
     assert_eq!(report.strategies.len(), 1, "stopped in the first strategy");
     let c = report.strategies[0].cases;
     assert!(c > 0 && c < 100_000, "{c} cases");
     assert_eq!(report.strategies[0].verdicts.values().sum::<u64>(), c);
+}
+
+/// `replay` of a bug-base entry exits 1 when the violation reproduces, and with `--times`
+/// its headline tallies every run. (A copy: replaying appends to the entry's `runs.log`.)
+#[test]
+fn replaying_a_violation_exits_1_with_the_tally() {
+    let entry = "bug-api-journal-off-corrupt-2467eb9e";
+    let from = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("reports/bugbase")
+        .join(entry);
+    let base = tempfile::tempdir().unwrap();
+    let copy = base.path().join(entry);
+    std::fs::create_dir(&copy).unwrap();
+    std::fs::copy(from.join("plan.json"), copy.join("plan.json")).unwrap();
+    let id = copy.display().to_string();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sqlite-backup-harness"))
+        .args(["replay", &id, "--times", "2", "--json"])
+        .arg(base.path().join("out.json"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.starts_with(&format!("{id}: 2 runs: corrupt 2 (first corrupt: ")),
+        "{stdout}"
+    );
 }

@@ -1,10 +1,14 @@
 //! `external:<label>` strategies end to end: a missing program is a one-line exit 2 before
-//! anything runs, and a tool never outlives its backup worker (killed by the supervisor, or
-//! orphaned because the worker died on its own).
+//! anything runs, a tool run by a backup worker copies or claims its error, and a tool never
+//! outlives its backup worker (killed by the supervisor, orphaned because the worker died on its
+//! own, or killed by someone else with no supervisor around).
 
+use harness::event::{Claim, Event};
+use harness::strategy::StrategyParams;
+use harness::workload::WorkloadSpec;
 use std::path::Path;
-use std::process::Command;
-use std::time::Duration;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 fn harness(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_sqlite-backup-harness"))
@@ -103,4 +107,120 @@ fn tools_die_with_their_backup_worker() {
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(running(&["sleep", "37.123"]), Vec::<String>::new());
     assert_eq!(running(&["sleep", "37.456"]), Vec::<String>::new());
+}
+
+/// A small source in `dir` (as the supervisor makes it) and the worker's `--spec`.
+fn small_source(dir: &Path) -> (std::path::PathBuf, String) {
+    let spec = WorkloadSpec {
+        initial_pages: 8,
+        ..WorkloadSpec::default()
+    };
+    let src = dir.join("src dir").join("s.db");
+    std::fs::create_dir_all(src.parent().unwrap()).unwrap();
+    harness::workload::create_source(&src, &spec).unwrap();
+    (src, serde_json::to_string(&spec).unwrap())
+}
+
+/// `worker backup --strategy external:t` with `command`, as the supervisor spawns it.
+fn backup_worker(dir: &Path, command: &[&str]) -> Command {
+    let (src, spec) = small_source(dir);
+    let params = StrategyParams {
+        command: command.iter().map(|s| s.to_string()).collect(),
+        ..StrategyParams::default()
+    };
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sqlite-backup-harness"));
+    cmd.args(["worker", "backup", "--strategy", "external:t", "--source"])
+        .arg(&src)
+        .arg("--dest")
+        .arg(dir.join("d.db"))
+        .args(["--spec", &spec, "--params"])
+        .arg(serde_json::to_string(&params).unwrap());
+    cmd
+}
+
+/// The claim a worker's stdout reports.
+fn claim_of(stdout: &[u8]) -> Option<Claim> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .filter_map(Event::from_line)
+        .find_map(|e| match e {
+            Event::Claim { claim } => Some(claim),
+            _ => None,
+        })
+}
+
+#[test]
+fn python_backup_through_a_worker_copies_or_claims_the_error() {
+    if harness::strategy::external::find_program("python3").is_none() {
+        eprintln!("note: python3 not found; skipping the external python test");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let script = "import sqlite3, sys\n\
+                  s = sqlite3.connect(sys.argv[1]); d = sqlite3.connect(sys.argv[2])\n\
+                  s.backup(d); d.close(); s.close()";
+    let out = backup_worker(dir.path(), &["python3", "-c", script, "{src}", "{dst}"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(claim_of(&out.stdout), Some(Claim::Success), "{stderr}");
+    let d = rusqlite::Connection::open(dir.path().join("d.db")).unwrap();
+    let seq: i64 = d
+        .query_row("SELECT seq FROM meta", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(seq, 0, "the copy is S(0)");
+
+    let failing = "import sys; print('boom', file=sys.stderr); sys.exit(3)";
+    let dir = tempfile::tempdir().unwrap();
+    let out = backup_worker(dir.path(), &["python3", "-c", failing, "{dst}"])
+        .output()
+        .unwrap();
+    let Some(Claim::Error { message }) = claim_of(&out.stdout) else {
+        panic!("expected an error claim: {out:?}")
+    };
+    assert!(
+        message.contains("external:t") && message.contains("exit 3") && message.ends_with("boom"),
+        "{message}"
+    );
+}
+
+/// A worker killed by someone else than the supervisor (here: its own tool, and no
+/// supervisor to kill the group) takes its tool with it: the tool dies with its parent.
+#[test]
+fn a_tool_dies_with_a_worker_killed_outside_the_supervisor() {
+    if !Path::new("/proc/self/cmdline").exists() || !Path::new("/bin/sh").exists() {
+        eprintln!("note: needs /proc and /bin/sh; skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut worker = backup_worker(
+        dir.path(),
+        &[
+            "sh",
+            "-c",
+            "kill -9 $PPID; exec sleep 37.789",
+            "sh",
+            "{dst}",
+        ],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    let status = worker.wait().unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(9),
+        "the tool killed its worker"
+    );
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let mut left = running(&["sleep", "37.789"]);
+    while !left.is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+        left = running(&["sleep", "37.789"]);
+    }
+    for pid in &left {
+        let _ = Command::new("kill").args(["-9", pid]).status();
+    }
+    assert_eq!(left, Vec::<String>::new(), "the tool outlived its worker");
 }

@@ -57,6 +57,7 @@ fn fixed() -> (GateRun, Baseline) {
         known_unchecked: Vec::new(),
         duration_s: 12.0,
         interrupted: false,
+        interrupted_by: None,
     };
     let baseline = Baseline::parse(
         "[wal-storm]\n\"api-step\" = \"safe\"\n\"copy-naive\" = \"safe\"\n\

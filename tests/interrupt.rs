@@ -1,55 +1,26 @@
-//! Ctrl-C during a run: exit 130, the partial report is written, and no worker process or temp
-//! directory outlives the run.
+//! A stop signal during a run (Ctrl-C, SIGTERM from `kill`, `timeout` or a CI cancel, SIGHUP
+//! from a closed terminal): the run stops, the partial report is written, the exit code is
+//! `128 + signal`, and no worker process or temp directory outlives the run.
+
+mod support;
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use support::{processes_mentioning, start_storm};
 
-/// Processes whose command line mentions `needle`.
-fn processes_mentioning(needle: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
-            let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-            if text.contains(needle) {
-                found.push(text);
-            }
-        }
-    }
-    found
-}
-
-#[test]
-fn ctrl_c_writes_partial_report_and_leaves_nothing_behind() {
+/// Starts a storm, sends `signal` to the supervisor once its workers run, and checks the exit
+/// code, the partial report (naming the signal) and that nothing is left behind.
+fn stop_with(signal: Signal, code: i32) {
     let tmp = tempfile::tempdir().unwrap();
     let reports = tempfile::tempdir().unwrap();
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/small-storm.toml");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sqlite-backup-harness"))
-        .arg("scenario")
-        .arg(&fixture)
-        .args(["--iterations", "50", "--report-dir"])
-        .arg(reports.path())
-        .env("HARNESS_TMPDIR", tmp.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    // Wait until workers run (they live under our temp root), then interrupt.
+    // Once workers run (they live under our temp root), send the signal.
+    let mut child = start_storm(tmp.path(), reports.path());
     let needle = tmp.path().to_string_lossy().into_owned();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while processes_mentioning("worker")
-        .iter()
-        .all(|p| !p.contains(&needle))
-    {
-        assert!(Instant::now() < deadline, "no worker started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
     std::thread::sleep(Duration::from_millis(500));
-    kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
+    kill(Pid::from_raw(child.id() as i32), signal).unwrap();
     let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130));
+    assert_eq!(status.code(), Some(code), "{signal}: {status:?}");
 
     let runs: Vec<_> = std::fs::read_dir(reports.path())
         .unwrap()
@@ -59,6 +30,12 @@ fn ctrl_c_writes_partial_report_and_leaves_nothing_behind() {
     let json = std::fs::read_to_string(runs[0].path().join("report.json")).unwrap();
     let report: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(report["interrupted"], true);
+    assert_eq!(report["interrupted_by"], signal.as_str());
+    let md = std::fs::read_to_string(runs[0].path().join("report.md")).unwrap();
+    assert!(
+        md.contains(&format!("**interrupted** by {}", signal.as_str())),
+        "{md}"
+    );
 
     // Children are killed and reaped before the supervisor exits; give the kernel a moment.
     std::thread::sleep(Duration::from_millis(200));
@@ -66,4 +43,19 @@ fn ctrl_c_writes_partial_report_and_leaves_nothing_behind() {
     assert!(left.is_empty(), "workers outlived the run: {left:?}");
     let dirs: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().flatten().collect();
     assert!(dirs.is_empty(), "temp dirs outlived the run: {dirs:?}");
+}
+
+#[test]
+fn ctrl_c_writes_partial_report_and_leaves_nothing_behind() {
+    stop_with(Signal::SIGINT, 130);
+}
+
+#[test]
+fn sigterm_writes_partial_report_exits_143_and_leaves_nothing_behind() {
+    stop_with(Signal::SIGTERM, 143);
+}
+
+#[test]
+fn sighup_writes_partial_report_exits_129_and_leaves_nothing_behind() {
+    stop_with(Signal::SIGHUP, 129);
 }

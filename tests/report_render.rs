@@ -121,7 +121,7 @@ fn fixed_report() -> Report {
             result("api-step", 0, VerdictKind::Snapshot, delay.clone(), false),
             result("api-step", 1, VerdictKind::Snapshot, None, false),
         ],
-        interrupted: false,
+        interrupted: None,
         error: None,
     };
     Report::build(&run)
@@ -158,4 +158,111 @@ fn counts_and_expectations() {
     );
     assert_eq!(r.source_commits, 3000);
     assert_eq!(r.strategies[0].verdicts["snapshot"], 1);
+}
+
+/// Tool and SQLite text (violation details with worker stderr and integrity_check output,
+/// error messages) cannot inject Markdown or HTML into report.md, nor break its lines.
+#[test]
+fn markdown_escapes_tool_and_sqlite_text() {
+    let nasty = "<img src=x onerror=alert(1)> <!-- hidden\n## heading\n*** in database main ***\n\
+                 Page 5: never used | a|b `code` [link](javascript:x)";
+    let mut r = fixed_report();
+    let clean = markdown::render(&r);
+    r.error = Some(nasty.into());
+    r.strategies[1].violations[0].detail = nasty.into();
+    r.strategies[1].violations[1].fired = vec![nasty.into()];
+    r.strategies[1].dest_transitions = [(format!("{nasty} -> wal/4096"), 2)].into();
+    let md = markdown::render(&r);
+    for raw in ["<img", "<!--", "| a|b", "`code`", "[link]"] {
+        assert!(!md.contains(raw), "{raw} got through:\n{md}");
+    }
+    assert!(md.contains("&lt;img src=x onerror=alert(1)&gt; &lt;!-- hidden ## heading"));
+    assert!(md.contains(r"a\|b \`code\` \[link\](javascript:x)"), "{md}");
+    assert!(
+        !md.lines().any(|l| l.trim_start().starts_with("## heading")
+            || l.trim_start().starts_with("***")
+            || l.starts_with("Page 5")),
+        "{md}"
+    );
+    // The same number of lines: every piece of text stayed on its line.
+    assert_eq!(md.lines().count(), clean.lines().count() + 1, "{md}");
+    let row = md
+        .lines()
+        .find(|l| l.starts_with("| copy-naive | &lt;img"))
+        .unwrap();
+    assert_eq!(
+        row.matches(" | ").count(),
+        clean
+            .lines()
+            .find(|l| l.starts_with("| copy-naive | rollback"))
+            .unwrap()
+            .matches(" | ")
+            .count(),
+        "{row}"
+    );
+}
+
+/// The crash-points and fuzz reports escape the same text the same way.
+#[test]
+fn crash_points_and_fuzz_markdown_escape_tool_and_sqlite_text() {
+    use harness::explore::fuzz::{FuzzReport, FuzzStrategyReport, FuzzViolation};
+    use harness::explore::report::CrashReport;
+    use harness::report::RunReport;
+    let nasty = "<img onerror=x> <!-- c\n## heading\na|b";
+    let check = |md: &str| {
+        for raw in ["<img", "<!--", "a|b"] {
+            assert!(!md.contains(raw), "{raw} got through:\n{md}");
+        }
+        assert!(
+            !md.lines().any(|l| l.trim_start().starts_with("## heading")),
+            "{md}"
+        );
+        assert!(
+            md.contains(r"&lt;img onerror=x&gt; &lt;!-- c ## heading a\|b"),
+            "{md}"
+        );
+    };
+    let fuzz = FuzzReport {
+        scenario: "f".into(),
+        seed: 1,
+        strategies: vec![FuzzStrategyReport {
+            name: "api-step".into(),
+            expect: harness::scenario::Expect::Safe,
+            cases: 1,
+            faults_fired: 1,
+            verdicts: Default::default(),
+            violations: vec![FuzzViolation {
+                case: 0,
+                kind: VerdictKind::Corrupt,
+                detail: nasty.into(),
+                replay: "cargo run -- replay fuzz:f:1:api-step:0".into(),
+                shrunk: None,
+            }],
+            bugs: Vec::new(),
+            not_modelled: Vec::new(),
+            expectation_met: false,
+        }],
+        expectations_met: false,
+        interrupted: false,
+        interrupted_by: None,
+        error: Some(nasty.into()),
+    };
+    check(&fuzz.markdown());
+    let crash: CrashReport = serde_json::from_value(serde_json::json!({
+        "scenario": "c", "mode": "crash-points", "seed": 1, "sqlite_version": "3.test",
+        "duration_s": 1.0, "reference": {}, "expectations_met": false,
+        "interrupted": false, "error": nasty,
+        "strategies": [{
+            "name": "api-step", "destination": "existing-wal", "expect": "safe",
+            "trace_len": 1, "trace_hash": "0", "points_total": 1, "points_tested": 1,
+            "inprocess_states": 1, "kill_states_run": 0, "faults_hit": {}, "faults_planned": {},
+            "verdicts": {}, "verdicts_by_fault": {}, "not_hit": [], "expectation_met": false,
+            "duration_s": 1.0,
+            "violations": [{"kind": "corrupt", "point": "op 3", "fault": "busy",
+                            "replay": "cargo run -- replay crash:c:1:api-step:existing-wal:3:busy",
+                            "detail": nasty}]
+        }]
+    }))
+    .unwrap();
+    check(&crash.markdown());
 }

@@ -2,8 +2,10 @@
 //!
 //! Exit codes: 0 results match the scenario's expectations, 1 they do not, 2 the harness could
 //! not run (bad scenario, unknown strategy, missing tool), always with a one-line reason;
-//! 130 after Ctrl-C (the partial report is still written).
+//! `128 + signal` after SIGINT (Ctrl-C, 130), SIGTERM (143) or SIGHUP (129): the run stops
+//! as after Ctrl-C and the partial report is still written.
 
+use crate::process::Interrupt;
 use crate::report::{table, Report};
 use crate::run::{self, RunContext, RunResult, Selection};
 use crate::scenario::Scenario;
@@ -14,8 +16,6 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -190,6 +190,12 @@ pub enum WorkerCommand {
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
+    /// `exec-tool -- PROG ARGS...`: becomes PROG (same pid), dying with the process that
+    /// started it; how `external:<label>` strategies start their tool.
+    ExecTool {
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        argv: Vec<std::ffi::OsString>,
+    },
 }
 
 /// An error that means "the harness could not run" (exit 2).
@@ -262,6 +268,7 @@ fn one_line(e: &anyhow::Error) -> String {
 }
 
 fn bench_vfs_overhead(json: Option<PathBuf>) -> Result<i32> {
+    check_outputs(json.as_deref(), None)?;
     crate::bench::vfs_overhead::run(json.as_deref()).map(|_| 0)
 }
 
@@ -329,8 +336,11 @@ fn finish_gate(run: &crate::gate::GateRun, out: &GateOutputs) -> Result<i32> {
         run.duration_s
     );
     if run.interrupted {
-        eprintln!("interrupted: partial gate results written");
-        return Ok(130);
+        let s = run
+            .interrupted_by
+            .unwrap_or(crate::process::StopSignal::Int);
+        eprintln!("interrupted by {}: partial gate results written", s.name());
+        return Ok(s.exit_code());
     }
     Ok(if j.passed { 0 } else { 1 })
 }
@@ -371,11 +381,11 @@ fn cmd_gate(args: &GateArgs) -> Result<i32> {
         known_unchecked: Vec::new(),
         duration_s: 0.0,
         interrupted: false,
+        interrupted_by: None,
     };
     let total = mine.len();
     for (i, unit) in mine.iter().enumerate() {
-        if interrupted.load(Ordering::SeqCst) {
-            run.interrupted = true;
+        if interrupted.is_set() {
             break;
         }
         let t = std::time::Instant::now();
@@ -400,7 +410,8 @@ fn cmd_gate(args: &GateArgs) -> Result<i32> {
             t.elapsed().as_secs_f64()
         );
     }
-    run.interrupted |= interrupted.load(Ordering::SeqCst);
+    run.interrupted_by = interrupted.signal();
+    run.interrupted = run.interrupted_by.is_some();
     run.duration_s = (started.elapsed().as_secs_f64() * 10.0).round() / 10.0;
     if args.update_baseline {
         let mut b = baseline.clone();
@@ -471,8 +482,16 @@ fn cmd_merge(files: &[PathBuf], out: &GateOutputs) -> Result<i32> {
     merged.planned = merged.matrix.clone();
     finish_gate(&merged, out)
 }
+/// The longest `bench crash-rate --seconds`: a day.
+const MAX_CRASH_RATE_SECONDS: f64 = 86_400.0;
 
 fn bench_crash_rate(json: Option<&Path>, seconds: f64) -> Result<i32> {
+    if !(seconds > 0.0 && seconds <= MAX_CRASH_RATE_SECONDS) {
+        return Err(anyhow!(Usage(format!(
+            "--seconds {seconds} must be a number of seconds in (0, {MAX_CRASH_RATE_SECONDS}]"
+        ))));
+    }
+    check_outputs(json, None)?;
     let r = crate::bench::crash_rate::run(seconds).map_err(|e| anyhow!("{e}"))?;
     let text = serde_json::to_string_pretty(&r).expect("json");
     if let Some(path) = json {
@@ -499,6 +518,20 @@ fn cmd_list() -> Result<i32> {
     Ok(0)
 }
 
+/// Exit 2 before anything runs when `--json` (a file) or `--report-dir` cannot be written:
+/// a long run's results are never lost to a bad path.
+fn check_outputs(json: Option<&Path>, report_dir: Option<&Path>) -> Result<()> {
+    if let Some(dir) = report_dir {
+        crate::report::check_output_dir("--report-dir", dir)
+            .map_err(|e| anyhow!(Usage(e.to_string())))?;
+    }
+    if let Some(path) = json {
+        crate::report::check_output_file("--json", path)
+            .map_err(|e| anyhow!(Usage(e.to_string())))?;
+    }
+    Ok(())
+}
+
 fn load_scenario(name: &str) -> Result<Scenario> {
     Scenario::load(name).map_err(|e| anyhow!(Usage(e.to_string())))
 }
@@ -514,13 +547,14 @@ fn check_external_tools(scenario: &Scenario) -> Result<()> {
     Ok(())
 }
 
-/// Installs the Ctrl-C handler once and returns the flag it sets.
-fn interrupt_flag() -> Arc<AtomicBool> {
-    static FLAG: std::sync::OnceLock<Arc<AtomicBool>> = std::sync::OnceLock::new();
+/// Installs the SIGINT, SIGTERM and SIGHUP handlers once and returns the handle they raise.
+fn interrupt_flag() -> Interrupt {
+    static FLAG: std::sync::OnceLock<Interrupt> = std::sync::OnceLock::new();
     FLAG.get_or_init(|| {
-        let flag = Arc::new(AtomicBool::new(false));
-        let f = flag.clone();
-        let _ = ctrlc::set_handler(move || f.store(true, Ordering::SeqCst));
+        let flag = Interrupt::new();
+        if let Err(e) = flag.install_handlers() {
+            tracing::warn!("cannot handle SIGINT/SIGTERM/SIGHUP: {e}");
+        }
         flag
     })
     .clone()
@@ -553,6 +587,11 @@ fn cmd_scenario(
     report_dir: &Path,
     flags: ExploreFlags,
 ) -> Result<i32> {
+    if flags.sample == Some(0) {
+        return Err(anyhow!(Usage(
+            "--sample 0: sample at least 1 point (leave --sample out to test every point)".into()
+        )));
+    }
     let mut scenario = load_scenario(name)?;
     if let Some(seed) = seed {
         scenario.seed = seed;
@@ -571,6 +610,7 @@ fn cmd_scenario(
             .map_err(|e| anyhow!(Usage(e.to_string())))?;
     }
     check_external_tools(&scenario)?;
+    check_outputs(json.as_deref(), Some(report_dir))?;
     match scenario.mode {
         crate::scenario::Mode::Storm => {}
         crate::scenario::Mode::CrashPoints => {
@@ -642,6 +682,7 @@ fn finish_run(run: &RunResult, json: Option<&Path>, report_dir: &Path) -> Result
 pub(crate) use crate::report::exit_code;
 
 fn cmd_replay(id: &str, json: Option<PathBuf>, times: u32) -> Result<i32> {
+    check_outputs(json.as_deref(), None)?;
     if let Some(code) = crate::explore::commands::replay(id, json.as_deref(), times)? {
         return Ok(code);
     }
@@ -683,8 +724,9 @@ fn cmd_replay(id: &str, json: Option<PathBuf>, times: u32) -> Result<i32> {
         if let Some(e) = &run.error {
             return Err(anyhow!("replay {id}: {e}"));
         }
-        if run.interrupted {
-            return Ok(130);
+        if let Some(s) = run.interrupted {
+            eprintln!("interrupted by {}", s.name());
+            return Ok(s.exit_code());
         }
         runs.extend(run.results);
     }
@@ -718,23 +760,24 @@ fn cmd_replay(id: &str, json: Option<PathBuf>, times: u32) -> Result<i32> {
     if let Some(path) = &json {
         std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?;
     }
+    let kinds: Vec<_> = runs.iter().map(|r| r.verdict.kind).collect();
+    let shown = runs
+        .iter()
+        .find(|r| r.verdict.kind.is_violation())
+        .unwrap_or(first);
     println!(
-        "{id}: {} ({}){}",
-        first.verdict.kind.as_str(),
-        first.verdict.detail,
+        "{}{}",
+        crate::report::replay_headline(id, &kinds, &shown.verdict.detail),
         if plan.deterministic() {
-            String::new()
+            ""
         } else {
-            " [kill point is timing-dependent; use --times N]".into()
+            " [kill point is timing-dependent; use --times N]"
         }
     );
-    if runs.len() > 1 {
-        println!("verdicts over {} runs: {counts:?}", runs.len());
-    }
     if json.is_none() {
         println!("{text}");
     }
-    Ok(0)
+    Ok(crate::report::replay_exit_code(&kinds))
 }
 
 fn cmd_worker(role: WorkerCommand) -> Result<()> {
@@ -789,5 +832,6 @@ fn cmd_worker(role: WorkerCommand) -> Result<()> {
                 seed,
             )
         }
+        WorkerCommand::ExecTool { argv } => run::worker::exec_tool(&argv),
     }
 }

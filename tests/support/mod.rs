@@ -240,3 +240,46 @@ pub fn check_copies(name: &str) -> Vec<Event> {
     }
     all
 }
+
+/// Processes whose command line mentions `needle`.
+pub fn processes_mentioning(needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
+            let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            if text.contains(needle) {
+                found.push(text);
+            }
+        }
+    }
+    found
+}
+
+/// Starts the binary on the small storm fixture (50 iterations) with its temp root at `tmp`
+/// and its reports under `reports`, and returns once its workers run (their command lines
+/// name `tmp`).
+pub fn start_storm(tmp: &Path, reports: &Path) -> std::process::Child {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/small-storm.toml");
+    let child = Command::new(env!("CARGO_BIN_EXE_sqlite-backup-harness"))
+        .arg("scenario")
+        .arg(&fixture)
+        .args(["--iterations", "50", "--report-dir"])
+        .arg(reports)
+        .env("HARNESS_TMPDIR", tmp)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let needle = tmp.to_string_lossy().into_owned();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while processes_mentioning("worker")
+        .iter()
+        .all(|p| !p.contains(&needle))
+    {
+        assert!(Instant::now() < deadline, "no worker started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
+}

@@ -3,15 +3,16 @@
 //!
 //! Why its own module: it keeps `cli.rs` (shared by every command) to a few dispatch lines, and
 //! like the command line it speaks `anyhow` and exit codes: 0 expectations met, 1 not (or the
-//! doublecheck hashes differ), 2 could not run, 130 interrupted.
+//! doublecheck hashes differ), 2 could not run, 128 + signal when a signal stopped it (130 Ctrl-C,
+//! 143 SIGTERM, 129 SIGHUP).
 
 use super::replay;
 use super::sweep::{self, SweepOptions};
+use crate::oracle::VerdictKind;
+use crate::process::Interrupt;
 use crate::scenario::Scenario;
 use anyhow::{anyhow, Context, Result};
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 
 /// `scenario NAME` for `mode = "crash-points"`.
 pub fn crash_points(
@@ -21,7 +22,7 @@ pub fn crash_points(
     doublecheck: bool,
     json: Option<&Path>,
     report_dir: &Path,
-    interrupted: Arc<AtomicBool>,
+    interrupted: Interrupt,
 ) -> Result<i32> {
     let opts = SweepOptions {
         sample: sample.filter(|&n| n > 0),
@@ -41,7 +42,7 @@ pub fn crash_points(
     );
     let deterministic = report.doublecheck.as_ref().is_none_or(|d| d.equal);
     Ok(crate::report::exit_code(
-        report.interrupted,
+        report.interrupted_by,
         report.error.as_deref(),
         report.expectations_met && deterministic,
     ))
@@ -63,7 +64,7 @@ pub fn fuzz(
     cases: Option<u32>,
     json: Option<&Path>,
     report_dir: &Path,
-    interrupted: Arc<AtomicBool>,
+    interrupted: Interrupt,
 ) -> Result<i32> {
     let mut scenario = scenario.clone();
     if let Some(n) = cases {
@@ -78,7 +79,7 @@ pub fn fuzz(
     );
     println!("report: {}", written.display());
     Ok(crate::report::exit_code(
-        report.interrupted,
+        report.interrupted_by,
         report.error.as_deref(),
         report.expectations_met,
     ))
@@ -93,11 +94,20 @@ pub fn replay(id: &str, json: Option<&Path>, times: u32) -> Result<Option<i32>> 
         for _ in 0..times.max(1) {
             runs.push(replay::replay(&pid, &scenario).with_context(|| format!("replay {id}"))?);
         }
-        let mut first = runs.remove(0);
-        let same = runs.iter().all(|r| r["verdict"] == first["verdict"]);
+        let verdicts: Vec<serde_json::Value> = runs.iter().map(|r| r["verdict"].clone()).collect();
+        // The detail shown is the first violating run's (else the first run's).
+        let shown = runs
+            .iter()
+            .position(|r| {
+                serde_json::from_value::<VerdictKind>(r["verdict"].clone())
+                    .is_ok_and(|k| k.is_violation())
+            })
+            .unwrap_or(0);
+        let mut first = runs.swap_remove(shown);
         first["id"] = id.into();
-        first["times"] = (runs.len() + 1).into();
-        first["same_verdict_every_time"] = same.into();
+        first["times"] = verdicts.len().into();
+        first["same_verdict_every_time"] = verdicts.iter().all(|v| *v == verdicts[0]).into();
+        first["verdicts"] = verdicts.into();
         first
     } else if let Some((name, seed, strategy, case)) = super::fuzz::parse_case_id(id) {
         let scenario = scenario_for(&name, seed, &strategy)?;
@@ -114,15 +124,25 @@ pub fn replay(id: &str, json: Option<&Path>, times: u32) -> Result<Option<i32>> 
     if let Some(path) = json {
         std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?;
     }
+    let kinds = verdict_kinds(&out)?;
     println!(
-        "{id}: {} ({})",
-        out["verdict"].as_str().unwrap_or("?"),
-        out["detail"].as_str().unwrap_or("")
+        "{}",
+        crate::report::replay_headline(id, &kinds, out["detail"].as_str().unwrap_or(""))
     );
     if json.is_none() {
         println!("{text}");
     }
-    Ok(Some(0))
+    Ok(Some(crate::report::replay_exit_code(&kinds)))
+}
+
+/// The verdict kind of every run of a replay's output: its `verdicts` list (one per run),
+/// else its one `verdict`.
+fn verdict_kinds(out: &serde_json::Value) -> Result<Vec<VerdictKind>> {
+    let kinds = match out.get("verdicts") {
+        Some(list) => list.clone(),
+        None => serde_json::Value::Array(vec![out["verdict"].clone()]),
+    };
+    serde_json::from_value(kinds).context("replay output without verdicts")
 }
 
 /// The scenario of a replay ID, with its seed and the strategy selected if it is not in it.

@@ -70,7 +70,7 @@ impl Runner {
         let name = format!("harness-explore-{}-{n}", std::process::id());
         let vfs = FaultVfs::register_with(&name, Options::default())
             .map_err(|e| ExploreError::Setup(e.to_string()))?;
-        let scratch = ram_dir("harness-explore-")?;
+        let scratch = ram_dir("explore-")?;
         let dir = scratch
             .path()
             .canonicalize()

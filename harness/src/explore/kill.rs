@@ -46,7 +46,7 @@ impl KillPool {
     pub fn new(parallel: usize) -> Result<KillPool, ExploreError> {
         let mut slots = Vec::new();
         for _ in 0..parallel.max(1) {
-            let dir = ram_dir("harness-kill-")?;
+            let dir = ram_dir("kill-")?;
             let root = dir
                 .path()
                 .canonicalize()

@@ -27,10 +27,11 @@ pub struct Reference {
     _dir: tempfile::TempDir,
 }
 
-/// A temp dir on `$HARNESS_TMPDIR`, else `/dev/shm` when present, else the system temp dir
-/// (the same policy as the supervisor's iteration dirs).
-pub fn ram_dir(prefix: &str) -> Result<tempfile::TempDir, ExploreError> {
-    crate::run::scratch_dir(prefix)
+/// A temp dir on `$HARNESS_TMPDIR`, else `/dev/shm` when present, else the system temp dir,
+/// named after its owner (the same policy as the supervisor's iteration dirs:
+/// [`crate::run::scratch_dir`]).
+pub fn ram_dir(purpose: &str) -> Result<tempfile::TempDir, ExploreError> {
+    crate::run::scratch_dir(purpose)
         .map_err(|e| ExploreError::Setup(format!("creating a temp dir: {e}")))
 }
 
@@ -40,7 +41,7 @@ impl Reference {
         spec: &WorkloadSpec,
         dests: &[DestinationChoice],
     ) -> Result<Reference, ExploreError> {
-        let dir = ram_dir("harness-reference-")?;
+        let dir = ram_dir("reference-")?;
         let source = dir.path().join("source.db");
         workload::create_source(&source, spec)
             .map_err(|e| ExploreError::Setup(format!("reference source: {e}")))?;

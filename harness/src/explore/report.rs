@@ -130,6 +130,9 @@ pub struct CrashReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub doublecheck: Option<Doublecheck>,
     pub interrupted: bool,
+    /// The signal that stopped the sweep, when `interrupted`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interrupted_by: Option<crate::process::StopSignal>,
     pub error: Option<String>,
 }
 
@@ -235,34 +238,45 @@ impl CrashReport {
     }
 
     fn render_markdown(&self) -> String {
+        use crate::report::markdown::{code, escape};
+        // The table's names are scenario labels (letters, digits, `.`, `_`, `-`): no fence.
         let mut md =
             format!(
             "# {} (crash points)\n\nseed {}, SQLite {}, {:.1} s, expectations {}\n\n```\n{}```\n",
-            self.scenario,
+            escape(&self.scenario),
             self.seed,
-            self.sqlite_version,
+            escape(&self.sqlite_version),
             self.duration_s,
             if self.expectations_met { "met" } else { "NOT met" },
             self.table()
         );
+        if let Some(e) = &self.error {
+            md.push_str(&format!("\n- **error**: {}\n", escape(e)));
+        }
+        if self.interrupted {
+            md.push('\n');
+            md.push_str(&crate::report::markdown::interrupted_line(
+                self.interrupted_by,
+            ));
+        }
         for c in &self.strategies {
             md.push_str(&format!(
                 "\n## {} on {}\n\nfaults hit (states run): {:?}\n\nkill points inferred: {}\n\n\
                  not modelled: {:?}\n\nverdicts by fault: {:?}\n",
-                c.name,
-                c.destination,
-                c.faults_hit,
+                escape(&c.name),
+                escape(&c.destination),
+                escape(&format!("{:?}", c.faults_hit)),
                 c.kill_points_inferred,
-                c.not_modelled,
-                c.verdicts_by_fault
+                escape(&format!("{:?}", c.not_modelled)),
+                escape(&format!("{:?}", c.verdicts_by_fault))
             ));
             for v in c.violations.iter().take(50) {
                 md.push_str(&format!(
-                    "- `{}` at {}: `{}`  \n  {}\n",
+                    "- `{}` at {}: {}  \n  {}\n",
                     v.kind.as_str(),
-                    v.point,
-                    v.replay,
-                    v.detail
+                    escape(&v.point),
+                    code(&v.replay),
+                    escape(&v.detail)
                 ));
             }
         }

@@ -25,6 +25,7 @@ use super::report::{ComboReport, CrashReport, CrashViolation, DoubleAcc, Doublec
 use super::ExploreError;
 use crate::event::Claim;
 use crate::oracle::{Verdict, VerdictKind};
+use crate::process::Interrupt;
 use crate::scenario::{DestinationChoice, Scenario, StrategyEntry};
 use crate::stable_hash::{fnv1a, fnv1a_from};
 use crate::strategy::StrategyParams;
@@ -32,8 +33,6 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Instant;
 use vfs_faults::{FaultPlan, OpKind};
 
@@ -187,7 +186,7 @@ fn sweep_combo(
     entry: &StrategyEntry,
     d: DestinationChoice,
     opts: &SweepOptions,
-    interrupted: &AtomicBool,
+    interrupted: &Interrupt,
     dc: &mut Option<DoubleAcc>,
 ) -> Result<ComboReport, ExploreError> {
     let started = Instant::now();
@@ -222,7 +221,7 @@ fn sweep_combo(
     let mut results: Vec<(CrashPoint, PointOutcome)> = Vec::new();
     // In-process points first.
     for p in points.iter().filter(|p| !p.kind.needs_child()) {
-        if interrupted.load(Ordering::Relaxed) {
+        if interrupted.is_set() {
             return Err(ExploreError::Interrupted);
         }
         let out = ex.run_point(name, params, d, p, scenario.seed)?;
@@ -249,7 +248,7 @@ fn sweep_combo(
     }
     let mut rep_out: Vec<PointOutcome> = Vec::new();
     for chunk in reps.chunks(ex.pool.parallel()) {
-        if interrupted.load(Ordering::Relaxed) {
+        if interrupted.is_set() {
             return Err(ExploreError::Interrupted);
         }
         let plans: Vec<FaultPlan> = chunk
@@ -383,7 +382,7 @@ pub fn run(
     scenario: &Scenario,
     scenario_id: &str,
     opts: &SweepOptions,
-    interrupted: Arc<AtomicBool>,
+    interrupted: Interrupt,
 ) -> CrashReport {
     let started = Instant::now();
     let mut all: Vec<DestinationChoice> = scenario
@@ -395,7 +394,7 @@ pub fn run(
     all.dedup();
     let mut strategies = Vec::new();
     let mut error = None;
-    let mut was_interrupted = false;
+    let mut stopped_by = None;
     let mut dc = opts.doublecheck.then(DoubleAcc::default);
     match Explorer::new(scenario, &all, scenario.crash.kill_parallel as usize) {
         Err(e) => error = Some(e.to_string()),
@@ -429,7 +428,7 @@ pub fn run(
                             strategies.push(c)
                         }
                         Err(ExploreError::Interrupted) => {
-                            was_interrupted = true;
+                            stopped_by = interrupted.signal();
                             break 'outer;
                         }
                         Err(e) => {
@@ -451,13 +450,13 @@ pub fn run(
         .iter()
         .flat_map(|c| c.known_reproduced.iter().chain(&c.known_missing))
         .collect();
-    let known_unchecked = if error.is_none() && !was_interrupted {
+    let known_unchecked = if error.is_none() && stopped_by.is_none() {
         crate::report::known::unchecked(&scenario.known, scenario.seed, &ids, &accounted)
     } else {
         Vec::new()
     };
     let expectations_met = error.is_none()
-        && !was_interrupted
+        && stopped_by.is_none()
         && known_unchecked.is_empty()
         && strategies.iter().all(|c| c.expectation_met);
     CrashReport {
@@ -483,7 +482,8 @@ pub fn run(
             equal: acc.a == acc.b,
             runs: acc.runs,
         }),
-        interrupted: was_interrupted,
+        interrupted: stopped_by.is_some(),
+        interrupted_by: stopped_by,
         error,
     }
 }

@@ -77,6 +77,9 @@ pub struct GateRun {
     pub known_unchecked: Vec<String>,
     pub duration_s: f64,
     pub interrupted: bool,
+    /// The signal that stopped the gate, if one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interrupted_by: Option<crate::process::StopSignal>,
 }
 
 impl GateRun {
@@ -95,6 +98,7 @@ impl GateRun {
             known_unchecked: Vec::new(),
             duration_s: 0.0,
             interrupted: false,
+            interrupted_by: None,
         };
         for r in runs {
             out.planned.extend(r.planned);
@@ -103,6 +107,7 @@ impl GateRun {
             out.known_unchecked.extend(r.known_unchecked);
             out.duration_s = out.duration_s.max(r.duration_s);
             out.interrupted |= r.interrupted;
+            out.interrupted_by = out.interrupted_by.or(r.interrupted_by);
         }
         out.planned.sort();
         out.planned.dedup();

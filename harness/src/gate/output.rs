@@ -70,12 +70,9 @@ pub fn junit(j: &Judgement) -> String {
     out
 }
 
-/// Escapes text for a Markdown table cell.
+/// Escapes text for a Markdown table cell or list item (the report's one escaping).
 fn cell(s: &str) -> String {
-    s.replace('|', "\\|")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('\n', " ")
+    crate::report::markdown::escape(s)
 }
 
 /// The Markdown summary: the verdict, what changed, then one row per unit and per figure.

@@ -7,12 +7,11 @@
 
 use super::config::{Baseline, GateConfig, RunSpec};
 use super::{Figure, UnitResult};
+use crate::process::Interrupt;
 use crate::report::{untested_reasons, Outcome, Report};
 use crate::scenario::{Expect, Mode, Scenario};
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 use std::time::Instant;
 
 /// One unit of the matrix.
@@ -133,7 +132,7 @@ fn outcome_name(o: Outcome) -> &'static str {
 }
 
 /// Runs one unit. Errors become an `error` result (the gate fails on them), never a panic.
-pub fn run(unit: &Unit, interrupted: &Arc<AtomicBool>) -> UnitOutput {
+pub fn run(unit: &Unit, interrupted: &Interrupt) -> UnitOutput {
     match unit {
         Unit::Restarts => UnitOutput::Figures(restart_figures()),
         Unit::Scenario {
@@ -176,7 +175,7 @@ fn run_scenario(
     name: &str,
     seed: u64,
     strategy: &str,
-    interrupted: &Arc<AtomicBool>,
+    interrupted: &Interrupt,
 ) -> Result<UnitResult, String> {
     let mut s = scenario.clone();
     s.seed = seed;

@@ -1,15 +1,82 @@
 //! The Markdown report: the verdict table, the run's numbers and every violation.
+//!
+//! Text that does not come from this file (violation details with SQLite's messages and
+//! `integrity_check` output, worker stderr tails, strategy and tool error messages, names from
+//! the scenario) goes through [`escape`] (or [`code`] for a code span) wherever it is
+//! interpolated, here and in the crash-points and fuzz reports: it cannot open HTML, a
+//! comment, a link, a code span, a table cell, a heading or a new line.
 
 use super::Report;
 use crate::oracle::VerdictKind;
 
+/// `text` made safe to put inside a Markdown line, list item or table cell: line breaks and
+/// other control characters become spaces (so multi-line `integrity_check` output stays in its
+/// list item); `<`, `>` and `&` become entities (no HTML tag, no `<!--`); `\`, backticks, `|`,
+/// `[` and `]` are backslash-escaped (no code span, cell break, link or image); a leading `#`,
+/// `-`, `+`, `*`, `=` or `~`, or the `.` / `)` of a leading list number (`2. `), is escaped too
+/// (no heading, list, rule or fence where the text starts a line). Surrounding spaces are
+/// trimmed.
+pub fn escape(text: &str) -> String {
+    let flat: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let s = flat.trim();
+    // A leading `12.` or `12)` followed by a space (or nothing) would start an ordered list.
+    let digits = s.bytes().take_while(u8::is_ascii_digit).count();
+    let numbered = digits > 0
+        && matches!(s.as_bytes().get(digits), Some(b'.' | b')'))
+        && s.as_bytes().get(digits + 1).is_none_or(|b| *b == b' ');
+    let mut out = String::with_capacity(s.len() + 8);
+    for (i, c) in s.char_indices() {
+        let block_start = i == 0 && matches!(c, '#' | '-' | '+' | '*' | '=' | '~');
+        let list_number = numbered && i == digits;
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\\' | '`' | '|' | '[' | ']' => {
+                out.push('\\');
+                out.push(c);
+            }
+            _ if block_start || list_number => {
+                out.push('\\');
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// `text` as an inline code span, whatever backticks it holds: line breaks become spaces and
+/// the fence is one backtick longer than the longest run inside.
+pub fn code(text: &str) -> String {
+    let flat: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let mut longest = 0;
+    let mut run = 0;
+    for c in flat.chars() {
+        run = if c == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    let fence = "`".repeat(longest + 1);
+    if longest > 0 {
+        format!("{fence} {flat} {fence}")
+    } else {
+        format!("{fence}{flat}{fence}")
+    }
+}
+
 pub fn render(r: &Report) -> String {
     let mut out = String::new();
-    out.push_str(&format!("# Scenario `{}`\n\n", r.scenario));
+    out.push_str(&format!("# Scenario {}\n\n", code(&r.scenario)));
     out.push_str(&format!(
         "- seed: {}\n- SQLite: {}\n- duration: {} s\n- writer commits/s: {} during backups, {} standalone\n- source commits during backups: {}\n- expectations met: {}\n",
         r.seed,
-        r.sqlite_version,
+        escape(&r.sqlite_version),
         r.duration_s,
         r.commits_per_s,
         r.standalone_commits_per_s,
@@ -17,10 +84,10 @@ pub fn render(r: &Report) -> String {
         if r.expectations_met { "yes" } else { "**no**" },
     ));
     if r.interrupted {
-        out.push_str("- **interrupted**: partial report\n");
+        out.push_str(&interrupted_line(r.interrupted_by));
     }
     if let Some(e) = &r.error {
-        out.push_str(&format!("- **error**: {e}\n"));
+        out.push_str(&format!("- **error**: {}\n", escape(e)));
     }
     out.push_str("\n| strategy | expect | runs |");
     for k in VerdictKind::ALL {
@@ -34,7 +101,7 @@ pub fn render(r: &Report) -> String {
     for s in &r.strategies {
         out.push_str(&format!(
             "| {} | {} | {} |",
-            s.name,
+            escape(&s.name),
             s.expect.as_str(),
             s.iterations
         ));
@@ -56,7 +123,7 @@ pub fn render(r: &Report) -> String {
             if hits.is_empty() {
                 "-".into()
             } else {
-                hits.join(", ")
+                escape(&hits.join(", "))
             },
             s.lag_max
                 .map(|l| l.to_string())
@@ -74,9 +141,9 @@ pub fn render(r: &Report) -> String {
         .filter(|s| !s.untested_because.is_empty())
     {
         out.push_str(&format!(
-            "\n- `{}` not fully tested: {}\n",
-            s.name,
-            s.untested_because.join("; ")
+            "\n- {} not fully tested: {}\n",
+            code(&s.name),
+            escape(&s.untested_because.join("; "))
         ));
     }
     out.push_str(&matrix(r));
@@ -85,16 +152,19 @@ pub fn render(r: &Report) -> String {
         let dests: Vec<String> = s
             .dest_transitions
             .iter()
-            .map(|(t, n)| format!("{t} ×{n}"))
+            .map(|(t, n)| match t.split_once(" -> ") {
+                Some((before, after)) => format!("{} -> {} ×{n}", escape(before), escape(after)),
+                None => format!("{} ×{n}", escape(t)),
+            })
             .collect();
         let ckpts: Vec<String> = s
             .checkpoints
             .iter()
-            .map(|(m, c)| format!("{m} {} ({})", c.ran, c.busy))
+            .map(|(m, c)| format!("{} {} ({})", escape(m), c.ran, c.busy))
             .collect();
         out.push_str(&format!(
             "| {} | {} | {} / {} | {} | {} |\n",
-            s.name,
+            escape(&s.name),
             dests.join(", "),
             s.untouched_same_bytes,
             s.untouched_other_bytes,
@@ -120,24 +190,24 @@ pub fn render(r: &Report) -> String {
         out.push_str("\n## Violations\n\n");
         for (s, v) in violations {
             out.push_str(&format!(
-                "- `{}` **{}**, iteration {} (fault: {}; fired: {}; destination: {}{}): {}\n  `{}`\n",
-                s.name,
+                "- {} **{}**, iteration {} (fault: {}; fired: {}; destination: {}{}): {}\n  {}\n",
+                code(&s.name),
                 v.kind.as_str(),
                 v.iteration,
-                v.fault,
+                escape(&v.fault),
                 if v.fired.is_empty() {
                     "nothing".to_string()
                 } else {
-                    v.fired.join(", ")
+                    escape(&v.fired.join(", "))
                 },
-                v.destination,
+                escape(&v.destination),
                 if v.deterministic {
                     ""
                 } else {
                     "; timing-dependent kill"
                 },
-                v.detail,
-                v.replay
+                escape(&v.detail),
+                code(&v.replay)
             ));
         }
     }
@@ -248,4 +318,53 @@ fn matrix(r: &Report) -> String {
     }
     out.push_str(&listed);
     out
+}
+
+/// The report line of an interrupted run: `- **interrupted** by SIGTERM: partial report`.
+pub fn interrupted_line(by: Option<crate::process::StopSignal>) -> String {
+    match by {
+        Some(s) => format!("- **interrupted** by {}: partial report\n", s.name()),
+        None => "- **interrupted**: partial report\n".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaped_text_cannot_inject_markdown_or_html() {
+        assert_eq!(escape("<img onerror=x>"), "&lt;img onerror=x&gt;");
+        assert_eq!(escape("<!-- hide the rest"), "&lt;!-- hide the rest");
+        assert_eq!(escape("## heading"), "\\## heading");
+        assert_eq!(escape("a|b"), "a\\|b");
+        assert_eq!(
+            escape("*** in database main ***\nPage 3: btree\r\n2. is never used"),
+            "\\*** in database main *** Page 3: btree  2. is never used"
+        );
+        assert_eq!(
+            escape("`rm -rf` [x](javascript:y) ![i](http://t/p.png)"),
+            "\\`rm -rf\\` \\[x\\](javascript:y) !\\[i\\](http://t/p.png)"
+        );
+        assert_eq!(escape("1. first"), "1\\. first");
+        assert_eq!(escape("3.45.1"), "3.45.1");
+        assert_eq!(escape("7)"), "7\\)");
+        assert_eq!(escape("- item"), "\\- item");
+        assert_eq!(escape("a\\|b &lt;"), "a\\\\\\|b &amp;lt;");
+        assert_eq!(
+            escape("  SQLITE_IOERR_FSYNC: disk I/O error  "),
+            "SQLITE_IOERR_FSYNC: disk I/O error"
+        );
+        assert!(!escape("x\ny\rz\u{1b}[31m").contains(['\n', '\r', '\u{1b}']));
+    }
+
+    #[test]
+    fn code_spans_hold_any_backticks() {
+        assert_eq!(
+            code("cargo run -- replay a:1:b:2"),
+            "`cargo run -- replay a:1:b:2`"
+        );
+        assert_eq!(code("a`b"), "`` a`b ``");
+        assert_eq!(code("x ``` y\nz"), "```` x ``` y z ````");
+    }
 }

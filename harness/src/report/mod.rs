@@ -8,6 +8,7 @@ pub mod markdown;
 pub mod table;
 
 use crate::oracle::VerdictKind;
+use crate::process::StopSignal;
 use crate::run::iteration::CheckpointCount;
 use crate::run::{IterationResult, RunResult};
 use crate::scenario::{Expect, Scenario, StrategyEntry};
@@ -180,6 +181,9 @@ pub struct Report {
     pub known_unchecked: Vec<String>,
     pub expectations_met: bool,
     pub interrupted: bool,
+    /// The signal that stopped the run, when `interrupted`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interrupted_by: Option<StopSignal>,
     pub error: Option<String>,
     /// Every iteration, in run order.
     pub results: Vec<IterationResult>,
@@ -220,7 +224,8 @@ impl Report {
             strategies,
             known_unchecked,
             expectations_met,
-            interrupted: run.interrupted,
+            interrupted: run.interrupted.is_some(),
+            interrupted_by: run.interrupted,
             error: run.error.clone(),
             results: run.results.clone(),
         }
@@ -266,12 +271,72 @@ pub fn write_report(
     Ok(written)
 }
 
-/// The exit code of a run whose report is written: 130 after Ctrl-C, 2 when it stopped on an
-/// error (said on stderr), else 0 when every expectation was met and 1 when one was not.
-pub fn exit_code(interrupted: bool, error: Option<&str>, expectations_met: bool) -> i32 {
-    if interrupted {
-        eprintln!("interrupted: partial report written");
-        return 130;
+/// Why an output path given on the command line cannot be written. One line, naming the flag.
+#[derive(Debug, thiserror::Error)]
+#[error("{flag} {}: {why}", path.display())]
+pub struct OutputPathError {
+    pub flag: String,
+    pub path: PathBuf,
+    pub why: String,
+}
+
+/// Checks, before a run, that its results can be written to the file `path` (given with
+/// `flag`), so a long run's results are never lost to a bad path: creates the parent
+/// directory, refuses a directory and a file that cannot be opened for writing, and for a new
+/// file creates (and removes) a temp file beside it. Leaves nothing behind but the directory.
+pub fn check_output_file(flag: &str, path: &Path) -> Result<(), OutputPathError> {
+    let fail = |why: String| OutputPathError {
+        flag: flag.into(),
+        path: path.to_path_buf(),
+        why,
+    };
+    if path.as_os_str().is_empty() {
+        return Err(fail("an empty path".into()));
+    }
+    if path.is_dir() {
+        return Err(fail("is a directory".into()));
+    }
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    check_output_dir(flag, parent).map_err(|e| fail(e.why))?;
+    if path.exists() {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(|e| fail(format!("cannot write: {e}")))?;
+    }
+    Ok(())
+}
+
+/// Checks, before a run, that a directory it writes into (given with `flag`) can be written:
+/// creates it, then creates (and removes) a temp file in it.
+pub fn check_output_dir(flag: &str, dir: &Path) -> Result<(), OutputPathError> {
+    let fail = |why: String| OutputPathError {
+        flag: flag.into(),
+        path: dir.to_path_buf(),
+        why,
+    };
+    std::fs::create_dir_all(dir).map_err(|e| fail(format!("cannot create the directory: {e}")))?;
+    tempfile::Builder::new()
+        .prefix(".harness-write-check-")
+        .tempfile_in(dir)
+        .map(drop)
+        .map_err(|e| fail(format!("cannot write in the directory: {e}")))
+}
+
+/// The exit code of a run whose report is written: `128 + signal` when a signal stopped it
+/// (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP), 2 when it stopped on an error (said on stderr), else
+/// 0 when every expectation was met and 1 when one was not.
+pub fn exit_code(
+    interrupted: Option<StopSignal>,
+    error: Option<&str>,
+    expectations_met: bool,
+) -> i32 {
+    if let Some(s) = interrupted {
+        eprintln!("interrupted by {}: partial report written", s.name());
+        return s.exit_code();
     }
     if let Some(e) = error {
         eprintln!("error: {e}");
@@ -284,9 +349,68 @@ pub fn exit_code(interrupted: bool, error: Option<&str>, expectations_met: bool)
     }
 }
 
-/// The `replay` command line for an ID.
+/// The `replay` command line for an ID, as the user runs the harness: `cargo run -- replay ID`
+/// under cargo (`CARGO` is set), else this executable as it was invoked (`argv[0]`).
 pub fn replay_command(id: &str) -> String {
-    format!("cargo run -- replay {id}")
+    let argv0 = std::env::args().next();
+    replay_command_for(std::env::var_os("CARGO").is_some(), argv0.as_deref(), id)
+}
+
+fn replay_command_for(under_cargo: bool, argv0: Option<&str>, id: &str) -> String {
+    let program = match argv0.filter(|a| !under_cargo && !a.is_empty()) {
+        Some(exe) => shell_word(exe),
+        None if under_cargo => "cargo run --".into(),
+        None => "sqlite-backup-harness".into(),
+    };
+    format!("{program} replay {}", shell_word(id))
+}
+
+/// `s` as one shell word: as it is when it needs no quoting, else in single quotes.
+fn shell_word(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-:+=,@%".contains(&b));
+    if plain {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// The exit code of `replay`: 1 when a run's verdict is a violation, else 0.
+pub fn replay_exit_code(kinds: &[VerdictKind]) -> i32 {
+    i32::from(kinds.iter().any(|k| k.is_violation()))
+}
+
+/// The first line `replay` prints: the verdict and its detail after one run; after several,
+/// the tally of verdict kinds (most frequent first) and the detail of the first violation.
+pub fn replay_headline(id: &str, kinds: &[VerdictKind], detail: &str) -> String {
+    match kinds {
+        [one] => format!("{id}: {} ({detail})", one.as_str()),
+        _ => {
+            let mut tally: Vec<(VerdictKind, usize)> = Vec::new();
+            for &k in kinds {
+                match tally.iter_mut().find(|(t, _)| *t == k) {
+                    Some((_, n)) => *n += 1,
+                    None => tally.push((k, 1)),
+                }
+            }
+            tally.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.as_str().cmp(b.0.as_str())));
+            let counts: Vec<String> = tally
+                .iter()
+                .map(|(k, n)| format!("{} {n}", k.as_str()))
+                .collect();
+            let first = kinds.iter().find(|k| k.is_violation()).map_or_else(
+                || "no violation".to_string(),
+                |k| format!("first {}: {detail}", k.as_str()),
+            );
+            format!(
+                "{id}: {} runs: {} ({first})",
+                kinds.len(),
+                counts.join(", ")
+            )
+        }
+    }
 }
 
 fn summarize(
@@ -497,6 +621,94 @@ mod tests {
             Outcome::KnownMissing
         );
         assert!(!Outcome::KnownMissing.is_met());
+    }
+
+    #[test]
+    fn output_paths_are_checked_before_a_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let new = dir.path().join("a/b/report.json");
+        check_output_file("--json", &new).unwrap();
+        assert!(new.parent().unwrap().is_dir(), "the directory is created");
+        assert!(!new.exists(), "no file is left behind");
+        assert_eq!(std::fs::read_dir(new.parent().unwrap()).unwrap().count(), 0);
+        std::fs::write(&new, "old").unwrap();
+        check_output_file("--json", &new).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&new).unwrap(),
+            "old",
+            "not truncated"
+        );
+
+        let e = check_output_file("--json", dir.path())
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            format!("--json {}: is a directory", dir.path().display())
+        );
+        let under_a_file = new.join("x.svg");
+        let e = check_output_file("--svg", &under_a_file)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with(&format!("--svg {}: cannot create", under_a_file.display())),
+            "{e}"
+        );
+        check_output_dir("--report-dir", &dir.path().join("reports")).unwrap();
+        assert!(dir.path().join("reports").is_dir());
+        let e = check_output_dir("--report-dir", &new)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("--report-dir ") && !e.contains('\n'), "{e}");
+        if Path::new("/proc/self").is_dir() {
+            let e = check_output_dir("--report-dir", Path::new("/proc/x"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.starts_with("--report-dir /proc/x: cannot"), "{e}");
+        }
+    }
+
+    #[test]
+    fn replay_commands_show_how_the_harness_was_invoked() {
+        let id = "wal-storm:1:copy-naive:3";
+        assert_eq!(
+            replay_command_for(true, Some("target/debug/sqlite-backup-harness"), id),
+            "cargo run -- replay wal-storm:1:copy-naive:3"
+        );
+        assert_eq!(
+            replay_command_for(false, Some("./target/release/sqlite-backup-harness"), id),
+            "./target/release/sqlite-backup-harness replay wal-storm:1:copy-naive:3"
+        );
+        assert_eq!(
+            replay_command_for(false, Some("/opt/my tools/harness"), "/a b/s.toml:1:x:2"),
+            "'/opt/my tools/harness' replay '/a b/s.toml:1:x:2'"
+        );
+        assert_eq!(shell_word("it's"), r"'it'\''s'");
+        assert_eq!(
+            replay_command_for(false, None, id),
+            "sqlite-backup-harness replay wal-storm:1:copy-naive:3"
+        );
+    }
+
+    #[test]
+    fn replay_exits_1_on_a_violation_and_tallies_its_runs() {
+        use VerdictKind::*;
+        assert_eq!(replay_exit_code(&[Snapshot]), 0);
+        assert_eq!(replay_exit_code(&[Untouched, Error, Stall]), 0);
+        assert_eq!(replay_exit_code(&[Snapshot, Torn, Snapshot]), 1);
+        assert_eq!(replay_exit_code(&[FalseSuccess]), 1);
+        assert_eq!(
+            replay_headline("x:1:s:2", &[Torn], "k=3"),
+            "x:1:s:2: torn (k=3)"
+        );
+        assert_eq!(
+            replay_headline("x:1:s:2", &[Snapshot, Torn, Torn, Snapshot, Torn], "k=3"),
+            "x:1:s:2: 5 runs: torn 3, snapshot 2 (first torn: k=3)"
+        );
+        assert_eq!(
+            replay_headline("x:1:s:2", &[Snapshot, Untouched], "ok"),
+            "x:1:s:2: 2 runs: snapshot 1, untouched 1 (no violation)"
+        );
     }
 
     #[test]

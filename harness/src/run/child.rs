@@ -61,6 +61,11 @@ impl Child {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(stderr));
+        // The worker checks it against its real parent when it starts (die_with_parent).
+        cmd.env(
+            crate::process::PARENT_PID_ENV,
+            std::process::id().to_string(),
+        );
         for (k, v) in env {
             cmd.env(k, v);
         }

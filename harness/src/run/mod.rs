@@ -10,18 +10,20 @@ pub mod child;
 pub mod iteration;
 pub mod killer;
 pub mod plan;
+pub mod scratch;
 pub mod watchdog;
 pub mod worker;
 
 pub use iteration::IterationResult;
+pub use scratch::scratch_dir;
 
+use crate::process::{Interrupt, StopSignal};
 use crate::scenario::Scenario;
 use crate::workload::{self, Model, WorkloadSpec};
 use plan::plan_iteration;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, thiserror::Error)]
@@ -57,14 +59,14 @@ pub struct RunContext {
     _base_dir: tempfile::TempDir,
     /// The source in state S(0), copied into each iteration.
     pub base_source: PathBuf,
-    interrupted: Arc<AtomicBool>,
+    interrupted: Interrupt,
 }
 
 impl RunContext {
     pub fn new(
         scenario: Scenario,
         scenario_id: String,
-        interrupted: Arc<AtomicBool>,
+        interrupted: Interrupt,
     ) -> Result<RunContext, RunError> {
         let spec = scenario.workload_spec();
         let base_dir = temp_dir()?;
@@ -89,11 +91,16 @@ impl RunContext {
     }
 
     pub fn check_interrupt(&self) -> Result<(), RunError> {
-        if self.interrupted.load(Ordering::Relaxed) {
+        if self.interrupted.is_set() {
             Err(RunError::Interrupted)
         } else {
             Ok(())
         }
+    }
+
+    /// The signal that asked the run to stop (after [`RunError::Interrupted`]).
+    pub fn stop_signal(&self) -> StopSignal {
+        self.interrupted.signal().unwrap_or(StopSignal::Int)
     }
 
     pub fn model_advance(&mut self, k: u64) -> Result<(), RunError> {
@@ -104,27 +111,9 @@ impl RunContext {
     }
 }
 
-/// Where temp dirs go: `$HARNESS_TMPDIR` if set, else RAM (`/dev/shm`) when there is one,
-/// since iterations are I/O heavy, else the system temp dir.
+/// A run's temp dir (see [`scratch_dir`] for where, how it is named and cleaned up).
 fn temp_dir() -> Result<tempfile::TempDir, RunError> {
-    scratch_dir("sqlite-backup-harness-").map_err(|e| RunError::io("creating a temp dir".into(), e))
-}
-
-/// A temp dir named `<prefix>...` under the policy of [`RunContext::iteration_dir`]; removed
-/// when dropped. Every part of the harness that needs scratch space uses this.
-pub fn scratch_dir(prefix: &str) -> std::io::Result<tempfile::TempDir> {
-    let builder = {
-        let mut b = tempfile::Builder::new();
-        b.prefix(prefix);
-        b
-    };
-    let root = std::env::var_os("HARNESS_TMPDIR")
-        .map(PathBuf::from)
-        .or_else(|| Some(PathBuf::from("/dev/shm")).filter(|p| p.is_dir()));
-    match root {
-        Some(root) => builder.tempdir_in(root).or_else(|_| builder.tempdir()),
-        None => builder.tempdir(),
-    }
+    scratch_dir("run-").map_err(|e| RunError::io("creating a temp dir".into(), e))
 }
 
 /// Everything a run found (the report's input).
@@ -136,7 +125,8 @@ pub struct RunResult {
     /// Commits per second of the writers with no backup running (measured at the start).
     pub standalone_commits_per_s: f64,
     pub results: Vec<IterationResult>,
-    pub interrupted: bool,
+    /// The signal that stopped the run before it was done.
+    pub interrupted: Option<StopSignal>,
     /// Set when the run stopped on an error; the results so far are still reported.
     pub error: Option<String>,
 }
@@ -178,12 +168,12 @@ pub fn run_scenario(
     let scenario = ctx.scenario.clone();
     let mut results = Vec::new();
     let mut error = None;
-    let mut interrupted = false;
+    let mut interrupted = None;
     let standalone = if measure_standalone {
         match standalone_rate(ctx, Duration::from_millis(1000)) {
             Ok(r) => r,
             Err(RunError::Interrupted) => {
-                interrupted = true;
+                interrupted = Some(ctx.stop_signal());
                 0.0
             }
             Err(e) => {
@@ -199,7 +189,7 @@ pub fn run_scenario(
         None => (0..scenario.iterations).collect(),
     };
     'outer: for &i in &iterations {
-        if interrupted || error.is_some() {
+        if interrupted.is_some() || error.is_some() {
             break;
         }
         for entry in &scenario.strategies {
@@ -230,7 +220,7 @@ pub fn run_scenario(
                     results.push(r);
                 }
                 Err(RunError::Interrupted) => {
-                    interrupted = true;
+                    interrupted = Some(ctx.stop_signal());
                     break 'outer;
                 }
                 Err(e) => {

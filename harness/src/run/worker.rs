@@ -45,6 +45,26 @@ pub fn checkpointer(source: &Path, interval_ms: u64, modes: &[CheckpointMode]) -
         .with_context(|| format!("checkpointer on {}", source.display()))
 }
 
+/// `worker exec-tool -- PROG ARGS...`: sets the parent-death signal, checks that the parent
+/// (the backup worker, which hands over its pid) is still there, then replaces this process
+/// with PROG. The death signal survives `execve`, so the tool dies with the worker however
+/// the worker dies. Returns only when PROG cannot be executed.
+pub fn exec_tool(argv: &[std::ffi::OsString]) -> Result<()> {
+    use std::os::unix::process::CommandExt;
+    die_with_parent();
+    let (program, args) = argv
+        .split_first()
+        .ok_or_else(|| anyhow!("exec-tool: no program given"))?;
+    let err = std::process::Command::new(program)
+        .args(args)
+        .env_remove(crate::process::PARENT_PID_ENV)
+        .exec();
+    Err(anyhow!(
+        "exec-tool: cannot execute `{}`: {err}",
+        program.to_string_lossy()
+    ))
+}
+
 fn absolute(p: &Path) -> Result<PathBuf> {
     let dir = p
         .parent()

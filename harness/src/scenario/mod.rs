@@ -19,6 +19,16 @@ pub use sections::*;
 
 use locate::{key_line, locate};
 
+/// The largest scenario file read, in bytes: a scenario is a few KiB, and a path to a device
+/// or a huge file must not fill the memory before it is refused.
+pub const MAX_FILE_BYTES: u64 = 1 << 20;
+/// The largest initial source, `source.pages × source.page_size`, in bytes (4 GiB).
+pub const MAX_SOURCE_BYTES: u64 = 4 << 30;
+/// The most commits the writers make before a backup starts (`workload.warmup_commits`).
+pub const MAX_WARMUP_COMMITS: u64 = 1_000_000;
+/// The longest `delay_max_ms` of a `kill-delay`: one minute.
+pub const MAX_DELAY_MS: u64 = 60_000;
+
 /// Why a scenario could not be loaded. Always one line.
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
@@ -35,6 +45,8 @@ pub enum ScenarioError {
     },
     #[error("{path}: {message}")]
     Invalid { path: String, message: String },
+    #[error("{path}: larger than {} KiB: not a scenario file (scenarios are a few KiB)", MAX_FILE_BYTES / 1024)]
+    TooLarge { path: String },
 }
 
 /// A parsed, validated scenario.
@@ -155,17 +167,16 @@ impl Scenario {
         Ok(scenario)
     }
 
-    /// Loads `name_or_path`: a path to a TOML file, or a name under `scenarios/`.
+    /// Loads `name_or_path`: a path to a TOML file, or a name under `scenarios/`. A file
+    /// larger than [`MAX_FILE_BYTES`] is refused before it is parsed (and read no further).
     pub fn load(name_or_path: &str) -> Result<Scenario, ScenarioError> {
         let path = resolve(name_or_path)?;
-        let text = std::fs::read_to_string(&path).map_err(|e| ScenarioError::Read {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })?;
+        let text = read_limited(&path)?;
         Scenario::parse(&text, &path)
     }
 
-    /// Range checks. Errors are `(key, message)`.
+    /// Range checks. Errors are `(key, message)`. The limits are documented in
+    /// `scenarios/wal-storm.toml`.
     fn validate(&self, _text: &str) -> Result<(), (String, String)> {
         let bad = |key: &str, msg: String| Err((key.to_string(), msg));
         if self.iterations == 0 || self.iterations > 100_000 {
@@ -189,6 +200,43 @@ impl Scenario {
             return bad(
                 "source.pages",
                 format!("{} is out of range 1..=1000000", self.source.pages),
+            );
+        }
+        let source_bytes = u64::from(self.source.pages) * u64::from(self.source.page_size);
+        if source_bytes > MAX_SOURCE_BYTES {
+            return bad(
+                "source.pages",
+                format!(
+                    "{} pages of {} bytes is {:.1} GiB; pages × page_size must be at most 4 GiB",
+                    self.source.pages,
+                    self.source.page_size,
+                    source_bytes as f64 / (1u64 << 30) as f64
+                ),
+            );
+        }
+        if self.workload.warmup_commits > MAX_WARMUP_COMMITS {
+            return bad(
+                "workload.warmup_commits",
+                format!(
+                    "{} is out of range 0..={MAX_WARMUP_COMMITS}",
+                    self.workload.warmup_commits
+                ),
+            );
+        }
+        if self.checkpointer.interval_ms == 0 {
+            return bad(
+                "checkpointer.interval_ms",
+                "0 is out of range: at least 1 (disable the checkpointer with `enabled = false`)"
+                    .into(),
+            );
+        }
+        if self.faults.delay_max_ms > MAX_DELAY_MS {
+            return bad(
+                "faults.delay_max_ms",
+                format!(
+                    "{} is out of range 0..={MAX_DELAY_MS}",
+                    self.faults.delay_max_ms
+                ),
             );
         }
         if self.workload.writers > 16 {
@@ -335,6 +383,12 @@ impl Scenario {
                 return bad(
                     &format!("strategy[{i}].npage"),
                     format!("{}: npage {} must be -1 or >= 1", s.name, s.params.npage),
+                );
+            }
+            if let Some(ms) = s.delay_max_ms.filter(|&ms| ms > MAX_DELAY_MS) {
+                return bad(
+                    &format!("strategy[{i}].delay_max_ms"),
+                    format!("{}: {ms} is out of range 0..={MAX_DELAY_MS}", s.id()),
                 );
             }
             if let Some(f) = s.complete_fraction {
@@ -528,6 +582,32 @@ pub fn bundled() -> Vec<(String, String)> {
     }
     out.sort();
     out
+}
+
+/// The text of `path`, refused when it has more than [`MAX_FILE_BYTES`] bytes (read no further:
+/// `/dev/zero` is refused too).
+fn read_limited(path: &Path) -> Result<String, ScenarioError> {
+    use std::io::Read;
+    let shown = path.display().to_string();
+    let read_err = |e: std::io::Error| ScenarioError::Read {
+        path: shown.clone(),
+        message: e.to_string(),
+    };
+    let file = std::fs::File::open(path).map_err(read_err)?;
+    if file.metadata().map_err(read_err)?.len() > MAX_FILE_BYTES {
+        return Err(ScenarioError::TooLarge { path: shown });
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_err)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(ScenarioError::TooLarge { path: shown });
+    }
+    String::from_utf8(bytes).map_err(|_| ScenarioError::Read {
+        path: shown.clone(),
+        message: "not UTF-8 text".into(),
+    })
 }
 
 fn resolve(name_or_path: &str) -> Result<PathBuf, ScenarioError> {

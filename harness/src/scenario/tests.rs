@@ -319,3 +319,64 @@ fn a_matrix_over_checkpoints_gives_each_cell_its_checkpointer() {
         Some("checkpoint=restart,autocheckpoint=off")
     );
 }
+
+#[test]
+fn values_that_cannot_work_are_refused_at_their_limit() {
+    let refused = [
+        (
+            "[workload]\nwarmup_commits = 1000001\n",
+            "workload.warmup_commits",
+        ),
+        (
+            "[source]\npages = 1000000\npage_size = 8192\n",
+            "source.pages",
+        ),
+        (
+            "[source]\npages = 65537\npage_size = 65536\n",
+            "source.pages",
+        ),
+        (
+            "[checkpointer]\ninterval_ms = 0\n",
+            "checkpointer.interval_ms",
+        ),
+        ("[faults]\ndelay_max_ms = 60001\n", "faults.delay_max_ms"),
+        ("delay_max_ms = 60001\n", "strategy[0].delay_max_ms"),
+    ];
+    for (extra, key) in refused {
+        let err = parse(&format!("{MINIMAL}{extra}"))
+            .expect_err(extra)
+            .to_string();
+        assert!(err.contains(&format!("key `{key}`")), "{extra}: {err}");
+        assert!(!err.contains('\n'), "{err}");
+    }
+    let accepted = [
+        "[workload]\nwarmup_commits = 1000000\n",
+        "[source]\npages = 65536\npage_size = 65536\n",
+        "[checkpointer]\ninterval_ms = 1\n",
+        "[faults]\ndelay_max_ms = 60000\n",
+        "delay_max_ms = 60000\n",
+    ];
+    for extra in accepted {
+        parse(&format!("{MINIMAL}{extra}")).expect(extra);
+    }
+}
+
+#[test]
+fn a_file_over_1_mib_is_refused_before_it_is_parsed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.toml");
+    let padding = "# padding\n".repeat((MAX_FILE_BYTES as usize) / 10 + 1);
+    std::fs::write(&path, format!("{padding}{MINIMAL}")).unwrap();
+    let err = Scenario::load(path.to_str().unwrap()).unwrap_err();
+    assert!(matches!(err, ScenarioError::TooLarge { .. }), "{err}");
+    assert!(err.to_string().contains("larger than 1024 KiB"), "{err}");
+    // Just under the limit: loads.
+    let fits = "# padding\n".repeat((MAX_FILE_BYTES as usize - MINIMAL.len()) / 10);
+    std::fs::write(&path, format!("{fits}{MINIMAL}")).unwrap();
+    Scenario::load(path.to_str().unwrap()).unwrap();
+    // A device that never ends is read no further than the limit.
+    if Path::new("/dev/zero").exists() {
+        let err = Scenario::load("/dev/zero").unwrap_err();
+        assert!(matches!(err, ScenarioError::TooLarge { .. }), "{err}");
+    }
+}

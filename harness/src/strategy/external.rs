@@ -6,8 +6,11 @@
 //! replaced (also inside an argument, e.g. `".backup {dst}"`) by the iteration's absolute
 //! paths, and the program is executed directly, never through a shell, so a path with spaces
 //! stays one argument. The tool runs as a child of the backup worker, in the worker's process
-//! group, which the supervisor kills as a whole (see `run::child`): a killed worker never leaves
-//! the tool running. The tool opens the files with its own SQLite and its own VFS, so only
+//! group, which the supervisor kills as a whole (see `run::child`). It is started through
+//! `<harness> worker exec-tool -- PROG ARGS...`, which sets the parent-death signal, checks the
+//! worker is still there and then executes the tool in its place: a worker killed by anyone
+//! (the supervisor, its own VFS, the tool itself, the OOM killer) never leaves the tool
+//! running. The tool opens the files with its own SQLite and its own VFS, so only
 //! process kills reach it (its [`REGISTRATION`] facts say so). It claims `Success` on
 //! exit 0, `Error` with the exit status and the last stderr line otherwise; its stderr is
 //! copied to the worker's stderr as it arrives (so it survives a kill), its stdout tail at exit.
@@ -165,8 +168,18 @@ impl Strategy for External {
         let argv = render(&ctx.params.command, ctx.source, ctx.dest);
         let program = ctx.params.command[0].clone();
         common::phase(ctx, "external");
-        let mut cmd = Command::new(&argv[0]);
-        cmd.args(&argv[1..])
+        // Through our own executable, which dies with this worker and then becomes the tool.
+        let launcher = match std::env::current_exe() {
+            Ok(exe) => exe,
+            Err(e) => return error(name, format!("locating the harness executable: {e}")),
+        };
+        let mut cmd = Command::new(launcher);
+        cmd.args(["worker", "exec-tool", "--"])
+            .args(&argv)
+            .env(
+                crate::process::PARENT_PID_ENV,
+                std::process::id().to_string(),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -243,9 +256,8 @@ impl TailReader {
 
 #[cfg(test)]
 mod tests {
+    //! Running a tool needs the harness binary (`worker exec-tool`): see `tests/external.rs`.
     use super::*;
-    use crate::event::Event;
-    use crate::workload::WorkloadSpec;
 
     fn os(s: &str) -> OsString {
         OsString::from(s)
@@ -300,71 +312,5 @@ mod tests {
         );
         p.command = strings(&["sh", "{dst}"]);
         assert!(check_program("external:x", &p).is_ok());
-    }
-
-    fn run(dir: &Path, command: Vec<String>) -> (Claim, Vec<Event>) {
-        let src = dir.join("src dir").join("s.db");
-        std::fs::create_dir_all(src.parent().unwrap()).unwrap();
-        let c = rusqlite::Connection::open(&src).unwrap();
-        c.execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (1), (2), (3);")
-            .unwrap();
-        drop(c);
-        let dst = dir.join("d.db");
-        let params = StrategyParams {
-            command,
-            ..StrategyParams::default()
-        };
-        let mut events = Vec::new();
-        let mut sink = |e: Event| events.push(e);
-        let mut ctx = StrategyContext {
-            source: &src,
-            dest: &dst,
-            source_vfs: None,
-            dest_vfs: None,
-            params: &params,
-            workload: &WorkloadSpec::default(),
-            abort_before_step: None,
-            emit: &mut sink,
-        };
-        let claim = External::new("external:t").run(&mut ctx);
-        (claim, events)
-    }
-
-    #[test]
-    fn python_backup_copies_a_small_db() {
-        if find_program("python3").is_none() {
-            eprintln!("note: python3 not found; skipping the external python test");
-            return;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let script = "import sqlite3, sys\n\
-                      s = sqlite3.connect(sys.argv[1]); d = sqlite3.connect(sys.argv[2])\n\
-                      s.backup(d); d.close(); s.close()";
-        let (claim, events) = run(
-            dir.path(),
-            strings(&["python3", "-c", script, "{src}", "{dst}"]),
-        );
-        assert_eq!(claim, Claim::Success);
-        assert!(matches!(&events[0], Event::Phase { name } if name == "external"));
-        let d = rusqlite::Connection::open(dir.path().join("d.db")).unwrap();
-        let n: i64 = d
-            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(n, 3);
-
-        let failing = "import sys; print('boom', file=sys.stderr); sys.exit(3)";
-        let (claim, _) = run(
-            &dir.path().join("fail"),
-            strings(&["python3", "-c", failing, "{dst}"]),
-        );
-        let Claim::Error { message } = claim else {
-            panic!("expected an error claim, got {claim:?}")
-        };
-        assert!(
-            message.contains("external:t")
-                && message.contains("exit 3")
-                && message.ends_with("boom"),
-            "{message}"
-        );
     }
 }

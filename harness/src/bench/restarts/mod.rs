@@ -65,6 +65,32 @@ pub struct RestartsArgs {
     pub report_dir: PathBuf,
 }
 
+/// The most pages `--pages` takes (4 GiB of 4096-byte pages).
+pub const MAX_PAGES: u32 = 1 << 20;
+
+impl RestartsArgs {
+    /// Range checks and output paths, before anything runs: one line naming the flag.
+    pub fn check(&self) -> Result<()> {
+        if self.pages == 0 || self.pages > MAX_PAGES {
+            anyhow::bail!("--pages {} is out of range 1..={MAX_PAGES}", self.pages);
+        }
+        if self.repeats == Some(0) {
+            anyhow::bail!("--repeats 0: at least 1 repeat per cell");
+        }
+        for (flag, path) in [
+            ("--json", &self.json),
+            ("--svg", &self.svg),
+            ("--csv", &self.csv),
+        ] {
+            if let Some(p) = path {
+                crate::report::check_output_file(flag, p)?;
+            }
+        }
+        crate::report::check_output_dir("--report-dir", &self.report_dir)?;
+        Ok(())
+    }
+}
+
 /// The grid to run.
 #[derive(Debug, Clone)]
 pub struct GridConfig {
@@ -180,15 +206,23 @@ pub struct RestartsReport {
 
 /// Runs the CLI command: grid, model, outputs, report directory. Returns the exit code.
 pub fn run_cli(args: &RestartsArgs) -> Result<i32> {
+    args.check()?;
+    // Read before the grid runs: a bad baseline must not cost the run's results.
+    let baseline = match &args.baseline {
+        Some(base) => {
+            let text = std::fs::read_to_string(base)
+                .with_context(|| format!("--baseline {}: cannot read", base.display()))?;
+            // Read as a JSON value: infinite predictions were written as null.
+            let old: serde_json::Value = serde_json::from_str(&text)
+                .with_context(|| format!("--baseline {}: not JSON", base.display()))?;
+            Some((old, base.display().to_string()))
+        }
+        None => None,
+    };
     let cfg = GridConfig::from_args(args);
     let mut report = run_grid(&cfg, args.quick, |msg| eprintln!("{msg}"))?;
-    if let Some(base) = &args.baseline {
-        let text = std::fs::read_to_string(base)
-            .with_context(|| format!("reading the baseline {}", base.display()))?;
-        // Read as a JSON value: infinite predictions were written as null.
-        let old: serde_json::Value = serde_json::from_str(&text)
-            .with_context(|| format!("parsing the baseline {}", base.display()))?;
-        report.variation = Some(compare(&old, &report, &base.display().to_string()));
+    if let Some((old, name)) = &baseline {
+        report.variation = Some(compare(old, &report, name));
     }
     print!("{}", output::table(&report));
     let dir = crate::report::run_dir(&args.report_dir, "bench-restarts");
@@ -217,19 +251,9 @@ pub fn run_cli(args: &RestartsArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// Where the scratch files go: `$HARNESS_TMPDIR`, else `/dev/shm` when present, else the
-/// system temp dir (the same policy as the scenario runner).
+/// Where the scratch files go: the scenario runner's policy ([`crate::run::scratch_dir`]).
 fn scratch_dir() -> Result<tempfile::TempDir> {
-    let mut b = tempfile::Builder::new();
-    b.prefix("bench-restarts-");
-    let root = std::env::var_os("HARNESS_TMPDIR")
-        .map(PathBuf::from)
-        .or_else(|| Some(PathBuf::from("/dev/shm")).filter(|p| p.is_dir()));
-    let made = match root {
-        Some(r) => b.tempdir_in(r).or_else(|_| b.tempdir()),
-        None => b.tempdir(),
-    };
-    made.context("creating a scratch dir")
+    crate::run::scratch_dir("bench-restarts-").context("creating a scratch dir")
 }
 
 /// The traced VFS called `name` (registered on first use).

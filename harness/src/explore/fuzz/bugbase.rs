@@ -111,15 +111,7 @@ pub fn replay_entry(dir: &Path, times: u32) -> Result<serde_json::Value, Explore
         .map_err(|e| ExploreError::BugBase(format!("{}: {e}", dir.display())))?;
     let case: FuzzCase = serde_json::from_str(&text)
         .map_err(|e| ExploreError::BugBase(format!("{}/plan.json: {e}", dir.display())))?;
-    let mut cr = CaseRunner::new()?;
-    let mut kinds = Vec::new();
-    let mut last = None;
-    for _ in 0..times.max(1) {
-        let out = cr.check(&case)?;
-        kinds.push(out.verdict.kind.as_str().to_string());
-        last = Some(out);
-    }
-    let out = last.expect("ran at least once");
+    let (kinds, out) = CaseRunner::new()?.check_times(&case, times)?;
     append_log(dir, &format!("replayed {}", kinds.join(",")))?;
     Ok(serde_json::json!({
         "bug": dir.file_name().map(|n| n.to_string_lossy().into_owned()),

@@ -31,11 +31,11 @@ pub use runner::{CaseOutcome, CaseRunner};
 
 use super::ExploreError;
 use crate::oracle::VerdictKind;
+use crate::process::Interrupt;
 use crate::scenario::{Expect, Scenario, StrategyEntry};
 use proptest::strategy::ValueTree;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, Ordering};
 
 /// One violating case: its replay ID, and the bug-base entry if it was the one shrunk.
 #[derive(Debug, Clone, Serialize)]
@@ -58,6 +58,9 @@ pub struct FuzzReport {
     pub strategies: Vec<FuzzStrategyReport>,
     pub expectations_met: bool,
     pub interrupted: bool,
+    /// The signal that stopped the run, when `interrupted`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interrupted_by: Option<crate::process::StopSignal>,
     pub error: Option<String>,
 }
 
@@ -89,15 +92,7 @@ pub fn replay_case(
         .strategy(strategy)
         .ok_or_else(|| ExploreError::Setup(format!("strategy {strategy} not in the scenario")))?;
     let drawn = draw_case(scenario, entry, case)?.current();
-    let mut cr = CaseRunner::new()?;
-    let mut kinds = Vec::new();
-    let mut last = None;
-    for _ in 0..times.max(1) {
-        let out = cr.check(&drawn)?;
-        kinds.push(out.verdict.kind.as_str().to_string());
-        last = Some(out);
-    }
-    let out = last.expect("ran at least once");
+    let (kinds, out) = CaseRunner::new()?.check_times(&drawn, times)?;
     Ok(serde_json::json!({
         "verdict": out.verdict.kind.as_str(),
         "detail": out.verdict.detail,
@@ -116,11 +111,11 @@ fn fuzz_strategy(
     entry: &StrategyEntry,
     cr: &mut CaseRunner,
     rep: &mut FuzzStrategyReport,
-    interrupted: &AtomicBool,
+    interrupted: &Interrupt,
 ) -> Result<(), ExploreError> {
     let mut shrunk_kinds = BTreeSet::new();
     for case in 0..scenario.fuzz.cases {
-        if interrupted.load(Ordering::Relaxed) {
+        if interrupted.is_set() {
             return Err(ExploreError::Interrupted);
         }
         let mut tree = draw_case(scenario, entry, case)?;
@@ -175,9 +170,10 @@ impl crate::report::RunReport for FuzzReport {
     }
     /// One row per strategy and every violation with its replay command.
     fn markdown(&self) -> String {
+        use crate::report::markdown::{code, escape};
         let mut out = format!(
-            "# Scenario `{}` (fuzz)\n\n- seed: {}\n- expectations met: {}\n",
-            self.scenario,
+            "# Scenario {} (fuzz)\n\n- seed: {}\n- expectations met: {}\n",
+            code(&self.scenario),
             self.seed,
             if self.expectations_met {
                 "yes"
@@ -186,33 +182,35 @@ impl crate::report::RunReport for FuzzReport {
             }
         );
         if self.interrupted {
-            out.push_str("- **interrupted**: partial report\n");
+            out.push_str(&crate::report::markdown::interrupted_line(
+                self.interrupted_by,
+            ));
         }
         if let Some(e) = &self.error {
-            out.push_str(&format!("- **error**: {e}\n"));
+            out.push_str(&format!("- **error**: {}\n", escape(e)));
         }
         out.push_str("\n| strategy | expect | cases | faults fired | violations | bugs | met |\n|---|---|---|---|---|---|---|\n");
         for s in &self.strategies {
             out.push_str(&format!(
                 "| {} | {} | {} | {} | {} | {} | {} |\n",
-                s.name,
+                escape(&s.name),
                 s.expect.as_str(),
                 s.cases,
                 s.faults_fired,
                 s.violations.len(),
-                s.bugs.join(", "),
+                escape(&s.bugs.join(", ")),
                 if s.expectation_met { "yes" } else { "**no**" }
             ));
         }
         for s in &self.strategies {
             for v in &s.violations {
                 out.push_str(&format!(
-                    "\n- `{}` case {} **{}**: {}\n  `{}`",
-                    s.name,
+                    "\n- {} case {} **{}**: {}\n  {}",
+                    code(&s.name),
                     v.case,
                     v.kind.as_str(),
-                    v.detail,
-                    v.replay
+                    escape(&v.detail),
+                    code(&v.replay)
                 ));
             }
         }
@@ -224,10 +222,10 @@ impl crate::report::RunReport for FuzzReport {
 /// Runs the fuzz scenario: per strategy, `[fuzz] cases` random cases; every violation gets a
 /// replay ID, the first of each kind is shrunk and saved to the bug base. Always returns a
 /// report: partial, with `interrupted` or `error` set, if the run did not finish.
-pub fn run(scenario: &Scenario, scenario_id: &str, interrupted: &AtomicBool) -> FuzzReport {
+pub fn run(scenario: &Scenario, scenario_id: &str, interrupted: &Interrupt) -> FuzzReport {
     let mut strategies = Vec::new();
     let mut error = None;
-    let mut was_interrupted = false;
+    let mut stopped_by = None;
     match CaseRunner::new() {
         Err(e) => error = Some(format!("{} (seed {}): {e}", scenario.name, scenario.seed)),
         Ok(mut cr) => {
@@ -252,7 +250,7 @@ pub fn run(scenario: &Scenario, scenario_id: &str, interrupted: &AtomicBool) -> 
                 match res {
                     Ok(()) => {}
                     Err(ExploreError::Interrupted) => {
-                        was_interrupted = true;
+                        stopped_by = interrupted.signal();
                         break;
                     }
                     Err(e) => {
@@ -270,10 +268,11 @@ pub fn run(scenario: &Scenario, scenario_id: &str, interrupted: &AtomicBool) -> 
         scenario: scenario.name.clone(),
         seed: scenario.seed,
         expectations_met: error.is_none()
-            && !was_interrupted
+            && stopped_by.is_none()
             && strategies.iter().all(|s| s.expectation_met),
         strategies,
-        interrupted: was_interrupted,
+        interrupted: stopped_by.is_some(),
+        interrupted_by: stopped_by,
         error,
     }
 }

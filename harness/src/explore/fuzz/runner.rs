@@ -33,6 +33,28 @@ impl CaseRunner {
         })
     }
 
+    /// Runs `case` `times` times (at least once), for `replay`: the verdict kind of every run,
+    /// and the run to show (the first that violated, else the last).
+    pub fn check_times(
+        &mut self,
+        case: &FuzzCase,
+        times: u32,
+    ) -> Result<(Vec<String>, CaseOutcome), ExploreError> {
+        let mut kinds = Vec::new();
+        let mut shown: Option<CaseOutcome> = None;
+        for _ in 0..times.max(1) {
+            let out = self.check(case)?;
+            kinds.push(out.verdict.kind.as_str().to_string());
+            if shown
+                .as_ref()
+                .is_none_or(|s| !s.verdict.kind.is_violation())
+            {
+                shown = Some(out);
+            }
+        }
+        Ok((kinds, shown.expect("ran at least once")))
+    }
+
     pub fn check(&mut self, case: &FuzzCase) -> Result<CaseOutcome, ExploreError> {
         let cuts = case
             .faults

@@ -5,8 +5,8 @@ use super::case::FuzzCase;
 use super::runner::CaseRunner;
 use crate::explore::ExploreError;
 use crate::oracle::VerdictKind;
+use crate::process::Interrupt;
 use proptest::strategy::ValueTree;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Shrinks `tree` (currently failing with `kind`) to a minimal case failing with `kind`.
 /// Stops early, keeping the smallest failing case so far, when `interrupted` is set.
@@ -15,14 +15,14 @@ pub fn shrink<T: ValueTree<Value = FuzzCase>>(
     kind: VerdictKind,
     cr: &mut CaseRunner,
     max_steps: u32,
-    interrupted: &AtomicBool,
+    interrupted: &Interrupt,
 ) -> Result<FuzzCase, ExploreError> {
     let mut best = tree.current();
     let mut steps = 0;
     if !tree.simplify() {
         return Ok(best);
     }
-    while steps < max_steps && !interrupted.load(Ordering::Relaxed) {
+    while steps < max_steps && !interrupted.is_set() {
         steps += 1;
         let candidate = tree.current();
         let same = cr.check(&candidate)?.verdict.kind == kind;
