@@ -26,5 +26,9 @@ missed = False
 for key, c in sorted(caught.items()):
     print(f"{key}: caught {c}/{n}")
     missed |= c < n
+for f in sorted(glob.glob(f"{out}/run-*.json")):
+    for u in json.load(open(f))["run"]["units"]:
+        if u["result"] != "caught":
+            print(f'  missed in {f.rsplit("/", 1)[-1]}: {u["scenario"]}:{u["strategy"]} {u["result"]}: {"; ".join(u["why"])[:300]}')
 sys.exit(1 if missed else 0)
 PY
