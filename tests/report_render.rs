@@ -47,6 +47,8 @@ fn result(
             Vec::new()
         },
         untouched_bytes: (kind == VerdictKind::Untouched).then_some(true),
+        remaining_zero: None,
+        last_steps: Vec::new(),
         kind: fault_kind,
         fault,
         fault_hit: hit,
@@ -115,7 +117,34 @@ fn fixed_report() -> Report {
                 kill.clone(),
                 true,
             ),
-            result("api-oneshot", 1, VerdictKind::Untouched, kill.clone(), true),
+            {
+                // The final step copied the last page, then its commit failed.
+                let mut r = result("api-oneshot", 1, VerdictKind::Untouched, kill.clone(), true);
+                r.remaining_zero = Some(harness::run::iteration::RemainingZero {
+                    step: 2,
+                    rc: 1290,
+                    copied: true,
+                });
+                r.last_steps = vec![
+                    harness::event::Event::Step {
+                        step: 1,
+                        rc: 0,
+                        remaining: 40,
+                        pagecount: 60,
+                        restarts: 0,
+                        done: false,
+                    },
+                    harness::event::Event::Step {
+                        step: 2,
+                        rc: 1290,
+                        remaining: 0,
+                        pagecount: 60,
+                        restarts: 0,
+                        done: false,
+                    },
+                ];
+                r
+            },
             result("copy-naive", 1, VerdictKind::Torn, delay.clone(), false),
             // Safe, no violation, but its kill-delay never landed before the claim: untested.
             result("api-step", 0, VerdictKind::Snapshot, delay.clone(), false),
@@ -158,6 +187,11 @@ fn counts_and_expectations() {
     );
     assert_eq!(r.source_commits, 3000);
     assert_eq!(r.strategies[0].verdicts["snapshot"], 1);
+    // An observation, not a planned fault: counted in faults_hit only.
+    assert_eq!(r.strategies[0].faults_hit["remaining-zero-window"], 1);
+    assert!(!r.strategies[0]
+        .faults_planned
+        .contains_key("remaining-zero-window"));
 }
 
 /// Tool and SQLite text (violation details with worker stderr and integrity_check output,

@@ -36,13 +36,17 @@ pub enum Event {
     },
     /// The backup worker read the source sequence number just before running its strategy.
     Start { k_start: u64 },
-    /// One `sqlite3_backup_step` call returned.
+    /// One `sqlite3_backup_step` call returned. `done` is the explicit end: the step returned
+    /// `SQLITE_DONE` (`remaining == 0` alone is not done: it is 0 before the first successful
+    /// step, and after a final step whose commit failed).
     Step {
         step: u64,
         rc: i32,
         remaining: i32,
         pagecount: i32,
         restarts: u64,
+        #[serde(default)]
+        done: bool,
     },
     /// A named phase of a strategy began (non-API strategies: "lock", "copy-db", "rename"...).
     Phase { name: String },

@@ -117,6 +117,7 @@ pub fn render(r: &Report) -> String {
             .faults_planned
             .iter()
             .map(|(k, p)| format!("{k} {}/{p}", s.faults_hit.get(k).copied().unwrap_or(0)))
+            .chain(super::observed(s).map(|(k, n)| format!("{k} {n}")))
             .collect();
         out.push_str(&format!(
             " {} | {} | {} |\n",
@@ -146,6 +147,7 @@ pub fn render(r: &Report) -> String {
             escape(&s.untested_because.join("; "))
         ));
     }
+    out.push_str(&remaining_zero(r));
     out.push_str(&matrix(r));
     out.push_str("\n## Destinations and checkpoints\n\n| strategy | destination file before -> after (header journal / page size) | untouched: same bytes / other bytes | restarts | checkpoints while backing up (busy) |\n|---|---|---|---|---|\n");
     for s in &r.strategies {
@@ -210,6 +212,53 @@ pub fn render(r: &Report) -> String {
                 code(&v.replay)
             ));
         }
+    }
+    out
+}
+
+/// Every iteration whose backup saw `remaining() == 0` from a step that did not return
+/// `SQLITE_DONE`: where (step, code, whether pages had been copied) and its last steps, each
+/// with the explicit `done` flag.
+fn remaining_zero(r: &Report) -> String {
+    let mut out = String::new();
+    for it in r.results.iter().filter(|it| it.remaining_zero.is_some()) {
+        if out.is_empty() {
+            out.push_str("\n## remaining() == 0 without SQLITE_DONE\n\n| strategy | iteration | fault | step | rc | pages copied | verdict | last steps (done flag) |\n|---|---|---|---|---|---|---|---|\n");
+        }
+        let z = it.remaining_zero.as_ref().expect("filtered");
+        let steps: Vec<String> = it
+            .last_steps
+            .iter()
+            .filter_map(|e| match e {
+                crate::event::Event::Step {
+                    step,
+                    rc,
+                    remaining,
+                    done,
+                    ..
+                } => Some(format!("#{step} rc={rc} remaining={remaining} done={done}")),
+                _ => None,
+            })
+            .collect();
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            escape(&it.strategy),
+            it.iteration,
+            escape(
+                &it.fault
+                    .as_ref()
+                    .map_or_else(|| "none".into(), |f| f.label())
+            ),
+            z.step,
+            z.rc,
+            if z.copied {
+                "yes"
+            } else {
+                "no (before the first page)"
+            },
+            it.verdict.kind.as_str(),
+            steps.join("; ")
+        ));
     }
     out
 }

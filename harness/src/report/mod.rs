@@ -326,6 +326,13 @@ pub fn check_output_dir(flag: &str, dir: &Path) -> Result<(), OutputPathError> {
         .map_err(|e| fail(format!("cannot write in the directory: {e}")))
 }
 
+/// Hits that no fault planned: observations such as `remaining-zero-window`.
+pub(crate) fn observed(s: &StrategyReport) -> impl Iterator<Item = (&String, &u64)> {
+    s.faults_hit
+        .iter()
+        .filter(|(k, _)| !s.faults_planned.contains_key(*k))
+}
+
 /// The exit code of a run whose report is written: `128 + signal` when a signal stopped it
 /// (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP), 2 when it stopped on an error (said on stderr), else
 /// 0 when every expectation was met and 1 when one was not.
@@ -432,6 +439,12 @@ fn summarize(
         *verdicts
             .entry(r.verdict.kind.as_str().to_string())
             .or_default() += 1;
+        // Observed, not planned: a step that saw remaining()==0 without SQLITE_DONE.
+        if r.remaining_zero.is_some() {
+            *faults_hit
+                .entry("remaining-zero-window".to_string())
+                .or_default() += 1;
+        }
         if let Some(key) = r.kind.map(|k| k.as_str()) {
             *faults_planned.entry(key.to_string()).or_default() += 1;
             if r.fault_hit {
@@ -464,7 +477,19 @@ fn summarize(
         .get(VerdictKind::Snapshot.as_str())
         .copied()
         .unwrap_or(0);
-    let untested_because = untested_reasons(&faults_planned, &faults_hit, snapshots, min_fault_hit);
+    // An entry SQLite must refuse is really tested without a snapshot; a snapshot is the
+    // answer changing.
+    let mut untested_because = untested_reasons(
+        &faults_planned,
+        &faults_hit,
+        if entry.refused { 1 } else { snapshots },
+        min_fault_hit,
+    );
+    if entry.refused && snapshots > 0 {
+        untested_because.push(format!(
+            "declared `refused`, but {snapshots} iterations ended in a snapshot"
+        ));
+    }
     let ids: Vec<&str> = rs
         .iter()
         .filter(|r| r.verdict.kind.is_violation())

@@ -58,6 +58,7 @@ pub fn render(report: &Report, max_replays: usize) -> String {
                 let hit = s.faults_hit.get(k).copied().unwrap_or(0);
                 format!("{k} {hit}/{planned}")
             })
+            .chain(super::observed(s).map(|(k, n)| format!("{k} {n}")))
             .collect();
         let hits = if hits.is_empty() {
             "-".to_string()

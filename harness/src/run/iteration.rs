@@ -25,6 +25,18 @@ pub struct CheckpointCount {
     pub busy: u64,
 }
 
+/// Where an iteration saw `sqlite3_backup_remaining() == 0` from a step that did not return
+/// `SQLITE_DONE`: the window in which "nothing remains" is not "done".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemainingZero {
+    /// The step's number and result code.
+    pub step: u64,
+    pub rc: i32,
+    /// Whether pages had been copied (`pagecount > 0`): after the last page, in the final
+    /// commit; or before the first successful step (`remaining` and `pagecount` still 0).
+    pub copied: bool,
+}
+
 /// Everything one iteration found.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct IterationResult {
@@ -67,6 +79,13 @@ pub struct IterationResult {
     /// Checkpoints by mode while the backup ran.
     #[serde(default)]
     pub checkpoints: BTreeMap<String, CheckpointCount>,
+    /// The first step that saw `remaining() == 0` without `SQLITE_DONE`, if one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remaining_zero: Option<RemainingZero>,
+    /// The last steps of the progress stream (with their `done` flags), kept when a step saw
+    /// `remaining() == 0` without `SQLITE_DONE`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub last_steps: Vec<Event>,
     pub last_event: Option<Event>,
 }
 
@@ -310,6 +329,12 @@ pub fn run_iteration(
         backup_ms,
         commits_during_backup,
         checkpoints,
+        last_steps: if seen.remaining_zero.is_some() {
+            seen.last_steps.iter().cloned().collect()
+        } else {
+            Vec::new()
+        },
+        remaining_zero: seen.remaining_zero,
         last_event: seen.last,
     })
 }
@@ -388,6 +413,8 @@ struct BackupSeen {
     fired: Vec<String>,
     fired_before_claim: bool,
     fired_after_claim: bool,
+    remaining_zero: Option<RemainingZero>,
+    last_steps: std::collections::VecDeque<Event>,
     last: Option<Event>,
 }
 
@@ -398,9 +425,27 @@ impl BackupSeen {
             Event::Start { k_start } => self.k_start = Some(*k_start),
             Event::End { k_end } => self.k_end = Some(*k_end),
             Event::Claim { claim } => self.claim = Some(claim.clone()),
-            Event::Step { step, restarts, .. } => {
+            Event::Step {
+                step,
+                restarts,
+                rc,
+                remaining,
+                pagecount,
+                done,
+            } => {
                 self.steps = *step;
                 self.restarts = *restarts;
+                if *remaining == 0 && !*done && self.remaining_zero.is_none() {
+                    self.remaining_zero = Some(RemainingZero {
+                        step: *step,
+                        rc: *rc,
+                        copied: *pagecount > 0,
+                    });
+                }
+                if self.last_steps.len() == 6 {
+                    self.last_steps.pop_front();
+                }
+                self.last_steps.push_back(ev.clone());
             }
             Event::Fired { what } => {
                 self.fired.push(what.clone());

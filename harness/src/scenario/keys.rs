@@ -15,6 +15,7 @@ const STORM_ONLY_STRATEGY_KEYS: &[&str] = &[
     "destination",
     "checkpointer",
     "matrix",
+    "refused",
     "unsafe_variants",
 ];
 

@@ -353,6 +353,11 @@ pub struct StrategyEntry {
     /// comment naming the mechanism.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unsafe_variants: Vec<String>,
+    /// SQLite refuses this backup (e.g. a page size change of a WAL destination): every
+    /// iteration must end in an error with the destination untouched; a snapshot means the
+    /// answer changed (and `untested` no longer asks for one).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub refused: bool,
     /// The matrix cell this entry is (`journal=off,sync=full`); set by the expansion, not a
     /// key of the file.
     #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
@@ -563,6 +568,7 @@ impl StrategyEntry {
             destination: None,
             matrix: None,
             unsafe_variants: Vec::new(),
+            refused: false,
             variant: None,
             params: StrategyParams::default(),
         }

@@ -51,6 +51,7 @@ impl Strategy for ApiOneshot {
                 remaining: bk.remaining(),
                 pagecount: bk.pagecount(),
                 restarts: 0,
+                done: rc == SQLITE_DONE,
             });
             if !is_retryable(rc) || started.elapsed() > busy_limit {
                 break rc;

@@ -185,6 +185,7 @@ impl Stepper {
             remaining,
             pagecount,
             restarts,
+            done: rc == SQLITE_DONE,
         });
         (rc, remaining)
     }
