@@ -371,18 +371,12 @@ fn cmd_gate(args: &GateArgs) -> Result<i32> {
     };
     let started = std::time::Instant::now();
     let interrupted = interrupt_flag();
-    let mut run = GateRun {
-        sqlite_version: rusqlite::version().to_string(),
+    let mut run = GateRun::new(
+        rusqlite::version().to_string(),
         shard,
         matrix,
-        planned: mine.iter().map(|u| u.key()).collect(),
-        units: Vec::new(),
-        figures: Vec::new(),
-        known_unchecked: Vec::new(),
-        duration_s: 0.0,
-        interrupted: false,
-        interrupted_by: None,
-    };
+        mine.iter().map(|u| u.key()).collect(),
+    );
     let total = mine.len();
     for (i, unit) in mine.iter().enumerate() {
         if interrupted.is_set() {

@@ -82,24 +82,58 @@ pub struct GateRun {
     pub interrupted_by: Option<crate::process::StopSignal>,
 }
 
+impl UnitResult {
+    /// A unit with no result yet.
+    pub fn new(scenario: &str, seed: u64, strategy: &str, expect: &str) -> UnitResult {
+        UnitResult {
+            scenario: scenario.to_string(),
+            seed,
+            strategy: strategy.to_string(),
+            expect: expect.to_string(),
+            result: String::new(),
+            why: Vec::new(),
+            violations: Vec::new(),
+            known_reproduced: Vec::new(),
+            known_missing: Vec::new(),
+            faults_planned: BTreeMap::new(),
+            faults_hit: BTreeMap::new(),
+            duration_s: 0.0,
+        }
+    }
+}
+
 impl GateRun {
-    /// Joins shard runs into one (units and figures in key order).
-    pub fn merge(runs: Vec<GateRun>) -> GateRun {
-        let mut out = GateRun {
-            sqlite_version: runs
-                .first()
-                .map(|r| r.sqlite_version.clone())
-                .unwrap_or_default(),
-            shard: None,
-            matrix: runs.first().map(|r| r.matrix.clone()).unwrap_or_default(),
-            planned: Vec::new(),
+    /// An empty run of `planned` units out of `matrix`.
+    pub fn new(
+        sqlite_version: String,
+        shard: Option<String>,
+        matrix: Vec<String>,
+        planned: Vec<String>,
+    ) -> GateRun {
+        GateRun {
+            sqlite_version,
+            shard,
+            matrix,
+            planned,
             units: Vec::new(),
             figures: Vec::new(),
             known_unchecked: Vec::new(),
             duration_s: 0.0,
             interrupted: false,
             interrupted_by: None,
-        };
+        }
+    }
+
+    /// Joins shard runs into one (units and figures in key order).
+    pub fn merge(runs: Vec<GateRun>) -> GateRun {
+        let mut out = GateRun::new(
+            runs.first()
+                .map(|r| r.sqlite_version.clone())
+                .unwrap_or_default(),
+            None,
+            runs.first().map(|r| r.matrix.clone()).unwrap_or_default(),
+            Vec::new(),
+        );
         for r in runs {
             out.planned.extend(r.planned);
             out.units.extend(r.units);

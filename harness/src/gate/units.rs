@@ -10,7 +10,6 @@ use super::{Figure, UnitResult};
 use crate::process::Interrupt;
 use crate::report::{untested_reasons, Outcome, Report};
 use crate::scenario::{Expect, Mode, Scenario};
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
@@ -145,23 +144,16 @@ pub fn run(unit: &Unit, interrupted: &Interrupt) -> UnitOutput {
             let started = Instant::now();
             let mut r = match run_scenario(spec, scenario, name, *seed, strategy, interrupted) {
                 Ok(r) => r,
-                Err(e) => UnitResult {
-                    scenario: name.clone(),
-                    seed: *seed,
-                    strategy: strategy.clone(),
-                    expect: scenario
+                Err(e) => {
+                    let expect = scenario
                         .strategy(strategy)
-                        .map(|e| e.expect.as_str().to_string())
-                        .unwrap_or_default(),
-                    result: "error".into(),
-                    why: vec![e],
-                    violations: Vec::new(),
-                    known_reproduced: Vec::new(),
-                    known_missing: Vec::new(),
-                    faults_planned: BTreeMap::new(),
-                    faults_hit: BTreeMap::new(),
-                    duration_s: 0.0,
-                },
+                        .map_or("", |e| e.expect.as_str());
+                    UnitResult {
+                        result: "error".into(),
+                        why: vec![e],
+                        ..UnitResult::new(name, *seed, strategy, expect)
+                    }
+                }
             };
             r.duration_s = (started.elapsed().as_secs_f64() * 10.0).round() / 10.0;
             UnitOutput::Result(Box::new(r))
@@ -181,20 +173,7 @@ fn run_scenario(
     s.seed = seed;
     s.select_strategies(strategy).map_err(|e| e.to_string())?;
     let entry = s.strategies[0].clone();
-    let mut out = UnitResult {
-        scenario: name.to_string(),
-        seed,
-        strategy: strategy.to_string(),
-        expect: entry.expect.as_str().to_string(),
-        result: String::new(),
-        why: Vec::new(),
-        violations: Vec::new(),
-        known_reproduced: Vec::new(),
-        known_missing: Vec::new(),
-        faults_planned: BTreeMap::new(),
-        faults_hit: BTreeMap::new(),
-        duration_s: 0.0,
-    };
+    let mut out = UnitResult::new(name, seed, strategy, entry.expect.as_str());
     if crate::strategy::external::is_external(&entry.name) {
         if let Err(e) = crate::strategy::external::check_program(&entry.name, &entry.params) {
             if spec.optional_tools {
