@@ -108,6 +108,18 @@ impl Runner {
         plan: FaultPlan,
         trace: bool,
     ) -> Result<RunOutcome, ExploreError> {
+        self.run_inner(strategy, params, r, plan, trace, None)
+    }
+
+    fn run_inner(
+        &mut self,
+        strategy: &str,
+        params: &StrategyParams,
+        r: &Reference,
+        plan: FaultPlan,
+        trace: bool,
+        cut_after: Option<vfs_faults::MetadataOrder>,
+    ) -> Result<RunOutcome, ExploreError> {
         let s = strategy::by_name(strategy)
             .ok_or_else(|| ExploreError::Setup(format!("unknown strategy `{strategy}`")))?;
         let t = Instant::now();
@@ -127,6 +139,13 @@ impl Runner {
             emit: &mut sink,
         };
         let claim = s.run(&mut ctx);
+        if let Some(metadata) = cut_after {
+            self.vfs.power_cut_now_with(
+                vfs_faults::PowerCutMode::InProcess,
+                vfs_faults::Unsynced::Revert,
+                metadata,
+            );
+        }
         let out = RunOutcome {
             claim,
             rule_hits: self.vfs.rule_hits(),
@@ -139,6 +158,34 @@ impl Runner {
         self.vfs.set_plan(FaultPlan::default());
         self.last.run_ms = t.elapsed().as_secs_f64() * 1e3;
         Ok(out)
+    }
+
+    /// Runs `strategy` with no fault, then cuts the power right after its claim, undoing
+    /// everything that was not made durable (the worst case without garbage, the same every
+    /// time: one point per trace must decide).
+    pub fn run_then_cut(
+        &mut self,
+        strategy: &str,
+        params: &StrategyParams,
+        r: &Reference,
+        seed: u64,
+        metadata: vfs_faults::MetadataOrder,
+    ) -> Result<RunOutcome, ExploreError> {
+        self.vfs.set_power_tracking(true);
+        let out = self.run_inner(
+            strategy,
+            params,
+            r,
+            FaultPlan {
+                seed,
+                rules: Vec::new(),
+            },
+            false,
+            Some(metadata),
+        );
+        self.vfs.set_power_tracking(false);
+        self.vfs.set_plan(FaultPlan::default());
+        out
     }
 
     /// The oracle on the scratch files (default VFS, nothing armed).

@@ -46,13 +46,13 @@ pub const POWER_CUT_NOT_MODELLED: &str = "power-cut: file writes bypass the VFS"
 /// (neither in `points_total` nor in `points_tested`) and the report says so.
 pub fn kinds_for(strategy: &str, kinds: &[PointKind]) -> (Vec<PointKind>, Vec<String>) {
     let through_vfs = crate::strategy::facts(strategy).is_some_and(|f| f.dest_through_vfs);
-    if through_vfs || !kinds.contains(&PointKind::PowerCut) {
+    if through_vfs || !kinds.iter().any(|k| k.is_power_cut()) {
         return (kinds.to_vec(), Vec::new());
     }
     let kept = kinds
         .iter()
         .copied()
-        .filter(|&k| k != PointKind::PowerCut)
+        .filter(|k| !k.is_power_cut())
         .collect();
     (kept, vec![POWER_CUT_NOT_MODELLED.to_string()])
 }
@@ -141,6 +141,23 @@ pub fn enumerate(trace: &[TraceEntry], kinds: &[PointKind]) -> Vec<CrashPoint> {
                 });
             }
         }
+    }
+    // One after-claim power cut per trace, named after its last operation.
+    if let (true, Some(last)) = (kinds.contains(&PointKind::PowerCutAfterClaim), trace.last()) {
+        let nth = out
+            .iter()
+            .rev()
+            .find(|p| p.index == last.index)
+            .map_or(1, |p| p.nth);
+        out.push(CrashPoint {
+            index: last.index,
+            op: last.op,
+            file: last.file,
+            role: last.role.clone(),
+            nth,
+            len: last.len,
+            kind: PointKind::PowerCutAfterClaim,
+        });
     }
     out
 }

@@ -15,7 +15,7 @@ pub fn replay(id: &PointId, scenario: &Scenario) -> Result<serde_json::Value, Ex
     let entry = scenario.strategy(&id.strategy).cloned().ok_or_else(|| {
         ExploreError::Setup(format!("strategy {} not in the scenario", id.strategy))
     })?;
-    let (kinds, not_modelled) = kinds_for(&entry.name, &PointKind::ALL);
+    let (kinds, not_modelled) = kinds_for(&entry.name, &PointKind::EVERY);
     if !kinds.contains(&id.kind) {
         return Err(ExploreError::Setup(format!(
             "{}: {} is not modelled ({})",
@@ -44,10 +44,10 @@ pub fn replay(id: &PointId, scenario: &Scenario) -> Result<serde_json::Value, Ex
     let out = ex.run_point(&entry.name, &entry.params, id.destination, &p, id.seed)?;
     // In-process points: the faulted run once more with tracing, for the operations around the
     // fault (same plan, same result: the sweep is deterministic).
-    let around: Vec<String> = if p.kind.needs_child() {
+    let around: Vec<String> = if p.kind.needs_child() || p.kind == PointKind::PowerCutAfterClaim {
         Vec::new()
     } else {
-        let pc = p.kind == PointKind::PowerCut;
+        let pc = p.kind.is_power_cut();
         let (_, run) = ex.run_inprocess(
             &entry.name,
             &entry.params,

@@ -141,7 +141,26 @@ impl Explorer {
                 verdict: out.verdict,
             });
         }
-        let pc = point.kind == PointKind::PowerCut;
+        if point.kind == PointKind::PowerCutAfterClaim {
+            // The claim was made before the cut: a success the cut undoes is false-success.
+            self.runner.materialize(&self.reference, d)?;
+            let seed = seed ^ point.index.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            let run = self.runner.run_then_cut(
+                strategy,
+                params,
+                &self.reference,
+                seed,
+                vfs_faults::MetadataOrder::Ordered,
+            )?;
+            let claim = Some(run.claim);
+            let verdict = self.runner.verify(&mut self.reference, d, claim.clone())?;
+            return Ok(PointOutcome {
+                hit: true,
+                claim,
+                verdict,
+            });
+        }
+        let pc = point.kind.is_power_cut();
         Ok(self
             .run_inprocess(strategy, params, d, point.plan(seed), pc, false)?
             .0)
@@ -278,7 +297,7 @@ fn sweep_combo(
         // And one faulted plan, twice: the in-process point in the middle.
         let inproc: Vec<&CrashPoint> = points.iter().filter(|p| !p.kind.needs_child()).collect();
         if let Some(p) = inproc.get(inproc.len() / 2) {
-            let pc = p.kind == PointKind::PowerCut;
+            let pc = p.kind.is_power_cut();
             let mut hashes = [0u64; 2];
             for h in &mut hashes {
                 let (_, run) =

@@ -28,9 +28,16 @@ pub enum PointKind {
     Full,
     Torn,
     Busy,
+    /// A power cut with each unsynced metadata change kept or reverted on its own (the POSIX
+    /// worst case), where `power-cut` keeps them in order (ext4 data=ordered, XFS).
+    PowerCutIndependent,
+    /// A power cut right after the strategy claimed (one point per trace, at its last
+    /// operation), undoing everything not durable: a claimed success must be durable.
+    PowerCutAfterClaim,
 }
 
 impl PointKind {
+    /// The kinds a sweep places by default (the power-cut variants are asked for by name).
     pub const ALL: [PointKind; 8] = [
         PointKind::KillBefore,
         PointKind::KillAfter,
@@ -52,11 +59,36 @@ impl PointKind {
             PointKind::Full => "full",
             PointKind::Torn => "torn",
             PointKind::Busy => "busy",
+            PointKind::PowerCutIndependent => "power-cut-independent",
+            PointKind::PowerCutAfterClaim => "power-cut-after-claim",
         }
     }
 
+    /// Every kind, the power-cut variants included.
+    pub const EVERY: [PointKind; 10] = [
+        PointKind::KillBefore,
+        PointKind::KillAfter,
+        PointKind::PowerCut,
+        PointKind::IoerrTransient,
+        PointKind::IoerrPersistent,
+        PointKind::Full,
+        PointKind::Torn,
+        PointKind::Busy,
+        PointKind::PowerCutIndependent,
+        PointKind::PowerCutAfterClaim,
+    ];
+
     pub fn parse(s: &str) -> Option<PointKind> {
-        PointKind::ALL.into_iter().find(|k| k.as_str() == s)
+        PointKind::EVERY.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// Whether the kind is a power cut (its state is judged as a dead process; it is not
+    /// modelled for strategies whose writes bypass the VFS).
+    pub fn is_power_cut(self) -> bool {
+        matches!(
+            self,
+            PointKind::PowerCut | PointKind::PowerCutIndependent | PointKind::PowerCutAfterClaim
+        )
     }
 
     /// The `faults_hit` key: `kill`, `power-cut`, `ioerr-transient`, ...
@@ -96,6 +128,16 @@ impl PointKind {
                 keep_bytes: (len.unwrap_or(0).max(0) / 2) as u64,
             },
             PointKind::Busy => FaultAction::Busy,
+            PointKind::PowerCutIndependent | PointKind::PowerCutAfterClaim => {
+                FaultAction::PowerCut {
+                    unsynced: Unsynced::Random,
+                    metadata: if self == PointKind::PowerCutIndependent {
+                        MetadataOrder::Independent
+                    } else {
+                        MetadataOrder::Ordered
+                    },
+                }
+            }
         }
     }
 }
@@ -126,7 +168,7 @@ pub fn ioerr_code(op: OpKind) -> Option<ErrorCode> {
 pub fn applicable(op: OpKind, role: Option<&str>) -> Vec<PointKind> {
     let mut out = vec![PointKind::KillBefore, PointKind::KillAfter];
     if returns_code(op) {
-        out.push(PointKind::PowerCut);
+        out.extend([PointKind::PowerCut, PointKind::PowerCutIndependent]);
     }
     if ioerr_code(op).is_some() {
         out.extend([PointKind::IoerrTransient, PointKind::IoerrPersistent]);
