@@ -290,4 +290,34 @@ mod tests {
         assert_eq!((back.index, back.kind), (41, PointKind::KillAfter));
         assert!(parse_replay_id("wal-storm:1:api-step:3").is_none());
     }
+
+    #[test]
+    fn the_after_claim_cut_is_one_point_at_the_end_and_power_cuts_need_the_vfs() {
+        let t = vec![
+            entry(0, OpKind::Write, FileKind::MainDb, Some("destination")),
+            entry(1, OpKind::Sync, FileKind::MainDb, Some("destination")),
+        ];
+        let pts = enumerate(
+            &t,
+            &[
+                PointKind::PowerCutIndependent,
+                PointKind::PowerCutAfterClaim,
+            ],
+        );
+        let kinds: Vec<(u64, PointKind)> = pts.iter().map(|p| (p.index, p.kind)).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                (0, PointKind::PowerCutIndependent),
+                (1, PointKind::PowerCutIndependent),
+                (1, PointKind::PowerCutAfterClaim)
+            ]
+        );
+        let (k, notes) = kinds_for("copy-locked", &PointKind::EVERY);
+        assert!(k.iter().all(|k| !k.is_power_cut()), "{k:?}");
+        assert_eq!(notes.len(), 1);
+        for k in PointKind::EVERY {
+            assert_eq!(PointKind::parse(k.as_str()), Some(k));
+        }
+    }
 }
