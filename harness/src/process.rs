@@ -14,6 +14,17 @@ pub const PARENT_PID_ENV: &str = "HARNESS_PARENT_PID";
 /// The exit code of a worker that found its parent already gone when it started.
 pub const PARENT_GONE_EXIT: i32 = 3;
 
+/// The executable to re-run for a worker. On Linux `/proc/self/exe`: it names the running
+/// binary even after a rebuild replaced the file on disk (the path `current_exe` gives then
+/// no longer exists, and every spawn of a long run would fail).
+pub fn self_exe() -> std::io::Result<std::path::PathBuf> {
+    let proc_self = std::path::Path::new("/proc/self/exe");
+    if proc_self.exists() {
+        return Ok(proc_self.to_path_buf());
+    }
+    std::env::current_exe()
+}
+
 /// Makes the calling process die with its parent, so no worker outlives a run.
 ///
 /// The death signal covers a parent that dies after it is set. A parent that died before,

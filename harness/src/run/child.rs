@@ -44,7 +44,7 @@ pub struct Child {
 }
 
 impl Child {
-    /// Spawns `current_exe worker <args>` with `env`, stderr to `stderr_path`, stdout read
+    /// Spawns `<this executable> worker <args>` with `env`, stderr to `stderr_path`, stdout read
     /// line by line into `tx`.
     pub fn spawn(
         tag: Tag,
@@ -53,7 +53,7 @@ impl Child {
         stderr_path: &Path,
         tx: Sender<Message>,
     ) -> std::io::Result<Child> {
-        let exe = std::env::current_exe()?;
+        let exe = crate::process::self_exe()?;
         let stderr = std::fs::File::create(stderr_path)?;
         let mut cmd = Command::new(exe);
         cmd.arg("worker")

@@ -169,7 +169,7 @@ impl Strategy for External {
         let program = ctx.params.command[0].clone();
         common::phase(ctx, "external");
         // Through our own executable, which dies with this worker and then becomes the tool.
-        let launcher = match std::env::current_exe() {
+        let launcher = match crate::process::self_exe() {
             Ok(exe) => exe,
             Err(e) => return error(name, format!("locating the harness executable: {e}")),
         };
