@@ -217,3 +217,21 @@ fn unwritable_output_paths_exit_2_before_the_run() {
         );
     }
 }
+
+#[test]
+fn an_unusable_harness_tmpdir_exits_2_instead_of_falling_back() {
+    for bad in ["/nonexistent/harness-tmp", "/proc/version"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_sqlite-backup-harness"))
+            .args(["scenario", "same-conn", "--iterations", "1"])
+            .env("HARNESS_TMPDIR", bad)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {err}");
+        let line = one_line(&err);
+        assert!(
+            line.contains("HARNESS_TMPDIR") && line.contains(bad),
+            "{line}"
+        );
+    }
+}

@@ -16,6 +16,7 @@ fn unit(strategy: &str, expect: &str, result: &str, violations: &[&str]) -> Unit
         result: result.into(),
         why: Vec::new(),
         violations: violations.iter().map(|v| v.to_string()).collect(),
+        caught: !violations.is_empty(),
         known_reproduced: Vec::new(),
         known_missing: Vec::new(),
         faults_planned: [("kill-delay".to_string(), 2), ("busy".to_string(), 1)]

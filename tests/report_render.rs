@@ -300,3 +300,36 @@ fn crash_points_and_fuzz_markdown_escape_tool_and_sqlite_text() {
     .unwrap();
     check(&crash.markdown());
 }
+
+/// A control is caught only by the violation kinds that name its mechanism: the same run with
+/// `caught_as` naming another kind leaves copy-naive not caught.
+#[test]
+fn a_control_caught_by_the_wrong_kind_is_not_caught() {
+    use harness::report::Outcome;
+    let run_with = |caught_as: &str| {
+        let scenario = Scenario::parse(
+            &format!(
+                "name = \"fixed\"\nseed = 3\niterations = 2\n\
+                 [[strategy]]\nname = \"copy-naive\"\nexpect = \"unsafe\"\n\
+                 faults = [\"kill-after-event\"]\ncaught_as = {caught_as}\n"
+            ),
+            Path::new("fixed.toml"),
+        )
+        .unwrap();
+        let run = RunResult {
+            scenario,
+            duration_s: 1.0,
+            sqlite_version: "3.test".into(),
+            standalone_commits_per_s: 0.0,
+            results: vec![
+                result("copy-naive", 0, VerdictKind::OutOfWindow, None, false),
+                result("copy-naive", 1, VerdictKind::Torn, None, false),
+            ],
+            interrupted: None,
+            error: None,
+        };
+        Report::build(&run).strategies[0].result
+    };
+    assert_eq!(run_with("[\"out-of-window\", \"torn\"]"), Outcome::Caught);
+    assert_eq!(run_with("[\"source-damaged\"]"), Outcome::NotCaught);
+}

@@ -59,7 +59,7 @@ pub fn judge(run: &GateRun, baseline: &Baseline) -> Judgement {
             .scenarios
             .get(&u.scenario)
             .and_then(|s| s.expect.get(&u.strategy));
-        let caught = !u.violations.is_empty() || !u.known_reproduced.is_empty();
+        let caught = u.caught;
         let failure = match (u.result.as_str(), expect.map(String::as_str)) {
             ("error", _) => Some(format!("could not run: {}", u.why.join("; "))),
             (_, None) => Some(format!(

@@ -40,6 +40,10 @@ pub struct UnitResult {
     /// Violations that are not known findings, with their replay commands.
     #[serde(default)]
     pub violations: Vec<String>,
+    /// Whether a violation of a kind that names the control's mechanism showed (its
+    /// `caught_as`; any kind when it has none), known findings included.
+    #[serde(default)]
+    pub caught: bool,
     #[serde(default)]
     pub known_reproduced: Vec<String>,
     #[serde(default)]
@@ -93,6 +97,7 @@ impl UnitResult {
             result: String::new(),
             why: Vec::new(),
             violations: Vec::new(),
+            caught: false,
             known_reproduced: Vec::new(),
             known_missing: Vec::new(),
             faults_planned: BTreeMap::new(),

@@ -224,6 +224,10 @@ fn run_scenario(
                 .filter(|v| !v.known)
                 .map(|v| format!("{}: {}", v.kind.as_str(), v.replay))
                 .collect();
+            out.caught = sr
+                .violations
+                .iter()
+                .any(|v| entry.caught_as.is_empty() || entry.caught_as.contains(&v.kind));
             out.known_reproduced = sr.known_reproduced;
             out.known_missing = sr.known_missing;
             out.faults_planned = sr.faults_planned;
@@ -262,6 +266,7 @@ fn run_scenario(
                 .iter()
                 .map(|c| c.violations.len())
                 .sum::<usize>();
+            out.caught = all > 0;
             out.why = untested_reasons(
                 &out.faults_planned,
                 &out.faults_hit,
@@ -336,6 +341,7 @@ fn run_scenario(
                 .take(20)
                 .map(|v| format!("{}: {}", v.kind.as_str(), v.replay))
                 .collect();
+            out.caught = !fr.violations.is_empty();
             out.known_reproduced = kc.reproduced;
             out.known_missing = kc.missing;
         }

@@ -502,6 +502,24 @@ fn summarize(
     let kc = known::check(&scenario.known, scenario.seed, entry.id(), ran, &ids);
     let counted = match entry.expect {
         Expect::Safe => kc.unexpected,
+        // A control counts as caught only by the violation kinds that name its mechanism.
+        Expect::Unsafe if !entry.caught_as.is_empty() => {
+            let wrong: Vec<&str> = violations
+                .iter()
+                .filter(|v| !entry.caught_as.contains(&v.kind))
+                .map(|v| v.kind.as_str())
+                .collect();
+            if !wrong.is_empty() {
+                untested_because.push(format!(
+                    "violations of kinds the control does not expect: {}",
+                    wrong.join(", ")
+                ));
+            }
+            violations
+                .iter()
+                .filter(|v| entry.caught_as.contains(&v.kind))
+                .count()
+        }
         _ => violations.len(),
     };
     let result = Outcome::judge(entry.expect, counted, &untested_because, &kc.missing);

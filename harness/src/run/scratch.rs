@@ -34,9 +34,20 @@ pub fn scratch_dir(purpose: &str) -> std::io::Result<tempfile::TempDir> {
     let prefix = format!("{PREFIX}{}-{purpose}", std::process::id());
     let mut builder = tempfile::Builder::new();
     builder.prefix(&prefix);
-    match root {
-        Some(root) => builder.tempdir_in(root).or_else(|_| builder.tempdir()),
-        None => builder.tempdir(),
+    match (root, std::env::var_os("HARNESS_TMPDIR")) {
+        // Asked for by name: use it or say why not (a silent fallback would put gigabytes of
+        // scratch files where the user did not want them).
+        (Some(root), Some(_)) => builder.tempdir_in(&root).map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!(
+                    "HARNESS_TMPDIR={}: cannot create a scratch dir there: {e}",
+                    root.display()
+                ),
+            )
+        }),
+        (Some(root), None) => builder.tempdir_in(root).or_else(|_| builder.tempdir()),
+        (None, _) => builder.tempdir(),
     }
 }
 

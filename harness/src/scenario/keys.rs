@@ -16,6 +16,7 @@ const STORM_ONLY_STRATEGY_KEYS: &[&str] = &[
     "checkpointer",
     "matrix",
     "refused",
+    "caught_as",
     "unsafe_variants",
 ];
 

@@ -358,6 +358,11 @@ pub struct StrategyEntry {
     /// answer changed (and `untested` no longer asks for one).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub refused: bool,
+    /// For `unsafe` controls: the violation kinds that catch it (`["out-of-window", "torn",
+    /// "corrupt"]`). A violation of another kind (say `source-damaged` from a shifted model)
+    /// does not count as caught. Empty: any violation.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub caught_as: Vec<crate::oracle::VerdictKind>,
     /// The matrix cell this entry is (`journal=off,sync=full`); set by the expansion, not a
     /// key of the file.
     #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
@@ -569,6 +574,7 @@ impl StrategyEntry {
             matrix: None,
             unsafe_variants: Vec::new(),
             refused: false,
+            caught_as: Vec::new(),
             variant: None,
             params: StrategyParams::default(),
         }
