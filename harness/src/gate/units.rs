@@ -10,6 +10,7 @@ use super::{Figure, UnitResult};
 use crate::process::Interrupt;
 use crate::report::{untested_reasons, Outcome, Report};
 use crate::scenario::{Expect, Mode, Scenario};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
@@ -270,6 +271,7 @@ fn run_scenario(
             out.why = untested_reasons(
                 &out.faults_planned,
                 &out.faults_hit,
+                &BTreeMap::new(),
                 1,
                 s.faults.min_fault_hit,
             );

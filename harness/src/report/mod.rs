@@ -100,15 +100,30 @@ impl Outcome {
 pub fn untested_reasons(
     planned: &BTreeMap<String, u64>,
     hit: &BTreeMap<String, u64>,
+    stalled: &BTreeMap<String, u64>,
     snapshots: u64,
     min_fault_hit: f64,
 ) -> Vec<String> {
     let mut out = Vec::new();
     for (kind, &p) in planned {
         let h = hit.get(kind).copied().unwrap_or(0);
-        if p > 0 && (h as f64) < min_fault_hit * p as f64 {
+        // An iteration whose backup stalled (livelock: allowed, reported) before its fault
+        // could fire tested the stall, not the fault: it is left out of the hit rate, and a
+        // kind whose every iteration stalled is untested.
+        let st = stalled.get(kind).copied().unwrap_or(0);
+        let reachable = p.saturating_sub(st);
+        if p > 0 && reachable == 0 {
             out.push(format!(
-                "{kind} fired in {h} of {p} iterations (min_fault_hit {min_fault_hit})"
+                "{kind}: every one of its {p} iterations stalled before it could fire"
+            ));
+        } else if p > 0 && (h as f64) < min_fault_hit * reachable as f64 {
+            out.push(format!(
+                "{kind} fired in {h} of {reachable} iterations (min_fault_hit {min_fault_hit}{})",
+                if st > 0 {
+                    format!("; {st} more stalled first")
+                } else {
+                    String::new()
+                }
             ));
         }
     }
@@ -135,6 +150,9 @@ pub struct StrategyReport {
     pub faults_hit: BTreeMap<String, u64>,
     /// Faults that were planned, by kind; planned but not hit tested nothing.
     pub faults_planned: BTreeMap<String, u64>,
+    /// Planned faults whose iteration stalled before they could fire, by kind.
+    #[serde(default)]
+    pub faults_stalled: BTreeMap<String, u64>,
     pub violations: Vec<ViolationRef>,
     /// Largest and median `k_end - k` over snapshot verdicts.
     pub lag_max: Option<u64>,
@@ -432,6 +450,7 @@ fn summarize(
         .collect();
     let mut faults_hit = BTreeMap::new();
     let mut faults_planned = BTreeMap::new();
+    let mut faults_stalled: BTreeMap<String, u64> = BTreeMap::new();
     let mut violations = Vec::new();
     let mut lags = Vec::new();
     let mut times: Vec<u64> = rs.iter().map(|r| r.backup_ms).collect();
@@ -449,6 +468,8 @@ fn summarize(
             *faults_planned.entry(key.to_string()).or_default() += 1;
             if r.fault_hit {
                 *faults_hit.entry(key.to_string()).or_default() += 1;
+            } else if r.verdict.kind == VerdictKind::Stall {
+                *faults_stalled.entry(key.to_string()).or_default() += 1;
             }
         }
         if let Some(lag) = r.verdict.lag {
@@ -482,6 +503,7 @@ fn summarize(
     let mut untested_because = untested_reasons(
         &faults_planned,
         &faults_hit,
+        &faults_stalled,
         if entry.refused { 1 } else { snapshots },
         min_fault_hit,
     );
@@ -532,6 +554,7 @@ fn summarize(
         verdicts,
         faults_hit,
         faults_planned,
+        faults_stalled,
         violations,
         lag_max: lags.last().copied(),
         lag_median: lags.get(lags.len() / 2).copied(),
@@ -631,12 +654,23 @@ mod tests {
         let mut hit: BTreeMap<String, u64> = [("kill-delay".to_string(), 2), ("busy".into(), 2)]
             .into_iter()
             .collect();
-        assert!(untested_reasons(&planned, &hit, 3, 0.5).is_empty());
+        let none = BTreeMap::new();
+        assert!(untested_reasons(&planned, &hit, &none, 3, 0.5).is_empty());
         hit.insert("kill-delay".into(), 1);
-        let why = untested_reasons(&planned, &hit, 3, 0.5);
+        let why = untested_reasons(&planned, &hit, &none, 3, 0.5);
         assert_eq!(why.len(), 1);
         assert!(why[0].starts_with("kill-delay fired in 1 of 4"), "{why:?}");
-        let why = untested_reasons(&planned, &BTreeMap::new(), 0, 0.0);
+        // Iterations that stalled before the fault are left out of the rate, not counted as
+        // hits: 1 hit of 2 reachable passes, and a kind that always stalled is untested.
+        let stalled: BTreeMap<String, u64> = [("kill-delay".to_string(), 2)].into_iter().collect();
+        assert!(untested_reasons(&planned, &hit, &stalled, 3, 0.5).is_empty());
+        let all: BTreeMap<String, u64> = [("busy".to_string(), 2)].into_iter().collect();
+        let why2 = untested_reasons(&planned, &hit, &all, 3, 0.5);
+        assert!(
+            why2.iter().any(|w| w.starts_with("busy: every one")),
+            "{why2:?}"
+        );
+        let why = untested_reasons(&planned, &BTreeMap::new(), &none, 0, 0.0);
         assert_eq!(why.len(), 1, "{why:?}");
         assert_eq!(
             Outcome::judge(Expect::Safe, 0, &why, &[]),
