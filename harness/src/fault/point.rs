@@ -37,17 +37,17 @@ pub enum PointKind {
 }
 
 impl PointKind {
-    /// The kinds a sweep places by default (the power-cut variants are asked for by name).
-    pub const ALL: [PointKind; 8] = [
-        PointKind::KillBefore,
-        PointKind::KillAfter,
-        PointKind::PowerCut,
-        PointKind::IoerrTransient,
-        PointKind::IoerrPersistent,
-        PointKind::Full,
-        PointKind::Torn,
-        PointKind::Busy,
-    ];
+    /// The kinds a sweep places by default (the power-cut variants are asked for by name):
+    /// the first eight of [`PointKind::EVERY`].
+    pub const ALL: [PointKind; 8] = {
+        let mut out = [PointKind::KillBefore; 8];
+        let mut i = 0;
+        while i < out.len() {
+            out[i] = PointKind::EVERY[i];
+            i += 1;
+        }
+        out
+    };
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -209,5 +209,10 @@ mod tests {
         for k in PointKind::ALL {
             assert_eq!(PointKind::parse(k.as_str()), Some(k));
         }
+        assert_eq!(PointKind::ALL[..], PointKind::EVERY[..8]);
+        assert!(!PointKind::ALL.iter().any(|k| matches!(
+            k,
+            PointKind::PowerCutIndependent | PointKind::PowerCutAfterClaim
+        )));
     }
 }
