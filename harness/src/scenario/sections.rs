@@ -218,16 +218,6 @@ impl DestinationChoice {
         }
     }
 
-    /// Whether the destination is a WAL-mode database before the backup.
-    pub fn is_wal(self) -> bool {
-        matches!(
-            self,
-            DestinationChoice::ExistingWal
-                | DestinationChoice::ConflictingWal
-                | DestinationChoice::EmptyWal
-        )
-    }
-
     pub fn as_str(self) -> &'static str {
         match self {
             DestinationChoice::Fresh => "fresh",
