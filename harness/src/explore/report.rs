@@ -74,6 +74,12 @@ pub struct ComboReport {
     /// Operations in the fault-free trace, and its hash.
     pub trace_len: u64,
     pub trace_hash: String,
+    /// The part of the trace faults were placed in (`all`, `final-commit`), and the index of
+    /// its first operation.
+    #[serde(default = "window_all")]
+    pub window: String,
+    #[serde(default)]
+    pub window_start: u64,
     /// Trace length × applicable kinds (see `explore::points`), kinds in `not_modelled` left out.
     pub points_total: u64,
     /// Points covered: run, or (kill points with `dedup_kills`) proven to leave the same files
@@ -111,6 +117,10 @@ pub struct ComboReport {
     pub not_hit: Vec<String>,
     pub expectation_met: bool,
     pub duration_s: f64,
+}
+
+fn window_all() -> String {
+    "all".into()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -193,6 +203,17 @@ impl CrashReport {
             ));
         }
         for c in &self.strategies {
+            if c.window != "all" {
+                out.push_str(&format!(
+                    "  {} {}: {} window: ops {}..{} of the trace ({} ops)\n",
+                    c.name,
+                    c.destination,
+                    c.window,
+                    c.window_start,
+                    c.trace_len,
+                    c.trace_len.saturating_sub(c.window_start)
+                ));
+            }
             for n in &c.not_modelled {
                 out.push_str(&format!(
                     "  {} {}: not modelled: {n}\n",

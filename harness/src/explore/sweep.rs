@@ -216,7 +216,9 @@ fn sweep_combo(
     let trace = traced.trace.clone();
     // Power cuts are left out where the VFS cannot see the strategy's writes (not modelled).
     let (kinds, not_modelled) = kinds_for(name, &scenario.crash.kinds[..]);
+    let window_start = scenario.crash.window.start(&trace);
     let mut points = enumerate(&trace, &kinds);
+    points.retain(|p| p.index >= window_start);
     let points_total = points.len() as u64;
     if let Some(n) = opts.sample.filter(|&n| (n as usize) < points.len()) {
         let mut rng = ChaCha8Rng::seed_from_u64(sample_seed(scenario.seed, name, d));
@@ -371,6 +373,8 @@ fn sweep_combo(
         expect: entry.expect,
         trace_len: trace.len() as u64,
         trace_hash: format!("{:016x}", traced.trace_hash),
+        window: scenario.crash.window.as_str().to_string(),
+        window_start,
         points_total,
         points_tested: results.len() as u64,
         inprocess_states,

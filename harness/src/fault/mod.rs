@@ -23,7 +23,7 @@ pub mod point;
 pub use action::FaultAction;
 pub use kind::{DrawContext, FaultKind};
 pub use placement::{Fault, OpFault, OpSite, Placement};
-pub use point::PointKind;
+pub use point::{CrashWindow, PointKind};
 
 /// The role the backup worker gives the destination path in its fault VFS.
 pub const DEST_ROLE: &str = "destination";

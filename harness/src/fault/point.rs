@@ -16,6 +16,48 @@ use super::DEST_ROLE;
 use serde::{Deserialize, Serialize};
 use vfs_faults::{ErrorCode, KillWhen, MetadataOrder, OpKind, Unsynced};
 
+/// Which operations of the fault-free trace a sweep places its faults at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CrashWindow {
+    /// Every operation.
+    #[default]
+    All,
+    /// The final commit: every operation after the backup's last read of source content
+    /// (the source's database file or WAL). Everything has been copied by then, so
+    /// `sqlite3_backup_remaining()` is 0, and what remains is the destination's commit (and
+    /// the unlocks, closes and truncation around it): the `remaining()==0` but not
+    /// `SQLITE_DONE` window, swept operation by operation.
+    FinalCommit,
+}
+
+impl CrashWindow {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CrashWindow::All => "all",
+            CrashWindow::FinalCommit => "final-commit",
+        }
+    }
+
+    /// The trace index the window starts at (points at lower indexes are left out). The
+    /// occurrence numbers of the points inside still count from the start of the trace.
+    pub fn start(self, trace: &[vfs_faults::TraceEntry]) -> u64 {
+        match self {
+            CrashWindow::All => 0,
+            CrashWindow::FinalCommit => trace
+                .iter()
+                .filter(|e| {
+                    e.op == OpKind::Read
+                        && e.role.as_deref() == Some(super::SOURCE_ROLE)
+                        && matches!(e.file, vfs_faults::FileKind::MainDb | vfs_faults::FileKind::Wal)
+                })
+                .map(|e| e.index + 1)
+                .max()
+                .unwrap_or(0),
+        }
+    }
+}
+
 /// A fault kind of the sweep.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -185,6 +227,33 @@ pub fn applicable(op: OpKind, role: Option<&str>) -> Vec<PointKind> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use vfs_faults::{FileKind, TraceEntry};
+
+    #[test]
+    fn the_final_commit_window_starts_after_the_last_source_content_read() {
+        let e = |index, op, file, role: &str| TraceEntry {
+            index,
+            op,
+            file,
+            role: Some(role.to_string()),
+            path: None,
+            offset: None,
+            len: None,
+            rc: 0,
+        };
+        let t = vec![
+            e(0, OpKind::Read, FileKind::MainDb, "source"),
+            e(1, OpKind::Write, FileKind::MainJournal, DEST_ROLE),
+            e(2, OpKind::Read, FileKind::Wal, "source"),
+            e(3, OpKind::Read, FileKind::MainDb, DEST_ROLE),
+            e(4, OpKind::Unlock, FileKind::MainDb, "source"),
+            e(5, OpKind::Sync, FileKind::MainJournal, DEST_ROLE),
+        ];
+        assert_eq!(CrashWindow::FinalCommit.start(&t), 3);
+        assert_eq!(CrashWindow::All.start(&t), 0);
+        // No source read at all (a copy through std::fs): the whole trace.
+        assert_eq!(CrashWindow::FinalCommit.start(&t[3..]), 0);
+    }
 
     #[test]
     fn busy_only_on_destination_syncs_and_locks() {

@@ -1,7 +1,7 @@
 //! The sections of a scenario file (`[source]`, `[workload]`, `[faults]`, `[[strategy]]`, ...)
 //! and the names they use, with their defaults. `mod.rs` assembles and validates them.
 
-use crate::fault::PointKind;
+use crate::fault::{CrashWindow, PointKind};
 use crate::strategy::{StrategyParams, Synchronous};
 use crate::workload::{CheckpointMode, DestContent, DestinationSetup, JournalMode, WorkloadSpec};
 use serde::{Deserialize, Serialize};
@@ -256,6 +256,9 @@ pub struct CrashSection {
     pub dedup_kills: bool,
     /// Backup worker processes run at once for kill points.
     pub kill_parallel: u32,
+    /// Where in the trace faults are placed: `all` (default) or `final-commit` (after the
+    /// last read of source content: the `remaining()==0` window).
+    pub window: CrashWindow,
 }
 
 impl Default for CrashSection {
@@ -268,6 +271,7 @@ impl Default for CrashSection {
             kinds: PointKind::ALL.to_vec(),
             dedup_kills: true,
             kill_parallel: 2,
+            window: CrashWindow::All,
         }
     }
 }
