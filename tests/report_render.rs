@@ -76,6 +76,8 @@ fn result(
             .into_iter()
             .collect(),
         last_event: None,
+        stall: None,
+        recovery: None,
     }
 }
 

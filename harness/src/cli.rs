@@ -189,6 +189,17 @@ pub enum WorkerCommand {
         /// Seed of the fault VFS's generator (power-cut outcomes).
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Report the VFS's last operation every this many ms (for stall diagnoses).
+        #[arg(long)]
+        monitor_ms: Option<u64>,
+    },
+    /// Takes a lock on a database and holds it until killed (`dest-write`, `dest-read`,
+    /// `source-write`).
+    Blocker {
+        #[arg(long)]
+        db: PathBuf,
+        #[arg(long)]
+        hold: String,
     },
     /// `exec-tool -- PROG ARGS...`: becomes PROG (same pid), dying with the process that
     /// started it; how `external:<label>` strategies start their tool.
@@ -808,6 +819,7 @@ fn cmd_worker(role: WorkerCommand) -> Result<()> {
             params,
             fault,
             seed,
+            monitor_ms,
         } => {
             let params: StrategyParams =
                 serde_json::from_str(&params).context("worker --params")?;
@@ -824,7 +836,13 @@ fn cmd_worker(role: WorkerCommand) -> Result<()> {
                 &params,
                 fault.as_ref(),
                 seed,
+                monitor_ms,
             )
+        }
+        WorkerCommand::Blocker { db, hold } => {
+            let what = crate::workload::Blocker::parse(&hold)
+                .ok_or_else(|| anyhow!("worker blocker --hold: unknown lock `{hold}`"))?;
+            run::worker::blocker(&db, what)
         }
         WorkerCommand::ExecTool { argv } => run::worker::exec_tool(&argv),
     }

@@ -60,6 +60,12 @@ pub enum Event {
     Claim { claim: Claim },
     /// The backup worker read the source sequence number after its strategy returned.
     End { k_end: u64 },
+    /// A blocker took its lock (`what`: `dest-write`, `dest-read`, `source-write`) and holds it.
+    Holding { what: String },
+    /// The backup worker's fault VFS, sampled while it runs (with `--monitor-ms`): the
+    /// operation it saw last and how many it saw. Not progress: what a stalled worker was
+    /// last doing.
+    Vfs { last_op: String, ops: u64 },
     /// The worker's fault VFS statistics, sent once before it exits normally.
     Faults {
         rule_hits: Vec<vfs_faults::RuleHits>,

@@ -147,6 +147,8 @@ pub(crate) struct Shared {
     exit: ExitFn,
     marker_file: Mutex<Option<std::fs::File>>,
     epoch: AtomicU64,
+    /// The last operation counted: `1 + counter index` (0: none yet).
+    last: AtomicU32,
 }
 
 impl Shared {
@@ -185,6 +187,7 @@ impl Shared {
             exit,
             marker_file: Mutex::new(None),
             epoch: AtomicU64::new(0),
+            last: AtomicU32::new(0),
         };
         s.rearm();
         s
@@ -207,7 +210,25 @@ impl Shared {
 
     #[inline]
     pub(crate) fn count(&self, op: OpKind, kind: FileKind) {
-        self.counters[op as usize * FILE_KINDS + kind as usize].fetch_add(1, Relaxed);
+        let i = op as usize * FILE_KINDS + kind as usize;
+        self.counters[i].fetch_add(1, Relaxed);
+        self.last.store(i as u32 + 1, Relaxed);
+    }
+
+    /// The operation counted last (on any thread), and the number of operations so far.
+    pub(crate) fn last_op(&self) -> (Option<(OpKind, FileKind)>, u64) {
+        let total = self.counters.iter().map(|c| c.load(Relaxed)).sum();
+        let last = match self.last.load(Relaxed) {
+            0 => None,
+            i => {
+                let i = i as usize - 1;
+                Some((
+                    ALL_OPS[i / FILE_KINDS],
+                    classify::ALL_FILE_KINDS[i % FILE_KINDS],
+                ))
+            }
+        };
+        (last, total)
     }
 
     pub(crate) fn counter_table(&self) -> Vec<(OpKind, FileKind, u64)> {

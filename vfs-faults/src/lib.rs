@@ -316,6 +316,12 @@ impl FaultVfs {
         c
     }
 
+    /// The operation this instance saw last (on any thread), and how many it saw in all:
+    /// what a process that stopped making progress was last doing.
+    pub fn last_op(&self) -> (Option<(OpKind, FileKind)>, u64) {
+        self.shared.last_op()
+    }
+
     pub fn rule_hits(&self) -> Vec<RuleHits> {
         self.shared.rule_hits()
     }

@@ -26,6 +26,24 @@ fn passthrough_rollback_counts_and_classifies() {
 }
 
 #[test]
+fn last_op_names_what_the_connection_did_last() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("l.db");
+    let v = vfs("lastop", FaultPlan::default());
+    assert_eq!(v.last_op(), (None, 0));
+    let c = open(&db, &v).unwrap();
+    c.execute_batch("PRAGMA journal_mode=DELETE; CREATE TABLE t(x);")
+        .unwrap();
+    let (last, n) = v.last_op();
+    let total: u64 = v.counters().by_op.values().flat_map(|m| m.values()).sum();
+    assert_eq!(n, total);
+    // The commit ends by unlocking the database file.
+    assert_eq!(last, Some((OpKind::Unlock, FileKind::MainDb)));
+    c.execute_batch("BEGIN IMMEDIATE").unwrap();
+    assert_eq!(v.last_op().0, Some((OpKind::Lock, FileKind::MainDb)));
+}
+
+#[test]
 fn wal_several_connections() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("w.db");

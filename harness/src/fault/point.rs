@@ -49,7 +49,10 @@ impl CrashWindow {
                 .filter(|e| {
                     e.op == OpKind::Read
                         && e.role.as_deref() == Some(super::SOURCE_ROLE)
-                        && matches!(e.file, vfs_faults::FileKind::MainDb | vfs_faults::FileKind::Wal)
+                        && matches!(
+                            e.file,
+                            vfs_faults::FileKind::MainDb | vfs_faults::FileKind::Wal
+                        )
                 })
                 .map(|e| e.index + 1)
                 .max()

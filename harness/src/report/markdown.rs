@@ -148,6 +148,8 @@ pub fn render(r: &Report) -> String {
         ));
     }
     out.push_str(&remaining_zero(r));
+    out.push_str(&stalls(r));
+    out.push_str(&recoveries(r));
     out.push_str(&matrix(r));
     out.push_str("\n## Destinations and checkpoints\n\n| strategy | destination file before -> after (header journal / page size) | untouched: same bytes / other bytes | restarts | checkpoints while backing up (busy) |\n|---|---|---|---|---|\n");
     for s in &r.strategies {
@@ -258,6 +260,84 @@ fn remaining_zero(r: &Report) -> String {
             },
             it.verdict.kind.as_str(),
             steps.join("; ")
+        ));
+    }
+    out
+}
+
+/// Every stall: when the watchdog stopped it, the last progress event, the last VFS
+/// operation and the locks every process held on the iteration's files.
+fn stalls(r: &Report) -> String {
+    let mut out = String::new();
+    for it in &r.results {
+        let Some(st) = &it.stall else { continue };
+        if out.is_empty() {
+            out.push_str("\n## Stalls\n\n| strategy | iteration | why, stopped at | last progress | last VFS op | locks held |\n|---|---|---|---|---|---|\n");
+        }
+        let progress = match (&st.last_progress, st.last_progress_ms) {
+            (Some(crate::event::Event::Step {
+                step,
+                rc,
+                remaining,
+                pagecount,
+                restarts,
+                ..
+            }), Some(ms)) => format!(
+                "step {step} rc={rc} remaining={remaining} pagecount={pagecount} restarts={restarts} at {ms} ms"
+            ),
+            (Some(ev), Some(ms)) => format!("{} at {ms} ms", ev.to_line()),
+            _ => "none".into(),
+        };
+        out.push_str(&format!(
+            "| {} | {} | {} ({} ms) | {} | {} | {} |\n",
+            escape(&it.strategy),
+            it.iteration,
+            escape(&st.reason),
+            st.after_ms,
+            escape(&progress),
+            escape(&match (&st.last_vfs_op, st.vfs_ops) {
+                (Some(op), Some(n)) => format!("{op} (op {n})"),
+                _ => "-".into(),
+            }),
+            if st.locks.is_empty() {
+                "none".into()
+            } else {
+                escape(&st.locks.join("; "))
+            }
+        ));
+    }
+    out
+}
+
+/// Every next attempt onto a destination an iteration left behind (`recover = true`).
+fn recoveries(r: &Report) -> String {
+    let mut out = String::new();
+    for it in &r.results {
+        let Some(x) = &it.recovery else { continue };
+        if out.is_empty() {
+            out.push_str("\n## Recovery: the next backup onto the same destination\n\n| strategy | iteration | the iteration ended | left beside the destination | next backup | ok |\n|---|---|---|---|---|---|\n");
+        }
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} |\n",
+            escape(&it.strategy),
+            it.iteration,
+            it.verdict.kind.as_str(),
+            if x.leftovers.is_empty() {
+                "nothing".into()
+            } else {
+                escape(&x.leftovers.join(", "))
+            },
+            escape(&format!(
+                "{}, {} in {} ms",
+                match &x.claim {
+                    Some(crate::event::Claim::Success) => "success".to_string(),
+                    Some(c) => format!("{c:?}"),
+                    None => format!("no claim ({})", x.exit),
+                },
+                x.verdict.kind.as_str(),
+                x.ms
+            )),
+            if x.ok { "yes" } else { "**no**" }
         ));
     }
     out

@@ -180,6 +180,13 @@ pub struct StrategyReport {
     pub known_missing: Vec<String>,
     /// Whether the verdicts match `expect` (`result` is ok, caught or reported).
     pub expectation_met: bool,
+    /// Entries with `recover = true`: next backups onto the same destination that claimed
+    /// success with a snapshot, and those that did not (each with its replay ID). A failed
+    /// recovery fails a `safe` entry.
+    #[serde(default)]
+    pub recovered: u64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recovery_failed: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -498,18 +505,43 @@ fn summarize(
         .get(VerdictKind::Snapshot.as_str())
         .copied()
         .unwrap_or(0);
+    let stalls = verdicts
+        .get(VerdictKind::Stall.as_str())
+        .copied()
+        .unwrap_or(0);
+    let recovered = rs
+        .iter()
+        .filter(|r| r.recovery.as_ref().is_some_and(|x| x.ok))
+        .count() as u64;
+    let recovery_failed: Vec<String> = rs
+        .iter()
+        .filter_map(|r| {
+            let x = r.recovery.as_ref().filter(|x| !x.ok)?;
+            Some(format!("{}: {}", r.replay, x.summary()))
+        })
+        .collect();
     // An entry SQLite must refuse is really tested without a snapshot; a snapshot is the
-    // answer changing.
+    // answer changing. A stuck case's snapshot is its recovery's.
     let mut untested_because = untested_reasons(
         &faults_planned,
         &faults_hit,
         &faults_stalled,
-        if entry.refused { 1 } else { snapshots },
+        if entry.refused {
+            1
+        } else {
+            snapshots + recovered
+        },
         min_fault_hit,
     );
     if entry.refused && snapshots > 0 {
         untested_because.push(format!(
             "declared `refused`, but {snapshots} iterations ended in a snapshot"
+        ));
+    }
+    if entry.stalls && stalls == 0 {
+        untested_because.push(format!(
+            "declared `stalls`, but none of its {} iterations stalled",
+            rs.len()
         ));
     }
     let ids: Vec<&str> = rs
@@ -523,7 +555,7 @@ fn summarize(
     };
     let kc = known::check(&scenario.known, scenario.seed, entry.id(), ran, &ids);
     let counted = match entry.expect {
-        Expect::Safe => kc.unexpected,
+        Expect::Safe => kc.unexpected + recovery_failed.len(),
         // A control counts as caught only by the violation kinds that name its mechanism.
         Expect::Unsafe if !entry.caught_as.is_empty() => {
             let wrong: Vec<&str> = violations
@@ -598,6 +630,8 @@ fn summarize(
         untested_because,
         known_reproduced: kc.reproduced,
         known_missing: kc.missing,
+        recovered,
+        recovery_failed,
         expectation_met: result.is_met(),
     }
 }

@@ -24,6 +24,20 @@ pub enum Tag {
     Writer(u32),
     Checkpointer,
     Backup,
+    /// Holds a lock for the whole iteration (`stuck-backup`).
+    Blocker,
+}
+
+impl Tag {
+    /// How reports name the process: `writer0`, `checkpointer`, `backup`, `blocker`.
+    pub fn name(self) -> String {
+        match self {
+            Tag::Writer(i) => format!("writer{i}"),
+            Tag::Checkpointer => "checkpointer".into(),
+            Tag::Backup => "backup".into(),
+            Tag::Blocker => "blocker".into(),
+        }
+    }
 }
 
 /// What a reader thread sends to the supervisor.
@@ -172,3 +186,14 @@ impl Drop for Child {
 }
 
 pub use crate::process::{describe_status, die_with_parent};
+
+/// The last `max` bytes of a worker's stderr file, on one line.
+pub(super) fn tail(path: &Path, max: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let text = text.trim();
+    let start = text.len().saturating_sub(max);
+    let start = (start..=text.len())
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(text.len());
+    text[start..].replace('\n', " | ")
+}

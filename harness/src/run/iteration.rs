@@ -1,9 +1,12 @@
 //! One iteration: a private temp dir, a source under a storm of writers, one backup worker with
 //! one planned fault, the killer and the watchdog, then the oracle on the files left behind.
 
-use super::child::{describe_status, Child, Message, Tag};
+use super::child::{describe_status, tail, Child, Message, Tag};
 use super::killer::Killer;
+use super::load::{read_seq, spawn_source_load, start_blocker};
 use super::plan::{replay_id, IterationPlan};
+use super::recovery::Recovery;
+use super::stall::{self, StallReport};
 use super::watchdog::Watchdog;
 use super::{RunContext, RunError};
 use crate::event::{Claim, Event};
@@ -87,6 +90,12 @@ pub struct IterationResult {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub last_steps: Vec<Event>,
     pub last_event: Option<Event>,
+    /// Why the watchdog stopped the backup, and what it was waiting for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stall: Option<StallReport>,
+    /// The next backup onto the same destination (entries with `recover = true`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery: Option<Recovery>,
 }
 
 /// Runs iteration `plan` of `entry`. `Err(Interrupted)` on Ctrl-C.
@@ -136,24 +145,24 @@ pub fn run_iteration(
             acked_total += 1;
         }
     }
+    if let Some(what) = entry.blocker {
+        let db = if what.on_destination() { &dst } else { &src };
+        helpers.push(start_blocker(
+            ctx,
+            what,
+            db,
+            dir.path(),
+            &tx,
+            &rx,
+            &mut max_acked,
+        )?);
+    }
     // An unreadable source is the oracle's business (source-damaged), not a harness error.
     let k_before = read_seq(&src).unwrap_or(max_acked);
 
-    let mut args = vec![
-        "backup".to_string(),
-        "--strategy".into(),
-        entry.name.clone(),
-        "--source".into(),
-        src.display().to_string(),
-        "--dest".into(),
-        dst.display().to_string(),
-        "--spec".into(),
-        serde_json::to_string(&ctx.spec).expect("spec serializes"),
-        "--params".into(),
-        serde_json::to_string(&entry.params).expect("params serialize"),
-        "--seed".into(),
-        plan.seed.to_string(),
-    ];
+    let mut args = backup_args(ctx, entry, &src, &dst, plan.seed);
+    // Sample the worker's VFS: a stall can then say what it was last doing.
+    args.extend(["--monitor-ms".to_string(), MONITOR_MS.to_string()]);
     // Faults the worker carries out itself: VFS rules, an abort, a power cut after the claim.
     let worker_fault = plan.fault.as_ref().filter(|f| !f.by_supervisor());
     if let Some(f) = worker_fault {
@@ -181,14 +190,19 @@ pub fn run_iteration(
     let mut commits_during_backup = 0u64;
     let mut checkpoints: BTreeMap<String, CheckpointCount> = BTreeMap::new();
     let mut closed = false;
-    let mut stall: Option<String> = None;
+    let mut stall: Option<StallReport> = None;
     // Whether the kill landed before the strategy claimed anything: a kill after the claim
     // interrupted nothing and does not count as a hit.
     let mut killed_before_claim = false;
     loop {
         ctx.check_interrupt()?;
         match rx.recv_timeout(Duration::from_millis(5)) {
+            // A sample of the worker's VFS: not progress, not an event a kill counts.
+            Ok(Message::Event(Tag::Backup, Event::Vfs { last_op, ops })) => {
+                seen.vfs = Some((last_op, ops));
+            }
             Ok(Message::Event(Tag::Backup, ev)) => {
+                seen.at_ms = started.elapsed().as_millis() as u64;
                 watchdog.progress(&ev);
                 // api-same-conn commits from the backup worker itself.
                 if let Event::Commit { k, .. } = ev {
@@ -234,14 +248,22 @@ pub fn run_iteration(
         // Once the strategy has claimed, what is left (reading k_end) is not the backup.
         if stall.is_none() && seen.claim.is_none() {
             if let Some(why) = watchdog.check(Instant::now(), seen.last.as_ref()) {
+                // What it waits for, read while everyone still holds what they hold.
+                let report = diagnose(why, started, &seen, &backup, &helpers, dir.path());
                 if backup.kill() {
-                    stall = Some(why);
+                    stall = Some(report);
                 }
             }
         }
     }
     let status = backup.wait();
     let backup_ms = started.elapsed().as_millis() as u64;
+    // Before anything opens the destination (a hot journal would be rolled back).
+    let left = if entry.recover {
+        Some(super::recovery::LeftBehind::save(&dst, dir.path())?)
+    } else {
+        None
+    };
     let k_after = read_seq(&src).unwrap_or(max_acked);
 
     // Stop the load, then collect what is still in flight.
@@ -291,7 +313,7 @@ pub fn run_iteration(
     let obs = Observation {
         claim: seen.claim.clone(),
         window,
-        stall,
+        stall: stall.as_ref().map(StallReport::summary),
     };
     let mut verdict = oracle::classify(&state, &obs, &source);
     if verdict.kind.is_violation() || seen.claim.is_none() {
@@ -300,6 +322,21 @@ pub fn run_iteration(
             verdict.detail = format!("{}; worker stderr: {stderr}", verdict.detail);
         }
     }
+    let recovery = match &left {
+        Some(left) => {
+            let args = backup_args(ctx, entry, &src, &dst, plan.seed);
+            Some(super::recovery::recover(
+                ctx,
+                &args,
+                &src,
+                &dst,
+                dir.path(),
+                &pre,
+                left,
+            )?)
+        }
+        None => None,
+    };
     if std::env::var_os("HARNESS_KEEP_FAILED").is_some() && verdict.kind.is_violation() {
         let kept = dir.keep();
         tracing::warn!("kept iteration files in {}", kept.display());
@@ -336,68 +373,37 @@ pub fn run_iteration(
         },
         remaining_zero: seen.remaining_zero,
         last_event: seen.last,
+        stall,
+        recovery,
     })
 }
 
-/// Spawns the writers and the checkpointer on `src`.
-pub(super) fn spawn_source_load(
+/// How often the backup worker reports its VFS's last operation.
+const MONITOR_MS: u64 = 100;
+
+/// The arguments of a backup worker running `entry` from `src` to `dst` (no fault).
+pub(super) fn backup_args(
     ctx: &RunContext,
-    checkpointer: &crate::scenario::CheckpointerSection,
+    entry: &StrategyEntry,
     src: &Path,
-    dir: &Path,
-    tx: &mpsc::Sender<Message>,
-) -> Result<Vec<Child>, RunError> {
-    let scenario = &ctx.scenario;
-    let spec_json = serde_json::to_string(&ctx.spec).expect("spec serializes");
-    let mut children = Vec::new();
-    for id in 0..scenario.workload.writers {
-        let args = vec![
-            "writer".to_string(),
-            "--source".into(),
-            src.display().to_string(),
-            "--spec".into(),
-            spec_json.clone(),
-            "--id".into(),
-            id.to_string(),
-            "--rate".into(),
-            scenario.workload.rate.to_string(),
-        ];
-        let args = if checkpointer
-            .autocheckpoint
-            .unwrap_or(scenario.workload.autocheckpoint)
-        {
-            args
-        } else {
-            [args, vec!["--autocheckpoint".into(), "0".into()]].concat()
-        };
-        let stderr = dir.join(format!("writer{id}.stderr"));
-        children.push(
-            Child::spawn(Tag::Writer(id), &args, &[], &stderr, tx.clone())
-                .map_err(|e| RunError::io("spawning a writer".into(), e))?,
-        );
-    }
-    if checkpointer.enabled {
-        let args = vec![
-            "checkpointer".to_string(),
-            "--source".into(),
-            src.display().to_string(),
-            "--interval-ms".into(),
-            checkpointer.interval_ms.to_string(),
-            "--modes".into(),
-            checkpointer
-                .cycle()
-                .iter()
-                .map(|m| m.as_sql().to_lowercase())
-                .collect::<Vec<_>>()
-                .join(","),
-        ];
-        let stderr = dir.join("checkpointer.stderr");
-        children.push(
-            Child::spawn(Tag::Checkpointer, &args, &[], &stderr, tx.clone())
-                .map_err(|e| RunError::io("spawning the checkpointer".into(), e))?,
-        );
-    }
-    Ok(children)
+    dst: &Path,
+    seed: u64,
+) -> Vec<String> {
+    vec![
+        "backup".to_string(),
+        "--strategy".into(),
+        entry.name.clone(),
+        "--source".into(),
+        src.display().to_string(),
+        "--dest".into(),
+        dst.display().to_string(),
+        "--spec".into(),
+        serde_json::to_string(&ctx.spec).expect("spec serializes"),
+        "--params".into(),
+        serde_json::to_string(&entry.params).expect("params serialize"),
+        "--seed".into(),
+        seed.to_string(),
+    ]
 }
 
 /// What the supervisor learned from the backup worker's events.
@@ -416,6 +422,10 @@ struct BackupSeen {
     remaining_zero: Option<RemainingZero>,
     last_steps: std::collections::VecDeque<Event>,
     last: Option<Event>,
+    /// When the last event came (ms from the worker's start).
+    at_ms: u64,
+    /// The worker VFS's last operation and its count, as last sampled.
+    vfs: Option<(String, u64)>,
 }
 
 impl BackupSeen {
@@ -463,27 +473,36 @@ impl BackupSeen {
     }
 }
 
+/// The stall report for `why`, taken before the kill.
+fn diagnose(
+    why: String,
+    started: Instant,
+    seen: &BackupSeen,
+    backup: &Child,
+    helpers: &[Child],
+    dir: &Path,
+) -> StallReport {
+    let mut procs = vec![(backup.pid(), "backup".to_string())];
+    procs.extend(helpers.iter().map(|h| (h.pid(), h.tag().name())));
+    let files: Vec<PathBuf> = ["source.db", "source.db-shm", "dest.db", "dest.db-shm"]
+        .iter()
+        .map(|f| dir.join(f))
+        .collect();
+    let files: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+    StallReport {
+        reason: why,
+        after_ms: started.elapsed().as_millis() as u64,
+        last_progress: seen.last.clone(),
+        last_progress_ms: seen.last.as_ref().map(|_| seen.at_ms),
+        last_vfs_op: seen.vfs.as_ref().map(|(op, _)| op.clone()),
+        vfs_ops: seen.vfs.as_ref().map(|(_, n)| *n),
+        locks: stall::held_locks(&procs, &files),
+    }
+}
+
 /// FNV-1a of a file's bytes (`None`: no file).
 fn file_hash(path: &Path) -> Option<u64> {
     std::fs::read(path)
         .ok()
         .map(|b| crate::stable_hash::fnv1a(&b))
-}
-
-pub(super) fn read_seq(src: &Path) -> Result<u64, RunError> {
-    let conn =
-        rusqlite::Connection::open_with_flags(src, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .map_err(|e| RunError::Setup(format!("opening {}: {e}", src.display())))?;
-    let _ = conn.busy_timeout(Duration::from_secs(5));
-    workload::read_seq(&conn).map_err(|e| RunError::Setup(e.to_string()))
-}
-
-fn tail(path: &PathBuf, max: usize) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let text = text.trim();
-    let start = text.len().saturating_sub(max);
-    let start = (start..=text.len())
-        .find(|&i| text.is_char_boundary(i))
-        .unwrap_or(text.len());
-    text[start..].replace('\n', " | ")
 }

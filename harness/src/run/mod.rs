@@ -4,13 +4,19 @@
 //! * [`child`]: spawning, reading and killing worker processes.
 //! * [`worker`]: the child side (`harness worker ...`).
 //! * [`iteration`]: one iteration, from setup to verdict.
-//! * [`killer`] and [`watchdog`]: when to SIGKILL the backup worker.
+//! * [`load`]: the writers, the checkpointer and the blocker beside the backup.
+//! * [`killer`] and [`watchdog`]: when to SIGKILL the backup worker; [`stall`]: what a
+//!   stalled one was waiting for.
+//! * [`recovery`]: the next backup onto the same destination.
 
 pub mod child;
 pub mod iteration;
 pub mod killer;
+pub mod load;
 pub mod plan;
+pub mod recovery;
 pub mod scratch;
+pub mod stall;
 pub mod watchdog;
 pub mod worker;
 
@@ -255,8 +261,7 @@ fn standalone_rate(ctx: &RunContext, window: Duration) -> Result<f64, RunError> 
     std::fs::copy(&ctx.base_source, &src)
         .map_err(|e| RunError::io("copying the source".into(), e))?;
     let (tx, rx) = mpsc::channel();
-    let children =
-        iteration::spawn_source_load(ctx, &ctx.scenario.checkpointer, &src, dir.path(), &tx)?;
+    let children = load::spawn_source_load(ctx, &ctx.scenario.checkpointer, &src, dir.path(), &tx)?;
     drop(tx);
     // Skip process start-up: count from the first acknowledged commit.
     let mut first: Option<Instant> = None;

@@ -39,6 +39,13 @@ pub fn writer(
         .with_context(|| format!("writer {id} on {}", source.display()))
 }
 
+/// `worker blocker`: takes `what` on `db` and holds it until killed.
+pub fn blocker(db: &Path, what: workload::Blocker) -> Result<()> {
+    die_with_parent();
+    workload::run_blocker(db, what, &mut emit)
+        .with_context(|| format!("blocker {} on {}", what.as_str(), db.display()))
+}
+
 pub fn checkpointer(source: &Path, interval_ms: u64, modes: &[CheckpointMode]) -> Result<()> {
     die_with_parent();
     workload::run_checkpointer(source, interval_ms, modes, &mut emit)
@@ -89,6 +96,7 @@ fn read_source_seq(source: &Path) -> Result<u64> {
 /// Runs one strategy from source to destination with the VFS plan from the environment (or
 /// an empty one seeded with `seed`) and the iteration's planned `fault` (a VFS rule, an abort before a step, or a power cut after
 /// the claim; kills after an event or a delay are the supervisor's).
+#[allow(clippy::too_many_arguments)]
 pub fn backup(
     strategy_name: &str,
     source: &Path,
@@ -97,6 +105,7 @@ pub fn backup(
     params: &StrategyParams,
     fault: Option<&Fault>,
     seed: u64,
+    monitor_ms: Option<u64>,
 ) -> Result<()> {
     die_with_parent();
     let strategy = strategy::by_name(strategy_name)
@@ -167,6 +176,25 @@ pub fn backup(
             ),
         })
     });
+
+    // --monitor-ms: sample what the VFS saw last, so a stall can say what the worker was
+    // doing (the thread ends with the process).
+    if let Some(ms) = monitor_ms.filter(|&ms| ms > 0) {
+        let watched = vfs.clone();
+        std::thread::spawn(move || loop {
+            std::thread::sleep(std::time::Duration::from_millis(ms));
+            if let (Some((op, file)), ops) = watched.last_op() {
+                emit(Event::Vfs {
+                    last_op: format!(
+                        "{} {}",
+                        crate::fault::action::kebab(&op),
+                        crate::fault::action::kebab(&file)
+                    ),
+                    ops,
+                });
+            }
+        });
+    }
 
     let k_start = read_source_seq(&source)?;
     emit(Event::Start { k_start });

@@ -18,6 +18,9 @@ const STORM_ONLY_STRATEGY_KEYS: &[&str] = &[
     "refused",
     "caught_as",
     "unsafe_variants",
+    "blocker",
+    "recover",
+    "stalls",
 ];
 
 /// The keys `mode` uses in `section` (`""` = top level); `None` = every key of the section.

@@ -357,6 +357,19 @@ pub struct StrategyEntry {
     /// does not count as caught. Empty: any violation.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub caught_as: Vec<crate::oracle::VerdictKind>,
+    /// A helper that takes a lock before the backup starts and holds it until the backup
+    /// ends (`dest-write`, `dest-read`, `source-write`; see `workload::Blocker`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocker: Option<crate::workload::Blocker>,
+    /// After every iteration, with the writers and the blocker stopped, back up again onto
+    /// the same destination with no fault: it must claim success and leave a snapshot (no
+    /// stale lock, journal or WAL may stand in its way).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub recover: bool,
+    /// The entry is meant to stall: unless some iteration ends in `stall`, it tested
+    /// nothing (`untested`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stalls: bool,
     /// The matrix cell this entry is (`journal=off,sync=full`); set by the expansion, not a
     /// key of the file.
     #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
@@ -569,6 +582,9 @@ impl StrategyEntry {
             unsafe_variants: Vec::new(),
             refused: false,
             caught_as: Vec::new(),
+            blocker: None,
+            recover: false,
+            stalls: false,
             variant: None,
             params: StrategyParams::default(),
         }

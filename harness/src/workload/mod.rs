@@ -3,11 +3,13 @@
 //! Transaction `k` applies `ops(seed, k)`, a pure function, so the committed state `S(k)` of the
 //! source is known without logging anything: [`Model`] replays it and keeps one digest per `k`.
 
+pub mod blocker;
 pub mod model;
 pub mod ops;
 pub mod setup;
 pub mod worker;
 
+pub use blocker::{run_blocker, Blocker};
 pub use model::{Model, REPLAY_MARGIN};
 pub use setup::{create_destination, DestContent, DestinationSetup, JournalMode};
 pub use worker::{open_writer, run_checkpointer, run_writer, run_writer_with, CheckpointMode};

@@ -1,0 +1,122 @@
+//! The processes around the backup worker: the writers and the checkpointer that load the
+//! source, and the blocker that holds a lock for the whole iteration.
+//!
+//! Why its own module: an iteration's premise (what runs beside the backup) is set up here,
+//! apart from the loop that watches the backup itself.
+
+use super::child::tail;
+use super::child::{Child, Message, Tag};
+use super::{RunContext, RunError};
+use crate::event::Event;
+use std::path::Path;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// Starts a blocker holding `what` on `db`, and waits until it holds its lock (commits that
+/// arrive meanwhile raise `max_acked`).
+pub(super) fn start_blocker(
+    ctx: &RunContext,
+    what: crate::workload::Blocker,
+    db: &Path,
+    dir: &Path,
+    tx: &mpsc::Sender<Message>,
+    rx: &mpsc::Receiver<Message>,
+    max_acked: &mut u64,
+) -> Result<Child, RunError> {
+    let args = vec![
+        "blocker".to_string(),
+        "--db".into(),
+        db.display().to_string(),
+        "--hold".into(),
+        what.as_str().to_string(),
+    ];
+    let stderr = dir.join("blocker.stderr");
+    let child = Child::spawn(Tag::Blocker, &args, &[], &stderr, tx.clone())
+        .map_err(|e| RunError::io("spawning the blocker".into(), e))?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        ctx.check_interrupt()?;
+        match rx.recv_timeout(Duration::from_millis(20)) {
+            Ok(Message::Event(Tag::Blocker, Event::Holding { .. })) => return Ok(child),
+            Ok(Message::Event(_, Event::Commit { k, .. })) => *max_acked = (*max_acked).max(k),
+            Ok(Message::Closed(Tag::Blocker)) => break,
+            _ => {}
+        }
+    }
+    Err(RunError::Setup(format!(
+        "the blocker could not take its lock ({} on {}): {}",
+        what.as_str(),
+        db.display(),
+        tail(&stderr, 300)
+    )))
+}
+
+/// Spawns the writers and the checkpointer on `src`.
+pub(super) fn spawn_source_load(
+    ctx: &RunContext,
+    checkpointer: &crate::scenario::CheckpointerSection,
+    src: &Path,
+    dir: &Path,
+    tx: &mpsc::Sender<Message>,
+) -> Result<Vec<Child>, RunError> {
+    let scenario = &ctx.scenario;
+    let spec_json = serde_json::to_string(&ctx.spec).expect("spec serializes");
+    let mut children = Vec::new();
+    for id in 0..scenario.workload.writers {
+        let args = vec![
+            "writer".to_string(),
+            "--source".into(),
+            src.display().to_string(),
+            "--spec".into(),
+            spec_json.clone(),
+            "--id".into(),
+            id.to_string(),
+            "--rate".into(),
+            scenario.workload.rate.to_string(),
+        ];
+        let args = if checkpointer
+            .autocheckpoint
+            .unwrap_or(scenario.workload.autocheckpoint)
+        {
+            args
+        } else {
+            [args, vec!["--autocheckpoint".into(), "0".into()]].concat()
+        };
+        let stderr = dir.join(format!("writer{id}.stderr"));
+        children.push(
+            Child::spawn(Tag::Writer(id), &args, &[], &stderr, tx.clone())
+                .map_err(|e| RunError::io("spawning a writer".into(), e))?,
+        );
+    }
+    if checkpointer.enabled {
+        let args = vec![
+            "checkpointer".to_string(),
+            "--source".into(),
+            src.display().to_string(),
+            "--interval-ms".into(),
+            checkpointer.interval_ms.to_string(),
+            "--modes".into(),
+            checkpointer
+                .cycle()
+                .iter()
+                .map(|m| m.as_sql().to_lowercase())
+                .collect::<Vec<_>>()
+                .join(","),
+        ];
+        let stderr = dir.join("checkpointer.stderr");
+        children.push(
+            Child::spawn(Tag::Checkpointer, &args, &[], &stderr, tx.clone())
+                .map_err(|e| RunError::io("spawning the checkpointer".into(), e))?,
+        );
+    }
+    Ok(children)
+}
+
+/// The source's sequence number (the last committed transaction).
+pub(super) fn read_seq(src: &Path) -> Result<u64, RunError> {
+    let conn =
+        rusqlite::Connection::open_with_flags(src, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(|e| RunError::Setup(format!("opening {}: {e}", src.display())))?;
+    let _ = conn.busy_timeout(Duration::from_secs(5));
+    crate::workload::read_seq(&conn).map_err(|e| RunError::Setup(e.to_string()))
+}

@@ -1,0 +1,200 @@
+//! What a stalled backup was waiting for, taken just before the watchdog kills it: its last
+//! progress event, the last operation its fault VFS saw, and every SQLite lock each process of
+//! the iteration holds on the iteration's files.
+//!
+//! Why its own module: "stuck" is only useful with "behind what". The locks are read from the
+//! kernel (`/proc/locks`), not from the processes, so a blocker that says nothing is still
+//! seen; the byte ranges are decoded with SQLite's lock layout (`os_unix.c`: PENDING_BYTE
+//! 0x40000000, RESERVED_BYTE +1, the SHARED range +2..+511; the WAL-index locks at -shm
+//! offsets 120..127 and the DMS byte at 128).
+
+use crate::event::Event;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+/// The diagnosis of one stall.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StallReport {
+    /// The watchdog's reason (no progress for T, or not done within the budget).
+    pub reason: String,
+    /// When the watchdog stopped the worker, from the worker's start.
+    pub after_ms: u64,
+    /// The worker's last progress event (a step: step, remaining, pagecount, rc, restarts),
+    /// and when it came.
+    pub last_progress: Option<Event>,
+    pub last_progress_ms: Option<u64>,
+    /// The last operation the worker's fault VFS saw, and how many it saw (`None`: the
+    /// worker sent no sample).
+    pub last_vfs_op: Option<String>,
+    pub vfs_ops: Option<u64>,
+    /// Every lock a process of the iteration held on its files:
+    /// `blocker: dest.db RESERVED+SHARED`.
+    pub locks: Vec<String>,
+}
+
+impl StallReport {
+    /// One line for the verdict's detail and the violation lists.
+    pub fn summary(&self) -> String {
+        let progress = match (&self.last_progress, self.last_progress_ms) {
+            (Some(ev), Some(ms)) => format!("last progress at {ms} ms: {}", ev.to_line()),
+            _ => "no progress event".into(),
+        };
+        let vfs = match (&self.last_vfs_op, self.vfs_ops) {
+            (Some(op), Some(n)) => format!("last VFS op: {op} (op {n})"),
+            _ => "no VFS sample".into(),
+        };
+        let locks = if self.locks.is_empty() {
+            "no locks held".to_string()
+        } else {
+            format!("locks: {}", self.locks.join("; "))
+        };
+        format!(
+            "{} (stopped at {} ms); {progress}; {vfs}; {locks}",
+            self.reason, self.after_ms
+        )
+    }
+}
+
+/// One POSIX lock from `/proc/locks`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct RawLock {
+    pid: u32,
+    inode: u64,
+    start: u64,
+    end: u64,
+    write: bool,
+}
+
+/// Parses `/proc/locks` lines: `1: POSIX  ADVISORY  WRITE 17171 fe:00:10010741 120 120`.
+/// Blocked requests (`->`) and other lock types are skipped.
+fn parse_proc_locks(text: &str) -> Vec<RawLock> {
+    text.lines()
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            if f.len() < 8 || f[1] != "POSIX" {
+                return None;
+            }
+            let inode = f[5].rsplit(':').next()?.parse().ok()?;
+            let end = if f[7] == "EOF" {
+                u64::MAX
+            } else {
+                f[7].parse().ok()?
+            };
+            Some(RawLock {
+                pid: f[4].parse().ok()?,
+                inode,
+                start: f[6].parse().ok()?,
+                end,
+                write: f[3] == "WRITE",
+            })
+        })
+        .collect()
+}
+
+const PENDING_BYTE: u64 = 0x4000_0000;
+const RESERVED_BYTE: u64 = PENDING_BYTE + 1;
+const SHARED_FIRST: u64 = PENDING_BYTE + 2;
+
+/// The SQLite name of a lock on a database file (`shm = false`) or a WAL-index.
+fn lock_name(l: &RawLock, shm: bool) -> String {
+    let mode = if l.write { "excl" } else { "shared" };
+    if shm {
+        return match l.start {
+            120 => format!("WAL-WRITE({mode})"),
+            121 => format!("CKPT({mode})"),
+            122 => format!("RECOVER({mode})"),
+            123..=127 => format!("READ{}({mode})", l.start - 123),
+            128 => format!("DMS({mode})"),
+            s => format!("bytes {s}..{}({mode})", l.end),
+        };
+    }
+    match (l.start, l.write) {
+        (PENDING_BYTE, _) => "PENDING".into(),
+        (RESERVED_BYTE, _) => "RESERVED".into(),
+        (SHARED_FIRST, false) => "SHARED".into(),
+        (SHARED_FIRST, true) => "EXCLUSIVE".into(),
+        (s, _) => format!("bytes {s}..{}({mode})", l.end),
+    }
+}
+
+/// The locks `procs` (pid, name) hold on `files` (the iteration's databases and their -shm),
+/// decoded: `writer0: source.db-shm WAL-WRITE(excl)`. A pid not in `procs` that holds a lock
+/// on one of the files is listed by its pid.
+pub fn held_locks(procs: &[(u32, String)], files: &[&Path]) -> Vec<String> {
+    let text = std::fs::read_to_string("/proc/locks").unwrap_or_default();
+    decode(&parse_proc_locks(&text), procs, files)
+}
+
+fn decode(locks: &[RawLock], procs: &[(u32, String)], files: &[&Path]) -> Vec<String> {
+    let by_inode: BTreeMap<u64, (String, bool)> = files
+        .iter()
+        .filter_map(|p| {
+            let ino = std::fs::metadata(p).ok()?.ino();
+            let name = p.file_name()?.to_string_lossy().to_string();
+            let shm = name.ends_with("-shm");
+            Some((ino, (name, shm)))
+        })
+        .collect();
+    let mut held: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    for l in locks {
+        let Some((file, shm)) = by_inode.get(&l.inode) else {
+            continue;
+        };
+        let who = procs
+            .iter()
+            .find(|(pid, _)| *pid == l.pid)
+            .map_or_else(|| format!("pid {}", l.pid), |(_, n)| n.clone());
+        held.entry((who, file.clone()))
+            .or_default()
+            .push(lock_name(l, *shm));
+    }
+    held.into_iter()
+        .map(|((who, file), mut names)| {
+            names.sort();
+            names.dedup();
+            format!("{who}: {file} {}", names.join("+"))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proc_locks_lines_decode_to_sqlite_lock_names() {
+        let text = "1: POSIX  ADVISORY  WRITE 17171 fe:00:10010741 1073741825 1073741825\n\
+                    2: POSIX  ADVISORY  READ 17171 fe:00:10010741 1073741826 1073742335\n\
+                    3: POSIX  ADVISORY  WRITE 42 fe:00:77 120 120\n\
+                    4: POSIX  ADVISORY  READ 42 fe:00:77 124 124\n\
+                    5: FLOCK  ADVISORY  WRITE 9 fe:00:77 0 EOF\n\
+                    6: -> POSIX  ADVISORY  WRITE 43 fe:00:77 120 120\n";
+        let l = parse_proc_locks(text);
+        assert_eq!(l.len(), 4, "{l:?}");
+        assert_eq!(lock_name(&l[0], false), "RESERVED");
+        assert_eq!(lock_name(&l[1], false), "SHARED");
+        let excl = RawLock {
+            write: true,
+            ..l[1]
+        };
+        assert_eq!(lock_name(&excl, false), "EXCLUSIVE");
+        assert_eq!(lock_name(&l[2], true), "WAL-WRITE(excl)");
+        assert_eq!(lock_name(&l[3], true), "READ1(shared)");
+    }
+
+    #[test]
+    fn a_real_sqlite_write_transaction_is_seen_as_reserved_and_shared() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("dest.db");
+        let c = rusqlite::Connection::open(&db).unwrap();
+        c.execute_batch("PRAGMA journal_mode=DELETE; CREATE TABLE t(x); BEGIN IMMEDIATE;")
+            .unwrap();
+        let me = std::process::id();
+        let locks = held_locks(&[(me, "blocker".into())], &[&db]);
+        assert_eq!(locks, vec!["blocker: dest.db RESERVED+SHARED".to_string()]);
+        c.execute_batch("COMMIT").unwrap();
+        assert!(held_locks(&[(me, "blocker".into())], &[&db]).is_empty());
+    }
+}
