@@ -193,6 +193,21 @@ pub enum WorkerCommand {
         #[arg(long)]
         monitor_ms: Option<u64>,
     },
+    /// A pipeline worker of the scenario's app (`[app]`), until killed.
+    App {
+        #[arg(long)]
+        db: PathBuf,
+        #[arg(long)]
+        id: u32,
+        #[arg(long)]
+        order: String,
+        #[arg(long, default_value_t = 0.0)]
+        rate: f64,
+        #[arg(long, default_value_t = 0)]
+        stage_ms: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Takes a lock on a database and holds it until killed (`dest-write`, `dest-read`,
     /// `source-write`).
     Blocker {
@@ -838,6 +853,19 @@ fn cmd_worker(role: WorkerCommand) -> Result<()> {
                 seed,
                 monitor_ms,
             )
+        }
+        WorkerCommand::App {
+            db,
+            id,
+            order,
+            rate,
+            stage_ms,
+            seed,
+        } => {
+            let order = crate::workload::AppOrder::parse(&order)
+                .ok_or_else(|| anyhow!("worker app --order: `{order}` is not right or wrong"))?;
+            let pace = crate::workload::app::AppPace { rate, stage_ms };
+            run::worker::app(&db, id, order, pace, seed)
         }
         WorkerCommand::Blocker { db, hold } => {
             let what = crate::workload::Blocker::parse(&hold)

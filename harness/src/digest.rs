@@ -17,6 +17,10 @@
 //!   written here rather than std's `RandomState`/`DefaultHasher` (random keys, or not guaranteed
 //!   stable across Rust releases): digests are compared across processes and stored in reports.
 //! * An empty database (or no file at all) has digest `0`.
+//! * Tables matching an ignore pattern (`[workload] ignore_tables`, globs such as `app_*`) are
+//!   left out, rows and schema entries (their indexes and triggers too), on both sides of a
+//!   comparison: they belong to an application the model does not describe, and are judged
+//!   by its own invariants instead.
 
 use rusqlite::types::ValueRef;
 use rusqlite::Connection;
@@ -185,8 +189,22 @@ pub fn is_digested(name: &str) -> bool {
 
 const SCHEMA_SQL: &str = "SELECT type, name, tbl_name, sql FROM main.sqlite_schema";
 
+/// Whether table `name` matches one of the glob `patterns` (an invalid pattern matches only
+/// itself, literally).
+pub fn is_ignored(name: &str, patterns: &[String]) -> bool {
+    patterns.iter().any(|p| match glob::Pattern::new(p) {
+        Ok(g) => g.matches(name),
+        Err(_) => p == name,
+    })
+}
+
 /// Sum of the schema entries' hashes.
 pub fn schema_sum(conn: &Connection) -> rusqlite::Result<u128> {
+    schema_sum_ignoring(conn, &[])
+}
+
+/// [`schema_sum`] without the entries of tables matching `ignore`.
+pub fn schema_sum_ignoring(conn: &Connection, ignore: &[String]) -> rusqlite::Result<u128> {
     let mut stmt = conn.prepare_cached(SCHEMA_SQL)?;
     let mut rows = stmt.query([])?;
     let mut sum = 0u128;
@@ -197,6 +215,9 @@ pub fn schema_sum(conn: &Connection) -> rusqlite::Result<u128> {
             continue;
         }
         let tbl: String = r.get(2)?;
+        if is_ignored(&tbl, ignore) {
+            continue;
+        }
         let sql: Option<String> = r.get(3)?;
         sum = sum.wrapping_add(hash_schema_entry(&kind, &name, &tbl, sql.as_deref()));
     }
@@ -205,13 +226,17 @@ pub fn schema_sum(conn: &Connection) -> rusqlite::Result<u128> {
 
 /// The tables whose rows are digested.
 pub fn digested_tables(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    digested_tables_ignoring(conn, &[])
+}
+
+fn digested_tables_ignoring(conn: &Connection, ignore: &[String]) -> rusqlite::Result<Vec<String>> {
     let mut stmt = conn.prepare_cached(SCHEMA_SQL)?;
     let mut rows = stmt.query([])?;
     let mut out = Vec::new();
     while let Some(r) = rows.next()? {
         let kind: String = r.get(0)?;
         let name: String = r.get(1)?;
-        if kind == "table" && is_digested(&name) {
+        if kind == "table" && is_digested(&name) && !is_ignored(&name, ignore) {
             out.push(name);
         }
     }
@@ -231,8 +256,16 @@ pub fn table_sum(conn: &Connection, table: &str) -> rusqlite::Result<u128> {
 
 /// Digest of everything `conn` can see (schema without root pages, and all rows).
 pub fn digest_connection(conn: &rusqlite::Connection) -> rusqlite::Result<Digest> {
-    let mut d = Digest(schema_sum(conn)?);
-    for t in digested_tables(conn)? {
+    digest_connection_ignoring(conn, &[])
+}
+
+/// [`digest_connection`] without the tables matching `ignore` (rows and schema entries).
+pub fn digest_connection_ignoring(
+    conn: &rusqlite::Connection,
+    ignore: &[String],
+) -> rusqlite::Result<Digest> {
+    let mut d = Digest(schema_sum_ignoring(conn, ignore)?);
+    for t in digested_tables_ignoring(conn, ignore)? {
         d.add(table_sum(conn, &t)?);
     }
     Ok(d)
@@ -281,6 +314,29 @@ mod tests {
         assert_eq!(
             digest_connection(&a).unwrap(),
             digest_connection(&b).unwrap()
+        );
+    }
+
+    #[test]
+    fn ignored_tables_leave_rows_and_schema_out() {
+        let plain = db("CREATE TABLE t(a); INSERT INTO t VALUES(1);");
+        let with_app = db("CREATE TABLE t(a); INSERT INTO t VALUES(1);
+             CREATE TABLE app_files(p); CREATE INDEX app_i ON app_files(p);
+             INSERT INTO app_files VALUES('x');");
+        let ignore = vec!["app_*".to_string()];
+        assert_eq!(
+            digest_connection_ignoring(&with_app, &ignore).unwrap(),
+            digest_connection(&plain).unwrap()
+        );
+        assert_ne!(
+            digest_connection(&with_app).unwrap(),
+            digest_connection(&plain).unwrap()
+        );
+        // Only what matches: `t` still counts.
+        with_app.execute_batch("INSERT INTO t VALUES(2)").unwrap();
+        assert_ne!(
+            digest_connection_ignoring(&with_app, &ignore).unwrap(),
+            digest_connection(&plain).unwrap()
         );
     }
 

@@ -11,11 +11,14 @@ use std::io::Read;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::digest::{digest_connection, Digest};
+use crate::digest::{digest_connection_ignoring, Digest};
 
 /// Opens `path` (recovering it), runs `PRAGMA integrity_check` and digests it.
 /// `Err(reason)` when it cannot be opened, fails integrity, or cannot be read.
-pub(crate) fn open_and_digest(path: &Path) -> Result<(Connection, Digest), String> {
+pub(crate) fn open_and_digest(
+    path: &Path,
+    ignore: &[String],
+) -> Result<(Connection, Digest), String> {
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -24,7 +27,8 @@ pub(crate) fn open_and_digest(path: &Path) -> Result<(Connection, Digest), Strin
     conn.busy_timeout(Duration::from_millis(5000))
         .map_err(|e| format!("cannot set busy_timeout: {e}"))?;
     integrity(&conn)?;
-    let d = digest_connection(&conn).map_err(|e| format!("cannot read every row: {e}"))?;
+    let d = digest_connection_ignoring(&conn, ignore)
+        .map_err(|e| format!("cannot read every row: {e}"))?;
     Ok((conn, d))
 }
 

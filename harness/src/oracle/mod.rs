@@ -7,6 +7,8 @@
 pub use crate::digest;
 mod inspect;
 pub use inspect::{file_facts, FileFacts};
+pub mod invariants;
+pub use invariants::Invariant;
 mod verdict;
 
 use crate::event::Claim;
@@ -74,12 +76,15 @@ pub enum VerdictKind {
     FalseSuccess,
     OutOfWindow,
     SourceDamaged,
+    /// An application invariant (`[app] invariants`) fails on the recovered source or on a
+    /// snapshot destination.
+    Invariant,
     Stall,
     Error,
 }
 
 impl VerdictKind {
-    pub const ALL: [VerdictKind; 9] = [
+    pub const ALL: [VerdictKind; 10] = [
         VerdictKind::Untouched,
         VerdictKind::Snapshot,
         VerdictKind::Corrupt,
@@ -87,6 +92,7 @@ impl VerdictKind {
         VerdictKind::FalseSuccess,
         VerdictKind::OutOfWindow,
         VerdictKind::SourceDamaged,
+        VerdictKind::Invariant,
         VerdictKind::Stall,
         VerdictKind::Error,
     ];
@@ -99,6 +105,7 @@ impl VerdictKind {
                 | VerdictKind::FalseSuccess
                 | VerdictKind::OutOfWindow
                 | VerdictKind::SourceDamaged
+                | VerdictKind::Invariant
         )
     }
     pub fn as_str(self) -> &'static str {
@@ -110,6 +117,7 @@ impl VerdictKind {
             VerdictKind::FalseSuccess => "false-success",
             VerdictKind::OutOfWindow => "out-of-window",
             VerdictKind::SourceDamaged => "source-damaged",
+            VerdictKind::Invariant => "invariant",
             VerdictKind::Stall => "stall",
             VerdictKind::Error => "error",
         }
@@ -128,6 +136,12 @@ pub struct Verdict {
 
 /// Records the destination's pre-image before the strategy runs.
 pub fn take_pre_image(dest: &Path) -> Result<PreImage, OracleError> {
+    take_pre_image_ignoring(dest, &[])
+}
+
+/// [`take_pre_image`] without the tables matching `ignore` (the workload's `ignore_tables`,
+/// as [`inspect_destination`] leaves them out).
+pub fn take_pre_image_ignoring(dest: &Path, ignore: &[String]) -> Result<PreImage, OracleError> {
     let len = match std::fs::metadata(dest) {
         Ok(m) => m.len(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(PreImage::Absent),
@@ -136,7 +150,7 @@ pub fn take_pre_image(dest: &Path) -> Result<PreImage, OracleError> {
     if len == 0 {
         return Ok(PreImage::Absent);
     }
-    match inspect::open_and_digest(dest) {
+    match inspect::open_and_digest(dest, ignore) {
         Ok((_conn, d)) => Ok(PreImage::Present(d)),
         Err(reason) => Err(io_err(dest, format!("pre-image: {reason}"))),
     }
@@ -158,7 +172,7 @@ pub fn inspect_destination(
         PreImage::Present(d) => *d,
     };
     let (conn, d) = if dest.exists() {
-        match inspect::open_and_digest(dest) {
+        match inspect::open_and_digest(dest, &model.spec().ignore_tables) {
             Ok((c, d)) => (Some(c), d),
             Err(reason) => return Ok(DestState::Corrupt { reason }),
         }
@@ -233,7 +247,7 @@ pub fn check_source(
             damage: Some("the source file is gone".to_string()),
         });
     }
-    let (conn, d) = match inspect::open_and_digest(source) {
+    let (conn, d) = match inspect::open_and_digest(source, &model.spec().ignore_tables) {
         Ok(x) => x,
         Err(reason) => {
             return Ok(SourceCheck {

@@ -4,7 +4,7 @@ use super::Report;
 use crate::oracle::VerdictKind;
 
 /// Short column headers for the verdict kinds, in [`VerdictKind::ALL`] order.
-const HEADERS: [&str; 9] = [
+const HEADERS: [&str; 10] = [
     "untouched",
     "snapshot",
     "corrupt",
@@ -12,6 +12,7 @@ const HEADERS: [&str; 9] = [
     "false-ok",
     "window",
     "src-dmg",
+    "inv",
     "stall",
     "error",
 ];

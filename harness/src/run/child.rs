@@ -26,6 +26,8 @@ pub enum Tag {
     Backup,
     /// Holds a lock for the whole iteration (`stuck-backup`).
     Blocker,
+    /// A pipeline worker of the scenario's app (`app-invariants`).
+    App(u32),
 }
 
 impl Tag {
@@ -36,6 +38,7 @@ impl Tag {
             Tag::Checkpointer => "checkpointer".into(),
             Tag::Backup => "backup".into(),
             Tag::Blocker => "blocker".into(),
+            Tag::App(i) => format!("app{i}"),
         }
     }
 }

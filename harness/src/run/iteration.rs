@@ -118,7 +118,8 @@ pub fn run_iteration(
     }
     workload::create_destination(&dst, &dest_setup, plan.seed)
         .map_err(|e| RunError::Setup(format!("destination {}: {e}", dst.display())))?;
-    let pre = oracle::take_pre_image(&dst).map_err(|e| RunError::Setup(e.to_string()))?;
+    let pre = oracle::take_pre_image_ignoring(&dst, &ctx.spec.ignore_tables)
+        .map_err(|e| RunError::Setup(e.to_string()))?;
     let dest_before = oracle::file_facts(&dst);
     let bytes_before = file_hash(&dst);
 
@@ -127,7 +128,20 @@ pub fn run_iteration(
         .checkpointer
         .clone()
         .unwrap_or_else(|| scenario.checkpointer.clone());
-    let mut helpers = spawn_source_load(ctx, &checkpointer, &src, dir.path(), &tx)?;
+    let app_order = entry.app_order.unwrap_or(scenario.app.order);
+    if scenario.app.workers > 0 {
+        crate::workload::create_app_tables(&src)
+            .map_err(|e| RunError::Setup(format!("app tables on the source: {e}")))?;
+    }
+    let mut helpers = spawn_source_load(
+        ctx,
+        &checkpointer,
+        app_order,
+        plan.seed,
+        &src,
+        dir.path(),
+        &tx,
+    )?;
 
     // Warm up: let the writers commit before the backup starts.
     let mut max_acked = 0u64;
@@ -316,6 +330,27 @@ pub fn run_iteration(
         stall: stall.as_ref().map(StallReport::summary),
     };
     let mut verdict = oracle::classify(&state, &obs, &source);
+    // The application's invariants, on the recovered source and on a snapshot destination:
+    // a perfect snapshot of a state the application should never have committed is caught
+    // only here.
+    let invariants = &scenario.app.invariants;
+    if !invariants.is_empty() && !verdict.kind.is_violation() {
+        let mut broken: Vec<String> = oracle::invariants::broken(&src, invariants)
+            .into_iter()
+            .map(|b| format!("source: {b}"))
+            .collect();
+        if matches!(state, oracle::DestState::Snapshot { .. }) {
+            broken.extend(
+                oracle::invariants::broken(&dst, invariants)
+                    .into_iter()
+                    .map(|b| format!("destination: {b}")),
+            );
+        }
+        if !broken.is_empty() {
+            verdict.kind = oracle::VerdictKind::Invariant;
+            verdict.detail = format!("{}; {}", broken.join("; "), verdict.detail);
+        }
+    }
     if verdict.kind.is_violation() || seen.claim.is_none() {
         let stderr = tail(&dir.path().join("backup.stderr"), 300);
         if !stderr.is_empty() {

@@ -51,10 +51,13 @@ pub(super) fn start_blocker(
     )))
 }
 
-/// Spawns the writers and the checkpointer on `src`.
+/// Spawns the writers, the app's pipeline workers (committing in `app_order`, their files
+/// drawn from `seed`) and the checkpointer on `src`.
 pub(super) fn spawn_source_load(
     ctx: &RunContext,
     checkpointer: &crate::scenario::CheckpointerSection,
+    app_order: crate::workload::AppOrder,
+    seed: u64,
     src: &Path,
     dir: &Path,
     tx: &mpsc::Sender<Message>,
@@ -86,6 +89,29 @@ pub(super) fn spawn_source_load(
         children.push(
             Child::spawn(Tag::Writer(id), &args, &[], &stderr, tx.clone())
                 .map_err(|e| RunError::io("spawning a writer".into(), e))?,
+        );
+    }
+    let app = &scenario.app;
+    for id in 0..app.workers {
+        let args = vec![
+            "app".to_string(),
+            "--db".into(),
+            src.display().to_string(),
+            "--id".into(),
+            id.to_string(),
+            "--order".into(),
+            app_order.as_str().to_string(),
+            "--rate".into(),
+            app.rate.to_string(),
+            "--stage-ms".into(),
+            app.stage_ms.to_string(),
+            "--seed".into(),
+            seed.to_string(),
+        ];
+        let stderr = dir.join(format!("app{id}.stderr"));
+        children.push(
+            Child::spawn(Tag::App(id), &args, &[], &stderr, tx.clone())
+                .map_err(|e| RunError::io("spawning an app worker".into(), e))?,
         );
     }
     if checkpointer.enabled {

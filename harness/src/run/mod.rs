@@ -261,7 +261,15 @@ fn standalone_rate(ctx: &RunContext, window: Duration) -> Result<f64, RunError> 
     std::fs::copy(&ctx.base_source, &src)
         .map_err(|e| RunError::io("copying the source".into(), e))?;
     let (tx, rx) = mpsc::channel();
-    let children = load::spawn_source_load(ctx, &ctx.scenario.checkpointer, &src, dir.path(), &tx)?;
+    let children = load::spawn_source_load(
+        ctx,
+        &ctx.scenario.checkpointer,
+        ctx.scenario.app.order,
+        ctx.scenario.seed,
+        &src,
+        dir.path(),
+        &tx,
+    )?;
     drop(tx);
     // Skip process start-up: count from the first acknowledged commit.
     let mut first: Option<Instant> = None;

@@ -39,6 +39,19 @@ pub fn writer(
         .with_context(|| format!("writer {id} on {}", source.display()))
 }
 
+/// `worker app`: pipeline worker `id` of the scenario's app, until killed.
+pub fn app(
+    db: &Path,
+    id: u32,
+    order: workload::AppOrder,
+    pace: workload::app::AppPace,
+    seed: u64,
+) -> Result<()> {
+    die_with_parent();
+    workload::run_app(db, id, order, pace, seed)
+        .with_context(|| format!("app worker {id} on {}", db.display()))
+}
+
 /// `worker blocker`: takes `what` on `db` and holds it until killed.
 pub fn blocker(db: &Path, what: workload::Blocker) -> Result<()> {
     die_with_parent();

@@ -21,6 +21,7 @@ const STORM_ONLY_STRATEGY_KEYS: &[&str] = &[
     "blocker",
     "recover",
     "stalls",
+    "app_order",
 ];
 
 /// The keys `mode` uses in `section` (`""` = top level); `None` = every key of the section.
@@ -59,6 +60,7 @@ fn allowed(mode: Mode, section: &str) -> Option<&'static [&'static str]> {
         "checkpointer",
         "destination",
         "faults",
+        "app",
         "strategy",
         "known",
     ];

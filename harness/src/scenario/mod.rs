@@ -77,6 +77,9 @@ pub struct Scenario {
     pub destination: DestinationSection,
     #[serde(default)]
     pub faults: FaultSection,
+    /// An application sharing the source (`[app]`): pipeline workers and their invariants.
+    #[serde(default)]
+    pub app: AppSection,
     #[serde(rename = "strategy", default)]
     pub strategies: Vec<StrategyEntry>,
     /// `storm` (default), `crash-points` or `fuzz`.
@@ -120,6 +123,13 @@ impl Scenario {
             max_row_bytes: self.workload.max_row_bytes,
             ops_min: self.workload.ops_min,
             ops_max: self.workload.ops_max,
+            ignore_tables: {
+                let mut t = self.workload.ignore_tables.clone();
+                if self.app.workers > 0 {
+                    t.push(crate::workload::app::APP_TABLES.to_string());
+                }
+                t
+            },
         }
     }
 
@@ -221,6 +231,30 @@ impl Scenario {
                     "{} is out of range 0..={MAX_WARMUP_COMMITS}",
                     self.workload.warmup_commits
                 ),
+            );
+        }
+        if self.app.workers > 0 && self.app.invariants.is_empty() {
+            return bad(
+                "app.invariants",
+                "an app with workers needs at least one invariant (its tables are left out of the digest: without invariants nothing judges them)".into(),
+            );
+        }
+        if self.app.stage_ms > MAX_DELAY_MS {
+            return bad(
+                "app.stage_ms",
+                format!("{} is out of range 0..={MAX_DELAY_MS}", self.app.stage_ms),
+            );
+        }
+        if !(self.app.rate >= 0.0 && self.app.rate.is_finite()) {
+            return bad(
+                "app.rate",
+                format!("{} is out of range: a finite number >= 0", self.app.rate),
+            );
+        }
+        if self.app.workers > 64 {
+            return bad(
+                "app.workers",
+                format!("{} is out of range 0..=64", self.app.workers),
             );
         }
         if self.checkpointer.interval_ms == 0 {

@@ -53,6 +53,8 @@ pub struct WorkloadSection {
     pub ops_max: u32,
     /// Acknowledged commits to wait for before the backup starts.
     pub warmup_commits: u64,
+    /// Tables left out of the oracle's digest on both sides (globs: `_litestream_*`).
+    pub ignore_tables: Vec<String>,
     /// The writers' automatic checkpoints (`PRAGMA wal_autocheckpoint`, SQLite's default on);
     /// off, only the checkpointer checkpoints and the WAL grows between its runs.
     pub autocheckpoint: bool,
@@ -69,6 +71,7 @@ impl Default for WorkloadSection {
             ops_min: w.ops_min,
             ops_max: w.ops_max,
             warmup_commits: 20,
+            ignore_tables: Vec::new(),
             autocheckpoint: true,
         }
     }
@@ -244,6 +247,37 @@ pub enum Mode {
     Fuzz,
 }
 
+/// `[app]`: an application whose stages commit at their own points, sharing the source
+/// (see `workload::app`). Its tables (`app_*`) are left out of the digest and judged by
+/// `invariants` on the recovered source and on every snapshot destination.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AppSection {
+    /// Pipeline worker processes (0: no app).
+    pub workers: u32,
+    /// `right` (blocks before the file) or `wrong` (the file first: a negative control).
+    pub order: crate::workload::AppOrder,
+    /// Files per second per worker; 0 = as fast as possible.
+    pub rate: f64,
+    /// Work before the split and the store stages commit (reading a file, uploading its
+    /// blocks), in ms.
+    pub stage_ms: u64,
+    /// Queries that must return no rows: `{ name = "...", sql = "SELECT ..." }`.
+    pub invariants: Vec<crate::oracle::Invariant>,
+}
+
+impl Default for AppSection {
+    fn default() -> Self {
+        AppSection {
+            workers: 0,
+            order: crate::workload::AppOrder::Right,
+            rate: 0.0,
+            stage_ms: 0,
+            invariants: Vec::new(),
+        }
+    }
+}
+
 /// `[crash]`: the crash-points sweep (mode = "crash-points").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -366,6 +400,9 @@ pub struct StrategyEntry {
     /// stale lock, journal or WAL may stand in its way).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub recover: bool,
+    /// Overrides `[app] order` for this entry's iterations (`wrong`: the negative control).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_order: Option<crate::workload::AppOrder>,
     /// The entry is meant to stall: unless some iteration ends in `stall`, it tested
     /// nothing (`untested`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -584,6 +621,7 @@ impl StrategyEntry {
             caught_as: Vec::new(),
             blocker: None,
             recover: false,
+            app_order: None,
             stalls: false,
             variant: None,
             params: StrategyParams::default(),

@@ -3,12 +3,14 @@
 //! Transaction `k` applies `ops(seed, k)`, a pure function, so the committed state `S(k)` of the
 //! source is known without logging anything: [`Model`] replays it and keeps one digest per `k`.
 
+pub mod app;
 pub mod blocker;
 pub mod model;
 pub mod ops;
 pub mod setup;
 pub mod worker;
 
+pub use app::{create_app_tables, run_app, AppOrder};
 pub use blocker::{run_blocker, Blocker};
 pub use model::{Model, REPLAY_MARGIN};
 pub use setup::{create_destination, DestContent, DestinationSetup, JournalMode};
@@ -46,6 +48,11 @@ pub struct WorkloadSpec {
     /// Operations per transaction, inclusive range.
     pub ops_min: u32,
     pub ops_max: u32,
+    /// Tables left out of the oracle's digest on both sides (globs: `app_*`,
+    /// `_litestream_*`): an application's or a tool's own tables, which the model does not
+    /// describe.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ignore_tables: Vec<String>,
 }
 
 impl Default for WorkloadSpec {
@@ -58,6 +65,7 @@ impl Default for WorkloadSpec {
             max_row_bytes: 6000,
             ops_min: 1,
             ops_max: 6,
+            ignore_tables: Vec::new(),
         }
     }
 }

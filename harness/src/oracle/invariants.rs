@@ -1,0 +1,109 @@
+//! Application invariants: SQL queries that must return no rows, declared by a scenario
+//! (`[app] invariants`), checked on the recovered source and on a destination the oracle
+//! found to be a snapshot.
+//!
+//! Why its own module: the digest says "this is the source as of commit k"; an invariant says
+//! "this state makes sense to the application". A backup can be a perfect snapshot of a state
+//! the application should never have committed, and only the application's own rules see it.
+
+use rusqlite::{Connection, OpenFlags};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::time::Duration;
+
+/// One invariant: `sql` must return no rows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Invariant {
+    pub name: String,
+    pub sql: String,
+}
+
+/// The invariants `db` breaks, one line each: `every block a file references exists: 2 rows
+/// (first: 17|000000000badf00d)`. A query that fails (a missing table, bad SQL) breaks its
+/// invariant too. An unopenable file is one line.
+pub fn broken(db: &Path, invariants: &[Invariant]) -> Vec<String> {
+    let conn = match Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_WRITE) {
+        Ok(c) => c,
+        Err(e) => return vec![format!("cannot open: {e}")],
+    };
+    let _ = conn.busy_timeout(Duration::from_secs(5));
+    invariants
+        .iter()
+        .filter_map(|inv| match violating_rows(&conn, &inv.sql) {
+            Ok((0, _)) => None,
+            Ok((n, first)) => Some(format!("{}: {n} rows (first: {first})", inv.name)),
+            Err(e) => Some(format!("{}: query failed: {e}", inv.name)),
+        })
+        .collect()
+}
+
+/// How many rows `sql` returns, and the first one as `a|b|c`.
+fn violating_rows(conn: &Connection, sql: &str) -> rusqlite::Result<(u64, String)> {
+    let mut stmt = conn.prepare(sql)?;
+    let cols = stmt.column_count();
+    let mut rows = stmt.query([])?;
+    let mut n = 0u64;
+    let mut first = String::new();
+    while let Some(r) = rows.next()? {
+        if n == 0 {
+            let vals: Vec<String> = (0..cols)
+                .map(|i| r.get_ref(i).map_or_else(|_| "?".into(), show))
+                .collect();
+            first = vals.join("|");
+        }
+        n += 1;
+    }
+    Ok((n, first))
+}
+
+/// A value as SQL would print it (`NULL`, `17`, `abc`, `x'00ff'`), blobs cut at 16 bytes.
+fn show(v: rusqlite::types::ValueRef<'_>) -> String {
+    use rusqlite::types::ValueRef;
+    match v {
+        ValueRef::Null => "NULL".into(),
+        ValueRef::Integer(i) => i.to_string(),
+        ValueRef::Real(f) => f.to_string(),
+        ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+        ValueRef::Blob(b) => {
+            let hex: String = b.iter().take(16).map(|x| format!("{x:02x}")).collect();
+            format!("x'{hex}'{}", if b.len() > 16 { "…" } else { "" })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_break_an_invariant_and_no_rows_keep_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("a.db");
+        let c = Connection::open(&db).unwrap();
+        c.execute_batch(
+            "CREATE TABLE files(id, block); CREATE TABLE blocks(hash);
+             INSERT INTO blocks VALUES('a'); INSERT INTO files VALUES(1, 'a');",
+        )
+        .unwrap();
+        let inv = vec![Invariant {
+            name: "every block a file references exists".into(),
+            sql: "SELECT id, block FROM files WHERE block NOT IN (SELECT hash FROM blocks)".into(),
+        }];
+        assert!(broken(&db, &inv).is_empty());
+        c.execute_batch("INSERT INTO files VALUES(2, 'zz')")
+            .unwrap();
+        let b = broken(&db, &inv);
+        assert_eq!(b.len(), 1);
+        assert!(
+            b[0].starts_with("every block a file references exists: 1 rows"),
+            "{b:?}"
+        );
+        assert!(b[0].ends_with("(first: 2|zz)"), "{b:?}");
+        let bad = vec![Invariant {
+            name: "x".into(),
+            sql: "SELECT * FROM nowhere".into(),
+        }];
+        assert!(broken(&db, &bad)[0].contains("query failed"));
+    }
+}
