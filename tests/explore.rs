@@ -130,7 +130,7 @@ fn control_is_caught_shrunk_and_replayed_from_the_bug_base() {
                 [[strategy]]\nname = \"api-journal-off\"\nexpect = \"unsafe\"\nnpage = 5\n";
     let mut s = Scenario::parse(text, std::path::Path::new("fuzz-test.toml")).unwrap();
     let base = tempfile::tempdir().unwrap();
-    s.fuzz.bugbase = base.path().to_path_buf();
+    s.fuzz.bugbase = Some(base.path().to_path_buf());
     let report = fuzz::run(&s, "fuzz-test", &harness::process::Interrupt::new());
     assert!(report.expectations_met, "{report:?}");
     assert!(!report.interrupted && report.error.is_none());
@@ -163,14 +163,102 @@ fn control_is_caught_shrunk_and_replayed_from_the_bug_base() {
         serde_json::from_str(&std::fs::read_to_string(dir.join("plan.json")).unwrap()).unwrap();
     assert_eq!(case.faults.len(), 1, "shrunk to one fault: {case:?}");
     assert_eq!(case.pages, 8, "shrunk to the smallest source");
-    let replayed = bugbase::replay_entry(&dir, 1).unwrap();
+    // A replay reads the entry; only `record` appends to its runs.log.
+    let replayed = bugbase::replay_entry(&dir, 1, bugbase::ReplayOptions::default()).unwrap();
     assert!(
         id.contains(replayed["verdict"].as_str().unwrap()),
         "{replayed}"
     );
     let log = std::fs::read_to_string(dir.join("runs.log")).unwrap();
+    assert_eq!(log.lines().count(), 1, "{log}");
+    let record = bugbase::ReplayOptions {
+        record: true,
+        ..Default::default()
+    };
+    bugbase::replay_entry(&dir, 1, record).unwrap();
+    let log = std::fs::read_to_string(dir.join("runs.log")).unwrap();
     assert_eq!(log.lines().count(), 2, "{log}");
     assert!(log.contains("commit=") && log.contains("replayed"), "{log}");
+}
+
+/// A bug-base entry whose case runs an external program is not run without
+/// `--allow-external`, and says which argv it would run.
+#[test]
+fn a_bug_base_entry_that_runs_a_program_needs_allow_external() {
+    let base = tempfile::tempdir().unwrap();
+    let dir = base.path().join("bug-external_evil-corrupt-00000001");
+    std::fs::create_dir(&dir).unwrap();
+    let marker = base.path().join("ran");
+    let case = serde_json::json!({
+        "faults": [], "pages": 8, "workload_seed": 1, "strategy": "external:evil",
+        "params": { "command": ["sh", "-c", format!("touch {}; : {{dst}}", marker.display())] },
+        "destination": "fresh"
+    });
+    std::fs::write(dir.join("plan.json"), case.to_string()).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sqlite-backup-harness"))
+        .arg("replay")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--allow-external"), "{stderr}");
+    assert!(stderr.contains("touch"), "the argv is shown: {stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(!marker.exists(), "the program ran without --allow-external");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sqlite-backup-harness"))
+        .arg("replay")
+        .arg(&dir)
+        .arg("--allow-external")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("running external program"), "{stderr}");
+    assert!(marker.exists(), "allowed, it ran: {stderr}");
+}
+
+/// A fuzz run saves its new bug-base entries under its report directory (or `--bugbase`),
+/// never into the bug base that ships with the repository.
+#[test]
+fn fuzz_writes_new_bugs_under_the_report_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f.toml");
+    std::fs::write(
+        &path,
+        "mode = \"fuzz\"\nseed = 3\n[crash]\ndestinations = [\"existing-delete\"]\n\
+         [fuzz]\ncases = 12\npages_min = 8\npages_max = 12\n\
+         [[strategy]]\nname = \"api-journal-off\"\nexpect = \"unsafe\"\nnpage = 5\n",
+    )
+    .unwrap();
+    let reports = dir.path().join("reports");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sqlite-backup-harness"))
+        .arg("scenario")
+        .arg(&path)
+        .arg("--report-dir")
+        .arg(&reports)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let new_bugs: Vec<_> = std::fs::read_dir(reports.join("new-bugs"))
+        .unwrap()
+        .collect();
+    assert!(!new_bugs.is_empty(), "{stderr}");
+    assert!(!dir.path().join("reports/bugbase").exists());
+    // --bugbase names another directory.
+    let other = dir.path().join("mine");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sqlite-backup-harness"))
+        .arg("scenario")
+        .arg(&path)
+        .arg("--report-dir")
+        .arg(&reports)
+        .arg("--bugbase")
+        .arg(&other)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(std::fs::read_dir(&other).unwrap().count() > 0);
 }
 
 #[test]
@@ -227,7 +315,7 @@ fn interrupted_fuzz_returns_its_partial_report() {
 }
 
 /// `replay` of a bug-base entry exits 1 when the violation reproduces, and with `--times`
-/// its headline tallies every run. (A copy: replaying appends to the entry's `runs.log`.)
+/// its headline tallies every run; it leaves the entry as it was (no `--record`).
 #[test]
 fn replaying_a_violation_exits_1_with_the_tally() {
     let entry = "bug-api-journal-off-corrupt-2467eb9e";
@@ -249,5 +337,9 @@ fn replaying_a_violation_exits_1_with_the_tally() {
     assert!(
         stdout.starts_with(&format!("{id}: 2 runs: corrupt 2 (first corrupt: ")),
         "{stdout}"
+    );
+    assert!(
+        !copy.join("runs.log").exists(),
+        "a replay wrote into the entry"
     );
 }

@@ -53,6 +53,10 @@ pub enum Command {
         /// crash-points: run the plans twice and compare trace hashes (exit 1 if they differ).
         #[arg(long)]
         doublecheck: bool,
+        /// fuzz: save new bug-base entries here (default: `[fuzz] bugbase`, else
+        /// `<report-dir>/new-bugs`; the shipped `reports/bugbase` only when named).
+        #[arg(long)]
+        bugbase: Option<PathBuf>,
     },
     /// List the bundled scenarios and the strategies, one line each.
     List,
@@ -64,6 +68,13 @@ pub enum Command {
         /// Repeat this many times (for timing-dependent kill points).
         #[arg(long, default_value_t = 1)]
         times: u32,
+        /// Bug-base entries: append the outcome to the entry's `runs.log`.
+        #[arg(long)]
+        record: bool,
+        /// Bug-base entries: run a case whose strategy runs an external program (its argv is
+        /// printed first). Without it such an entry is refused.
+        #[arg(long)]
+        allow_external: bool,
     },
     /// The CI regression gate: run `ci/gate.toml`, compare with `ci/baseline.toml`.
     Gate(GateArgs),
@@ -255,6 +266,7 @@ pub fn main() -> i32 {
             report_dir,
             sample,
             doublecheck,
+            bugbase,
         } => cmd_scenario(
             &name,
             seed,
@@ -265,6 +277,7 @@ pub fn main() -> i32 {
             ExploreFlags {
                 sample,
                 doublecheck,
+                bugbase,
             },
         ),
         Command::List => cmd_list(),
@@ -272,7 +285,21 @@ pub fn main() -> i32 {
         Command::Report {
             which: ReportCommand::Merge { files, out },
         } => cmd_merge(&files, &out),
-        Command::Replay { id, json, times } => cmd_replay(&id, json, times),
+        Command::Replay {
+            id,
+            json,
+            times,
+            record,
+            allow_external,
+        } => cmd_replay(
+            &id,
+            json,
+            times,
+            crate::explore::fuzz::bugbase::ReplayOptions {
+                record,
+                allow_external,
+            },
+        ),
         Command::Bench { which } => match which {
             BenchCommand::VfsOverhead { json } => bench_vfs_overhead(json),
             BenchCommand::Restarts(args) => crate::bench::restarts::run_cli(&args),
@@ -283,7 +310,10 @@ pub fn main() -> i32 {
     match outcome {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {}", one_line(&e));
+            // Not eprintln!: a stderr that cannot be written (a full disk) must not turn the
+            // error into a panic.
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr().lock(), "error: {}", one_line(&e));
             2
         }
     }
@@ -596,6 +626,7 @@ fn progress_bar(len: u64) -> ProgressBar {
 struct ExploreFlags {
     sample: Option<u32>,
     doublecheck: bool,
+    bugbase: Option<PathBuf>,
 }
 
 fn cmd_scenario(
@@ -631,6 +662,12 @@ fn cmd_scenario(
     }
     check_external_tools(&scenario)?;
     check_outputs(json.as_deref(), Some(report_dir))?;
+    if flags.bugbase.is_some() && scenario.mode != crate::scenario::Mode::Fuzz {
+        return Err(anyhow!(Usage(format!(
+            "--bugbase applies to fuzz scenarios; {} is not one",
+            scenario.name
+        ))));
+    }
     match scenario.mode {
         crate::scenario::Mode::Storm => {}
         crate::scenario::Mode::CrashPoints => {
@@ -650,6 +687,7 @@ fn cmd_scenario(
                 iterations,
                 json.as_deref(),
                 report_dir,
+                flags.bugbase.as_deref(),
                 interrupt_flag(),
             );
         }
@@ -701,9 +739,14 @@ fn finish_run(run: &RunResult, json: Option<&Path>, report_dir: &Path) -> Result
 
 pub(crate) use crate::report::exit_code;
 
-fn cmd_replay(id: &str, json: Option<PathBuf>, times: u32) -> Result<i32> {
+fn cmd_replay(
+    id: &str,
+    json: Option<PathBuf>,
+    times: u32,
+    opts: crate::explore::fuzz::bugbase::ReplayOptions,
+) -> Result<i32> {
     check_outputs(json.as_deref(), None)?;
-    if let Some(code) = crate::explore::commands::replay(id, json.as_deref(), times)? {
+    if let Some(code) = crate::explore::commands::replay(id, json.as_deref(), times, opts)? {
         return Ok(code);
     }
     let Some(crate::replay_id::ReplayId::Storm {

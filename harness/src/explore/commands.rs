@@ -64,12 +64,21 @@ pub fn fuzz(
     cases: Option<u32>,
     json: Option<&Path>,
     report_dir: &Path,
+    bugbase: Option<&Path>,
     interrupted: Interrupt,
 ) -> Result<i32> {
     let mut scenario = scenario.clone();
     if let Some(n) = cases {
         scenario.fuzz.cases = n;
     }
+    // New entries go to --bugbase, else the scenario's `[fuzz] bugbase`, else under the
+    // report directory: never into the shipped bug base unless named.
+    let base = bugbase
+        .map(Path::to_path_buf)
+        .or_else(|| scenario.fuzz.bugbase.clone())
+        .unwrap_or_else(|| report_dir.join(super::fuzz::bugbase::NEW_BUGS));
+    crate::report::check_output_dir("--bugbase", &base)?;
+    scenario.fuzz.bugbase = Some(base);
     let report = super::fuzz::run(&scenario, &scenario_id(&scenario), &interrupted);
     let written = crate::report::write_report(&report, report_dir, json)
         .with_context(|| format!("writing the report under {}", report_dir.display()))?;
@@ -87,7 +96,12 @@ pub fn fuzz(
 
 /// `replay ID` for crash-point IDs, fuzz case IDs and bug-base entries (an ID or a path);
 /// `Ok(None)` when `id` is none of them.
-pub fn replay(id: &str, json: Option<&Path>, times: u32) -> Result<Option<i32>> {
+pub fn replay(
+    id: &str,
+    json: Option<&Path>,
+    times: u32,
+    opts: super::fuzz::bugbase::ReplayOptions,
+) -> Result<Option<i32>> {
     let out = if let Some(pid) = super::points::parse_replay_id(id) {
         let scenario = scenario_for(&pid.scenario, pid.seed, &pid.strategy)?;
         let mut runs = Vec::new();
@@ -116,7 +130,8 @@ pub fn replay(id: &str, json: Option<&Path>, times: u32) -> Result<Option<i32>> 
         out["id"] = id.into();
         out
     } else if let Some(dir) = super::fuzz::bugbase::entry(id) {
-        super::fuzz::bugbase::replay_entry(&dir, times).with_context(|| format!("replay {id}"))?
+        super::fuzz::bugbase::replay_entry(&dir, times, opts)
+            .with_context(|| format!("replay {id}"))?
     } else {
         return Ok(None);
     };

@@ -40,4 +40,7 @@ pub enum ExploreError {
     Interrupted,
     #[error("bug base: {0}")]
     BugBase(String),
+    /// Something the user must allow explicitly (a bug-base entry that runs a program).
+    #[error("refused: {0}")]
+    Refused(String),
 }

@@ -300,7 +300,7 @@ fn run_scenario(
             // Shrunk cases go to a scratch bug base, never into the repository.
             let bugs = crate::run::scratch_dir("sqlite-backup-harness-gate-bugbase-")
                 .map_err(|e| format!("scratch bug base: {e}"))?;
-            s.fuzz.bugbase = bugs.path().to_path_buf();
+            s.fuzz.bugbase = Some(bugs.path().to_path_buf());
             let report = crate::explore::fuzz::run(&s, name, interrupted);
             if let Some(e) = &report.error {
                 return Err(e.clone());

@@ -280,6 +280,14 @@ pub fn run_iteration(
     };
     let k_after = read_seq(&src).unwrap_or(max_acked);
 
+    // A helper that stopped on its own could not go on (a full disk): that is the machine,
+    // not the strategy, and the run stops.
+    if let Some(why) = super::load::stopped_on_their_own(&mut helpers, dir.path()) {
+        let free = super::scratch::free_bytes(dir.path())
+            .map(|b| format!("; {} MiB free where it runs", b >> 20))
+            .unwrap_or_default();
+        return Err(RunError::Environment(format!("{why}{free}")));
+    }
     // Stop the load, then collect what is still in flight.
     for h in helpers.iter_mut() {
         h.kill();

@@ -146,3 +146,27 @@ pub(super) fn read_seq(src: &Path) -> Result<u64, RunError> {
     let _ = conn.busy_timeout(Duration::from_secs(5));
     crate::workload::read_seq(&conn).map_err(|e| RunError::Setup(e.to_string()))
 }
+
+/// The helpers (writers, app workers, checkpointer, blocker) that stopped on their own, with
+/// how and the end of their stderr: they run until killed, so one that stopped could not go
+/// on (a full disk, a read-only directory). `None`: all still run.
+pub(super) fn stopped_on_their_own(helpers: &mut [Child], dir: &Path) -> Option<String> {
+    let stopped: Vec<String> = helpers
+        .iter_mut()
+        .filter_map(|h| {
+            let status = h.try_status()?;
+            let name = h.tag().name();
+            let err = tail(&dir.join(format!("{name}.stderr")), 200);
+            Some(format!(
+                "{name} stopped on its own ({}){}",
+                super::child::describe_status(Some(status)),
+                if err.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {err}")
+                }
+            ))
+        })
+        .collect();
+    (!stopped.is_empty()).then(|| stopped.join("; "))
+}

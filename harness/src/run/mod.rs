@@ -46,6 +46,10 @@ pub enum RunError {
     Setup(String),
     #[error("oracle: {0}")]
     Oracle(String),
+    /// The machine cannot run the scenario (a full disk, writers that cannot commit): the
+    /// run stops with exit 2 instead of reporting it as strategy results.
+    #[error("environment: {0}")]
+    Environment(String),
 }
 
 impl RunError {
@@ -79,6 +83,7 @@ impl RunContext {
         let base_source = base_dir.path().join("base.db");
         workload::create_source(&base_source, &spec)
             .map_err(|e| RunError::Setup(format!("creating the source: {e}")))?;
+        check_free_space(base_dir.path(), &base_source)?;
         let model = Model::new(&spec).map_err(|e| RunError::Setup(format!("model: {e}")))?;
         Ok(RunContext {
             scenario,
@@ -114,6 +119,30 @@ impl RunContext {
             .digest_at(k)
             .map(|_| ())
             .map_err(|e| RunError::Oracle(format!("model replay to {k}: {e}")))
+    }
+}
+
+/// Refuses a run whose scratch file system cannot hold an iteration: a source copy, the
+/// destination, their journals and WALs (4 × the source) plus 64 MiB for the writers' growth.
+/// A full disk would otherwise show up as strategy errors and writers with 0 commits/s.
+fn check_free_space(dir: &std::path::Path, source: &std::path::Path) -> Result<(), RunError> {
+    let size = std::fs::metadata(source).map(|m| m.len()).unwrap_or(0);
+    too_small(dir, scratch::free_bytes(dir), size).map_or(Ok(()), Err)
+}
+
+/// The refusal for `free` bytes where an iteration on a `size`-byte source runs, if too few.
+fn too_small(dir: &std::path::Path, free: Option<u64>, size: u64) -> Option<RunError> {
+    let need = 4 * size + (64 << 20);
+    match free {
+        Some(free) if free < need => Some(RunError::Environment(format!(
+            "{}: {} MiB free, an iteration of this scenario needs about {} MiB (4 × the {} MiB \
+             source + 64 MiB): point HARNESS_TMPDIR at a larger file system",
+            dir.parent().unwrap_or(dir).display(),
+            free >> 20,
+            need >> 20,
+            size >> 20
+        ))),
+        _ => None,
     }
 }
 
@@ -260,8 +289,12 @@ fn standalone_rate(ctx: &RunContext, window: Duration) -> Result<f64, RunError> 
     let src = dir.path().join("source.db");
     std::fs::copy(&ctx.base_source, &src)
         .map_err(|e| RunError::io("copying the source".into(), e))?;
+    if ctx.scenario.app.workers > 0 {
+        workload::create_app_tables(&src)
+            .map_err(|e| RunError::Setup(format!("app tables on the source: {e}")))?;
+    }
     let (tx, rx) = mpsc::channel();
-    let children = load::spawn_source_load(
+    let mut children = load::spawn_source_load(
         ctx,
         &ctx.scenario.checkpointer,
         ctx.scenario.app.order,
@@ -287,7 +320,39 @@ fn standalone_rate(ctx: &RunContext, window: Duration) -> Result<f64, RunError> 
             }
         }
     }
+    if count == 0 {
+        // Writers that cannot commit at all (a full disk, a read-only file system) make every
+        // verdict meaningless: refuse the run.
+        let why = load::stopped_on_their_own(&mut children, dir.path())
+            .unwrap_or_else(|| "no error from them".into());
+        return Err(RunError::Environment(format!(
+            "the writers made no commit in {} s ({why})",
+            (window + Duration::from_secs(5)).as_secs()
+        )));
+    }
     drop(children);
     let secs = first.map(|t| t.elapsed().as_secs_f64()).unwrap_or(0.0);
     Ok(if secs > 0.0 { count as f64 / secs } else { 0.0 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_system_without_room_for_an_iteration_is_refused() {
+        let dir = std::path::Path::new("/scratch/run-1");
+        let source = 8 << 20;
+        let e = too_small(dir, Some(90 << 20), source).expect("96 MiB needed");
+        assert_eq!(
+            e.to_string(),
+            "environment: /scratch: 90 MiB free, an iteration of this scenario needs about 96 \
+             MiB (4 × the 8 MiB source + 64 MiB): point HARNESS_TMPDIR at a larger file system"
+        );
+        assert!(too_small(dir, Some(96 << 20), source).is_none());
+        assert!(
+            too_small(dir, None, source).is_none(),
+            "unknown: not refused"
+        );
+    }
 }

@@ -46,9 +46,22 @@ pub fn scratch_dir(purpose: &str) -> std::io::Result<tempfile::TempDir> {
                 ),
             )
         }),
-        (Some(root), None) => builder.tempdir_in(root).or_else(|_| builder.tempdir()),
+        // RAM by default, unless it is small (Docker's /dev/shm is 64 MiB).
+        (Some(root), None) if free_bytes(&root).is_none_or(|b| b >= SHM_MIN_FREE) => {
+            builder.tempdir_in(root).or_else(|_| builder.tempdir())
+        }
+        (Some(_), None) => builder.tempdir(),
         (None, _) => builder.tempdir(),
     }
+}
+
+/// Below this much free space, `/dev/shm` is not used by default.
+const SHM_MIN_FREE: u64 = 512 << 20;
+
+/// The free space of the file system `dir` is on (`None`: unknown).
+pub fn free_bytes(dir: &Path) -> Option<u64> {
+    let st = nix::sys::statvfs::statvfs(dir).ok()?;
+    Some(st.blocks_available() * st.fragment_size())
 }
 
 /// `$HARNESS_TMPDIR`, else `/dev/shm` when it is a directory.

@@ -323,8 +323,11 @@ pub struct FuzzSection {
     pub pages_max: u32,
     /// Shrink steps allowed per violation.
     pub shrink_steps: u32,
-    /// Where violations are saved (`<dir>/<id>/`).
-    pub bugbase: PathBuf,
+    /// Where new violations are saved (`<dir>/<id>/`). Unset: `<report-dir>/new-bugs`
+    /// (`--bugbase DIR` overrides both). The bug base that ships in `reports/bugbase` is
+    /// written only when named here or with `--bugbase`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bugbase: Option<PathBuf>,
     /// Metadata policy of the fuzzed power cuts: `ordered` (default: ext4 data=ordered, XFS)
     /// or `independent` (the POSIX worst case, each unsynced metadata change on its own).
     pub power_cut_metadata: vfs_faults::MetadataOrder,
@@ -338,7 +341,7 @@ impl Default for FuzzSection {
             pages_min: 8,
             pages_max: 64,
             shrink_steps: 200,
-            bugbase: PathBuf::from("reports/bugbase"),
+            bugbase: None,
             power_cut_metadata: vfs_faults::MetadataOrder::Ordered,
         }
     }

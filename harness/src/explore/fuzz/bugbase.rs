@@ -1,6 +1,12 @@
 //! The bug base: shrunk fuzz cases kept as permanent regression cases,
-//! `<bugbase>/<id>/{plan.json, plan.txt, runs.log}`, replayed with `replay <id>` (default
-//! `reports/bugbase`) or `replay <bugbase>/<id>` (any other directory).
+//! `<bugbase>/<id>/{plan.json, plan.txt, runs.log}`, replayed with `replay <id>` (the bug base
+//! that ships, `reports/bugbase`) or `replay <bugbase>/<id>` (any other directory).
+//!
+//! A fuzz run writes its new entries under its report directory (`<report-dir>/new-bugs`) or
+//! an explicit `--bugbase DIR`, never into the shipped bug base unless told to: a run must not
+//! dirty the checkout. A replay reads an entry and appends to its `runs.log` only with
+//! `--record`. An entry whose case runs an external program is replayed only with
+//! `--allow-external` (bug bases are shared in repositories; a `plan.json` is not a script).
 //!
 //! Why its own module: the on-disk format and the lookup rules are a contract with the
 //! `replay` command and with people reading `plan.txt`; the fuzzer only calls [`save`].
@@ -12,8 +18,11 @@ use crate::oracle::Verdict;
 use crate::stable_hash::fnv1a;
 use std::path::{Path, PathBuf};
 
-/// The default bug base, relative to the working directory.
+/// The bug base that ships with the repository, relative to the working directory.
 pub const DEFAULT: &str = "reports/bugbase";
+
+/// Where a fuzz run saves new entries unless told otherwise, under its report directory.
+pub const NEW_BUGS: &str = "new-bugs";
 
 /// `git rev-parse HEAD`, if git and a repository are there.
 fn git_commit() -> String {
@@ -105,14 +114,54 @@ pub fn entry(id: &str) -> Option<PathBuf> {
     .find(|d| d.join("plan.json").is_file())
 }
 
-/// Replays a bug-base entry `times` times; appends the outcome to its `runs.log`.
-pub fn replay_entry(dir: &Path, times: u32) -> Result<serde_json::Value, ExploreError> {
+/// How a bug-base entry may be replayed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReplayOptions {
+    /// Append the outcome to the entry's `runs.log`.
+    pub record: bool,
+    /// Run a case whose strategy runs an external program.
+    pub allow_external: bool,
+}
+
+/// The argv an entry's case would run, if its strategy runs an external program.
+pub fn external_argv(case: &FuzzCase) -> Option<Vec<String>> {
+    (crate::strategy::external::is_external(&case.strategy) || !case.params.command.is_empty())
+        .then(|| case.params.command.clone())
+}
+
+/// Reads an entry's case.
+pub fn load(dir: &Path) -> Result<FuzzCase, ExploreError> {
     let text = std::fs::read_to_string(dir.join("plan.json"))
         .map_err(|e| ExploreError::BugBase(format!("{}: {e}", dir.display())))?;
-    let case: FuzzCase = serde_json::from_str(&text)
-        .map_err(|e| ExploreError::BugBase(format!("{}/plan.json: {e}", dir.display())))?;
+    serde_json::from_str(&text)
+        .map_err(|e| ExploreError::BugBase(format!("{}/plan.json: {e}", dir.display())))
+}
+
+/// Replays a bug-base entry `times` times (and with `record`, appends the outcome to its
+/// `runs.log`). A case that runs an external program is refused unless `allow_external`;
+/// allowed, its argv is printed (stderr) before it runs.
+pub fn replay_entry(
+    dir: &Path,
+    times: u32,
+    opts: ReplayOptions,
+) -> Result<serde_json::Value, ExploreError> {
+    let case = load(dir)?;
+    if let Some(argv) = external_argv(&case) {
+        let shown = serde_json::to_string(&argv).expect("argv serializes");
+        if !opts.allow_external {
+            return Err(ExploreError::Refused(format!(
+                "{}: its case runs an external program ({} {shown}); read plan.json, then \
+                 replay with --allow-external to run it",
+                dir.display(),
+                case.strategy
+            )));
+        }
+        eprintln!("running external program of {}: {shown}", case.strategy);
+    }
     let (kinds, out) = CaseRunner::new()?.check_times(&case, times)?;
-    append_log(dir, &format!("replayed {}", kinds.join(",")))?;
+    if opts.record {
+        append_log(dir, &format!("replayed {}", kinds.join(",")))?;
+    }
     Ok(serde_json::json!({
         "bug": dir.file_name().map(|n| n.to_string_lossy().into_owned()),
         "verdict": out.verdict.kind.as_str(),

@@ -36,6 +36,7 @@ use crate::scenario::{Expect, Scenario, StrategyEntry};
 use proptest::strategy::ValueTree;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
 
 /// One violating case: its replay ID, and the bug-base entry if it was the one shrunk.
 #[derive(Debug, Clone, Serialize)]
@@ -146,9 +147,13 @@ fn fuzz_strategy(
             let steps = scenario.fuzz.shrink_steps;
             let min = shrink::shrink(&mut tree, kind, cr, steps, interrupted)?;
             let verdict = cr.check(&min)?.verdict;
-            let bug = bugbase::save(&scenario.fuzz.bugbase, &min, &verdict)?;
-            let cmd =
-                crate::report::replay_command(&bugbase::replay_arg(&scenario.fuzz.bugbase, &bug));
+            let base = scenario
+                .fuzz
+                .bugbase
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(bugbase::NEW_BUGS));
+            let bug = bugbase::save(&base, &min, &verdict)?;
+            let cmd = crate::report::replay_command(&bugbase::replay_arg(&base, &bug));
             eprintln!(
                 "{}: {} shrunk to {} fault(s), {} pages: {cmd}",
                 entry.name,
