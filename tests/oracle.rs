@@ -451,3 +451,48 @@ fn wal_is_recovered_before_judging() {
         DestState::Snapshot { k: 25 }
     );
 }
+
+/// The source check compares content, not only the sequence number: a source at `S(k)` with
+/// every acknowledged commit but one changed value is damaged.
+#[test]
+fn a_source_with_every_commit_but_other_content_is_damaged() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut model = Model::new(&spec(6)).unwrap();
+    model.digest_at(25).unwrap();
+    let src = dir.path().join("s.db");
+    write_state(&model, &src);
+    assert_eq!(check_source(&src, &mut model, 25).unwrap().damage, None);
+    // Lost commits alone: caught as such.
+    assert!(check_source(&src, &mut model, 26)
+        .unwrap()
+        .damage
+        .unwrap()
+        .contains("lost acknowledged commits"));
+    // One value changed, seq untouched.
+    let c = Connection::open(&src).unwrap();
+    let table: String = c
+        .query_row(
+            "SELECT name FROM sqlite_schema WHERE type='table' AND name != 'meta' \
+             AND name NOT LIKE 'sqlite_%' ORDER BY name LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let changed = c
+        .execute(
+            &format!("UPDATE \"{table}\" SET rowid = rowid + 1000000 WHERE rowid = (SELECT min(rowid) FROM \"{table}\")"),
+            [],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    drop(c);
+    let check = check_source(&src, &mut model, 25).unwrap();
+    assert_eq!(check.k, 25);
+    assert!(
+        check
+            .damage
+            .as_deref()
+            .is_some_and(|d| d.contains("differs from S(25)")),
+        "{check:?}"
+    );
+}

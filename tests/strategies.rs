@@ -301,3 +301,27 @@ fn api_same_conn_commits_between_steps_without_restarting() {
         );
     }
 }
+
+/// api-step retries BUSY (up to its `busy_timeout_ms`, 500 ms here): a destination held by
+/// another connection's write transaction for 150 ms delays it, it does not fail it.
+#[test]
+fn api_step_waits_out_a_short_busy_destination() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir_path = dir.path().canonicalize().unwrap();
+    let (src, writer) = make_source(&dir_path);
+    drop(writer);
+    let dest = dir_path.join("dest.db");
+    make_preexisting(&dest);
+    let holder = rusqlite::Connection::open(&dest).unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(150));
+        holder.execute_batch("COMMIT").unwrap();
+    });
+    let (claim, events) = run("api-step", &src, &dest, None);
+    release.join().unwrap();
+    let busy_steps = steps(&events).iter().filter(|s| s.0 == 5).count();
+    assert!(busy_steps > 0, "the destination was busy first: {events:?}");
+    assert_eq!(claim, harness::event::Claim::Success, "{events:?}");
+    assert_eq!(content(&dest), content(&src));
+}

@@ -602,3 +602,57 @@ fn on_fire_reports_what_acted_and_nothing_else() {
     assert_eq!(v.rule_hits()[0].fired, 1);
     assert_eq!(v.rule_hits()[1].fired, 0);
 }
+
+/// An injected write error writes nothing: with the journal off nothing could repair a write
+/// that happened anyway, so the file must be byte for byte what it was.
+#[test]
+fn a_failed_write_leaves_the_file_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("wf.db");
+    setup(&db, 30);
+    let before = std::fs::read(&db).unwrap();
+    let v = vfs(
+        "write-fails",
+        plan(vec![rule(
+            &[OpKind::Write],
+            Some(FileKind::MainDb),
+            Occurrence::Every,
+            err(ErrorCode::IoerrWrite, true),
+        )]),
+    );
+    let c = open(&db, &v).unwrap();
+    c.execute_batch("PRAGMA journal_mode=OFF").unwrap();
+    assert!(c.execute("UPDATE t SET v = 'new'", []).is_err());
+    drop(c);
+    assert_eq!(std::fs::read(&db).unwrap(), before);
+    assert!(v.rule_hits()[0].fired > 0);
+}
+
+/// xSync reaches the base VFS: a fault VFS stacked on another one (as its base) passes every
+/// sync down, so the inner one counts as many as the outer one saw.
+#[test]
+fn syncs_reach_the_base_vfs() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("sync.db");
+    setup(&db, 5);
+    let inner = vfs("sync-inner", FaultPlan::default());
+    let outer = FaultVfs::register_with(
+        &format!("sync-outer-{}", std::process::id()),
+        Options {
+            base: Some(inner.name().to_string()),
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    let c = open(&db, &outer).unwrap();
+    c.execute_batch("PRAGMA synchronous=FULL").unwrap();
+    c.execute("UPDATE t SET v = 'new'", []).unwrap();
+    drop(c);
+    let synced = outer.counters().total(OpKind::Sync);
+    assert!(synced >= 2, "journal and database synced: {synced}");
+    assert_eq!(inner.counters().total(OpKind::Sync), synced);
+    assert_eq!(
+        inner.counters().total(OpKind::Write),
+        outer.counters().total(OpKind::Write)
+    );
+}

@@ -91,3 +91,44 @@ pub fn file_facts(path: &Path) -> Option<FileFacts> {
         journal_mode,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database whose table reads fine but whose index disagrees with it: only
+    /// `PRAGMA integrity_check` sees it (the digest reads tables, never indexes).
+    #[test]
+    fn an_index_that_disagrees_with_its_table_is_corrupt() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("ix.db");
+        let c = Connection::open(&db).unwrap();
+        c.execute_batch("PRAGMA page_size=4096; CREATE TABLE t(x TEXT); CREATE INDEX ix ON t(x);")
+            .unwrap();
+        for i in 0..20 {
+            c.execute("INSERT INTO t VALUES(?1)", [format!("key-{i:04}-abcdef")])
+                .unwrap();
+        }
+        let root: i64 = c
+            .query_row(
+                "SELECT rootpage FROM sqlite_schema WHERE name='ix'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        drop(c);
+        assert!(open_and_digest(&db, &[]).is_ok(), "intact first");
+        // Rewrite the index's copy of one key ("abcdef" -> "zzzzzz") in place.
+        let mut bytes = std::fs::read(&db).unwrap();
+        let page = (root as usize - 1) * 4096;
+        let at = bytes[page..page + 4096]
+            .windows(6)
+            .position(|w| w == b"abcdef")
+            .expect("a key in the index page")
+            + page;
+        bytes[at..at + 6].copy_from_slice(b"zzzzzz");
+        std::fs::write(&db, &bytes).unwrap();
+        let err = open_and_digest(&db, &[]).expect_err("integrity_check must fail");
+        assert!(err.starts_with("integrity_check: "), "{err}");
+    }
+}
