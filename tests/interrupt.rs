@@ -59,3 +59,49 @@ fn sigterm_writes_partial_report_exits_143_and_leaves_nothing_behind() {
 fn sighup_writes_partial_report_exits_129_and_leaves_nothing_behind() {
     stop_with(Signal::SIGHUP, 129);
 }
+
+/// A stop signal is honoured while a large source is being created (before any iteration):
+/// the statement building it is interrupted, the run exits 143 at once and says so.
+#[test]
+fn sigterm_during_a_large_setup_stops_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.toml");
+    std::fs::write(
+        &path,
+        "seed = 1\niterations = 1\n[source]\npages = 500000\n\
+         [[strategy]]\nname = \"api-step\"\nexpect = \"safe\"\n",
+    )
+    .unwrap();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_sqlite-backup-harness"))
+        .arg("scenario")
+        .arg(&path)
+        .arg("--report-dir")
+        .arg(dir.path())
+        .env("HARNESS_TMPDIR", dir.path())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let sent = std::time::Instant::now();
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(143), "{stderr}");
+    assert!(stderr.contains("while creating the source"), "{stderr}");
+    assert!(
+        sent.elapsed() < Duration::from_secs(10),
+        "took {:?} to stop",
+        sent.elapsed()
+    );
+    // Its scratch dirs are gone.
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("sqlite-backup-harness-")
+        })
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}

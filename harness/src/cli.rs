@@ -5,7 +5,7 @@
 //! `128 + signal` after SIGINT (Ctrl-C, 130), SIGTERM (143) or SIGHUP (129): the run stops
 //! as after Ctrl-C and the partial report is still written.
 
-use crate::process::Interrupt;
+use crate::process::{Interrupt, StopSignal};
 use crate::report::{table, Report};
 use crate::run::{self, RunContext, RunResult, Selection};
 use crate::scenario::Scenario;
@@ -700,8 +700,19 @@ fn cmd_scenario(
     }
     let total = u64::from(scenario.iterations) * scenario.strategies.len() as u64;
     let interrupted = interrupt_flag();
-    let mut ctx = RunContext::new(scenario.clone(), name.to_string(), interrupted)
-        .with_context(|| format!("scenario {} (seed {})", scenario.name, scenario.seed))?;
+    let mut ctx = match RunContext::new(scenario.clone(), name.to_string(), interrupted.clone()) {
+        Err(run::RunError::Interrupted) => {
+            let s = interrupted.signal().unwrap_or(StopSignal::Int);
+            eprintln!(
+                "interrupted by {} while creating the source: no iteration ran",
+                s.name()
+            );
+            return Ok(s.exit_code());
+        }
+        other => {
+            other.with_context(|| format!("scenario {} (seed {})", scenario.name, scenario.seed))?
+        }
+    };
     let bar = progress_bar(total);
     let run = run::run_scenario(&mut ctx, &Selection::default(), true, |r| {
         bar.set_message(format!(

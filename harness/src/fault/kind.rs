@@ -14,7 +14,7 @@ use vfs_faults::{ErrorCode, FileKind, KillWhen, MetadataOrder, OpKind, Unsynced}
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FaultKind {
-    /// SIGKILL from the supervisor after the backup worker's n-th event (n in 1..=4).
+    /// SIGKILL right after the backup worker's n-th event (n in 1..=4), by the worker itself.
     KillAfterEvent,
     /// The worker's own VFS SIGKILLs it at the n-th destination operation: mostly database
     /// writes, sometimes the commit's journal sync, database sync or journal delete.

@@ -88,7 +88,7 @@ pub enum Placement {
     /// At one operation of the fault VFS (crash-points places one at every operation, fuzz
     /// draws them).
     Op { site: OpSite },
-    /// After the backup worker's n-th progress event (the supervisor kills it).
+    /// Right after the backup worker's n-th event (the worker kills itself).
     AfterEvent { n: u64 },
     /// `ms` after the backup worker started (the supervisor kills it).
     AfterDelay { ms: u64 },
@@ -159,12 +159,12 @@ impl Fault {
         })
     }
 
-    /// Whether the supervisor carries it out (a kill after an event or a delay).
+    /// Whether the supervisor carries it out (a kill after a delay). A kill after an event is
+    /// the worker's own: it SIGKILLs itself right after writing its n-th event, so the kill
+    /// lands at the same point of its execution however loaded the machine is (a kill sent
+    /// by the supervisor on reading the event raced the worker, which went on meanwhile).
     pub fn by_supervisor(&self) -> bool {
-        matches!(
-            self.placement,
-            Placement::AfterEvent { .. } | Placement::AfterDelay { .. }
-        )
+        matches!(self.placement, Placement::AfterDelay { .. })
     }
 }
 

@@ -224,13 +224,6 @@ pub fn run_iteration(
                     commits_during_backup += 1;
                 }
                 seen.record(ev);
-                if killer.after_event(seen.events) && backup.kill() {
-                    killed_before_claim = seen.claim.is_none();
-                    if killed_before_claim {
-                        seen.fired
-                            .push(format!("SIGKILL after event #{}", seen.events));
-                    }
-                }
             }
             Ok(Message::Event(_, Event::Commit { k, .. })) => {
                 max_acked = max_acked.max(k);

@@ -1,37 +1,23 @@
 //! The killer: decides when the supervisor SIGKILLs the backup worker for the iteration's
-//! planned fault. (Kills at an exact VFS operation happen inside the worker, see `fault`.)
+//! planned fault: after a wall-clock delay. (Kills at an exact VFS operation or right after
+//! an event happen inside the worker, see `fault` and `run::worker`.)
 
 use crate::fault::{Fault, Placement};
 use std::time::{Duration, Instant};
 
 pub struct Killer {
-    after_events: Option<u64>,
     at: Option<Instant>,
     fired: bool,
 }
 
 impl Killer {
-    /// The kill of `fault` if the supervisor carries it out (after an event or a delay).
+    /// The kill of `fault` if the supervisor carries it out (after a delay).
     pub fn new(fault: Option<&Fault>, started: Instant) -> Killer {
-        let (after_events, at) = match fault.map(|f| &f.placement) {
-            Some(Placement::AfterEvent { n }) => (Some(*n), None),
-            Some(Placement::AfterDelay { ms }) => {
-                (None, Some(started + Duration::from_millis(*ms)))
-            }
-            _ => (None, None),
+        let at = match fault.map(|f| &f.placement) {
+            Some(Placement::AfterDelay { ms }) => Some(started + Duration::from_millis(*ms)),
+            _ => None,
         };
-        Killer {
-            after_events,
-            at,
-            fired: false,
-        }
-    }
-
-    /// True once, when the worker has sent its n-th event and must die now.
-    pub fn after_event(&mut self, events_seen: u64) -> bool {
-        let due = !self.fired && self.after_events.is_some_and(|n| events_seen >= n);
-        self.fired |= due;
-        due
+        Killer { at, fired: false }
     }
 
     /// True once, when the planned delay has passed.
@@ -58,12 +44,8 @@ mod tests {
     }
 
     #[test]
-    fn kills_once_after_the_nth_event() {
+    fn a_kill_after_an_event_is_not_the_supervisors() {
         let mut k = Killer::new(Some(&kill(Placement::AfterEvent { n: 3 })), Instant::now());
-        assert!(!k.after_event(1));
-        assert!(!k.after_event(2));
-        assert!(k.after_event(3));
-        assert!(!k.after_event(4));
         assert!(!k.on_time(Instant::now() + Duration::from_secs(9)));
     }
 
@@ -74,14 +56,12 @@ mod tests {
         assert!(!k.on_time(t0 + Duration::from_millis(49)));
         assert!(k.on_time(t0 + Duration::from_millis(50)));
         assert!(!k.on_time(t0 + Duration::from_millis(60)));
-        assert!(!k.after_event(100));
     }
 
     #[test]
     fn no_fault_never_kills() {
         let t0 = Instant::now();
         let mut k = Killer::new(None, t0);
-        assert!(!k.after_event(1000));
         assert!(!k.on_time(t0 + Duration::from_secs(1000)));
     }
 }

@@ -81,10 +81,19 @@ impl RunContext {
         let spec = scenario.workload_spec();
         let base_dir = temp_dir()?;
         let base_source = base_dir.path().join("base.db");
-        workload::create_source(&base_source, &spec)
-            .map_err(|e| RunError::Setup(format!("creating the source: {e}")))?;
+        // Ctrl-C, SIGTERM and SIGHUP stop a large setup too.
+        let stop = || interrupted.is_set();
+        let stopped = |e: String| {
+            if interrupted.is_set() {
+                RunError::Interrupted
+            } else {
+                RunError::Setup(e)
+            }
+        };
+        workload::setup::create_source_until(&base_source, &spec, &stop)
+            .map_err(|e| stopped(format!("creating the source: {e}")))?;
         check_free_space(base_dir.path(), &base_source)?;
-        let model = Model::new(&spec).map_err(|e| RunError::Setup(format!("model: {e}")))?;
+        let model = Model::new_until(&spec, &stop).map_err(|e| stopped(format!("model: {e}")))?;
         Ok(RunContext {
             scenario,
             scenario_id,

@@ -14,16 +14,36 @@ use anyhow::{anyhow, Context, Result};
 use rusqlite::{Connection, OpenFlags};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use vfs_faults::{FaultPlan, FaultVfs, Options, PowerCutMode, PLAN_ENV};
 
 /// Set to a file path, the backup worker writes its VFS trace there when its fault fires.
 pub const TRACE_ENV: &str = "HARNESS_DUMP_TRACE";
 
-/// Prints one event line and flushes, so the supervisor sees it before any kill.
+/// Events this process emitted (VFS samples not counted), and the count after which it
+/// SIGKILLs itself (0: never): a planned kill after the n-th event.
+static EVENTS: AtomicU64 = AtomicU64::new(0);
+static KILL_AFTER_EVENT: AtomicU64 = AtomicU64::new(0);
+
+/// Prints one event line and flushes, so the supervisor sees it before any kill. With a kill
+/// after event n planned, the n-th event (VFS samples not counted, as the supervisor counts)
+/// is followed by a `fired` line and SIGKILL, right here: the strategy gets no further.
 pub fn emit(ev: Event) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{}", ev.to_line());
     let _ = out.flush();
+    if matches!(ev, Event::Vfs { .. }) {
+        return;
+    }
+    let n = EVENTS.fetch_add(1, Ordering::SeqCst) + 1;
+    if n == KILL_AFTER_EVENT.load(Ordering::SeqCst) {
+        let fired = Event::Fired {
+            what: format!("SIGKILL after event #{n}"),
+        };
+        let _ = writeln!(out, "{}", fired.to_line());
+        let _ = out.flush();
+        let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
+    }
 }
 
 pub fn writer(
@@ -142,6 +162,12 @@ pub fn backup(
         }
         _ => None,
     });
+    if let Some(n) = fault.and_then(|f| match (&f.action, &f.placement) {
+        (FaultAction::Kill { .. }, Placement::AfterEvent { n }) => Some(*n),
+        _ => None,
+    }) {
+        KILL_AFTER_EVENT.store(n, Ordering::SeqCst);
+    }
     let abort_before_step = fault.and_then(|f| match (&f.action, &f.placement) {
         (FaultAction::Abort, Placement::BeforeStep { n }) => Some(*n),
         _ => None,

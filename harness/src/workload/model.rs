@@ -45,11 +45,19 @@ fn table_exists(conn: &Connection, table: &str) -> rusqlite::Result<bool> {
 
 impl Model {
     pub fn new(spec: &WorkloadSpec) -> Result<Model, WorkloadError> {
+        Model::new_until(spec, &|| false)
+    }
+
+    /// [`Model::new`], stopped (with an error) as soon as `stop()` says so.
+    pub fn new_until(
+        spec: &WorkloadSpec,
+        stop: &super::setup::StopFn<'_>,
+    ) -> Result<Model, WorkloadError> {
         let conn = Connection::open_in_memory().map_err(|e| sqlite_err("open", MEM, e))?;
         conn.execute_batch(&format!("PRAGMA page_size = {};", spec.page_size))
             .map_err(|e| sqlite_err("set page_size", MEM, e))?;
-        let initial_rows =
-            build_initial(&conn, spec).map_err(|e| sqlite_err("build S(0)", MEM, e))?;
+        let initial_rows = super::setup::interruptible(&conn, stop, || build_initial(&conn, spec))
+            .map_err(|e| sqlite_err("build S(0)", MEM, e))?;
         let d0 = digest::digest_connection(&conn).map_err(|e| sqlite_err("digest S(0)", MEM, e))?;
         let schema = digest::schema_sum(&conn).map_err(|e| sqlite_err("digest schema", MEM, e))?;
         let mut index = HashMap::new();

@@ -41,6 +41,40 @@ pub fn build_initial(conn: &Connection, spec: &WorkloadSpec) -> rusqlite::Result
 
 /// Creates the source database in state `S(0)`, in WAL mode, and closes it cleanly (no `-wal`).
 pub fn create_source(path: &Path, spec: &WorkloadSpec) -> Result<(), WorkloadError> {
+    create_source_until(path, spec, &|| false)
+}
+
+/// Asked often while a long statement runs: `true` stops it (`SQLITE_INTERRUPT`).
+pub type StopFn<'a> = dyn Fn() -> bool + Sync + 'a;
+
+/// Runs `f`, which uses `conn`, and interrupts `conn`'s statement as soon as `stop()` says so
+/// (polled every 20 ms from a helper thread): a large setup honours Ctrl-C.
+pub fn interruptible<T>(conn: &Connection, stop: &StopFn<'_>, f: impl FnOnce() -> T) -> T {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let handle = conn.get_interrupt_handle();
+    let done = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            // Again and again: an interrupt ends only the statements running at that moment.
+            while !done.load(Ordering::Relaxed) {
+                if stop() {
+                    handle.interrupt();
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        });
+        let out = f();
+        done.store(true, Ordering::Relaxed);
+        out
+    })
+}
+
+/// [`create_source`], stopped (with an error) as soon as `stop()` says so.
+pub fn create_source_until(
+    path: &Path,
+    spec: &WorkloadSpec,
+    stop: &StopFn<'_>,
+) -> Result<(), WorkloadError> {
     let p = path.display().to_string();
     if path.exists() {
         return Err(WorkloadError::Other(format!(
@@ -60,7 +94,8 @@ pub fn create_source(path: &Path, spec: &WorkloadSpec) -> Result<(), WorkloadErr
     }
     conn.execute_batch("PRAGMA synchronous = NORMAL;")
         .map_err(|e| sqlite_err("set synchronous", &p, e))?;
-    build_initial(&conn, spec).map_err(|e| sqlite_err("build S(0)", &p, e))?;
+    interruptible(&conn, stop, || build_initial(&conn, spec))
+        .map_err(|e| sqlite_err("build S(0)", &p, e))?;
     checkpoint_truncate(&conn, &p)?;
     conn.close().map_err(|(_, e)| sqlite_err("close", &p, e))?;
     Ok(())
