@@ -365,6 +365,7 @@ fn restart_figures() -> Vec<Figure> {
         budget_ms: None,
         baseline: None,
         report_dir: std::env::temp_dir(),
+        deterministic: false,
     };
     let cfg = GridConfig::from_args(&args);
     let fig = |name: &str, value: f64| Figure {

@@ -7,6 +7,7 @@
 //! applies the model ([`model`]) and writes the table, JSON, SVG and CSV ([`output`]).
 
 pub mod cell;
+pub mod deterministic;
 pub mod model;
 pub mod output;
 pub mod signal;
@@ -63,6 +64,11 @@ pub struct RestartsArgs {
     /// Where `bench-restarts-<timestamp>/` goes.
     #[arg(long, default_value = "reports")]
     pub report_dir: PathBuf,
+    /// The clock taken out: one process interleaves a writer's commits with the steps on a
+    /// schedule (a commit before every X-th step), so restarts and completion are exact
+    /// functions of nPage, X and the source size, identical on every run and machine.
+    #[arg(long)]
+    pub deterministic: bool,
 }
 
 /// The most pages `--pages` takes (4 GiB of 4096-byte pages).
@@ -89,6 +95,28 @@ impl RestartsArgs {
         crate::report::check_output_dir("--report-dir", &self.report_dir)?;
         Ok(())
     }
+}
+
+/// `bench restarts --deterministic`: the grid, its table, `report.json` and `table.txt`.
+fn run_deterministic(args: &RestartsArgs) -> Result<i32> {
+    if args.quick || args.repeats.is_some() || args.budget_ms.is_some() || args.baseline.is_some() {
+        bail!("--deterministic takes --pages, --json and --report-dir (it has no clock, no repeats and no budget)");
+    }
+    let report = deterministic::run(args.pages, &NPAGES, &deterministic::EVERY)?;
+    let table = deterministic::table(&report);
+    print!("{table}");
+    let dir = crate::report::run_dir(&args.report_dir, "bench-restarts-deterministic");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let json = serde_json::to_string_pretty(&report).context("report to JSON")? + "\n";
+    std::fs::write(dir.join("report.json"), &json)
+        .with_context(|| format!("writing {}", dir.display()))?;
+    std::fs::write(dir.join("table.txt"), &table)
+        .with_context(|| format!("writing {}", dir.display()))?;
+    if let Some(p) = &args.json {
+        std::fs::write(p, &json).with_context(|| format!("writing {}", p.display()))?;
+    }
+    println!("report: {}", dir.join("report.json").display());
+    Ok(if report.mismatches == 0 { 0 } else { 1 })
 }
 
 /// The grid to run.
@@ -207,6 +235,9 @@ pub struct RestartsReport {
 /// Runs the CLI command: grid, model, outputs, report directory. Returns the exit code.
 pub fn run_cli(args: &RestartsArgs) -> Result<i32> {
     args.check()?;
+    if args.deterministic {
+        return run_deterministic(args);
+    }
     // Read before the grid runs: a bad baseline must not cost the run's results.
     let baseline = match &args.baseline {
         Some(base) => {
