@@ -496,3 +496,58 @@ fn a_source_with_every_commit_but_other_content_is_damaged() {
         "{check:?}"
     );
 }
+
+/// A sequence number up to the model's end plus the replay margin is replayed and judged; one
+/// beyond it is refused without replaying. Both for the destination and for the source.
+#[test]
+fn the_replay_margin_is_inclusive() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut model = Model::new(&spec(8)).unwrap();
+    model.digest_at(10).unwrap();
+    let margin = harness::workload::REPLAY_MARGIN;
+    let at = |seq: u64| {
+        let p = dir.path().join(format!("seq{seq}.db"));
+        write_state(&model, &p);
+        let c = Connection::open(&p).unwrap();
+        c.execute("UPDATE meta SET seq = ?1", [seq as i64]).unwrap();
+        p
+    };
+    let edge = at(10 + margin);
+    let beyond = at(10 + margin + 1);
+    let reason =
+        |p: &Path, m: &mut Model| match inspect_destination(p, &PreImage::Absent, m).unwrap() {
+            DestState::Torn { reason } => reason,
+            other => panic!("{other:?}"),
+        };
+    assert!(reason(&beyond, &mut model).contains("beyond anything"));
+    assert!(check_source(&beyond, &mut model, 0)
+        .unwrap()
+        .damage
+        .unwrap()
+        .contains("far beyond"));
+    // At the edge: replayed (the model now reaches it), so the digest is compared.
+    let r = reason(&edge, &mut model);
+    assert!(r.contains("differs from S("), "{r}");
+    assert_eq!(model.max_k(), 10 + margin);
+    let d = check_source(&edge, &mut model, 0).unwrap().damage.unwrap();
+    assert!(d.contains("differs from S("), "{d}");
+}
+
+/// A pre-image that cannot be taken is an error, not an absent destination: only a missing
+/// file is one.
+#[test]
+fn a_pre_image_of_an_unreadable_path_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    assert!(matches!(
+        take_pre_image(&dir.path().join("missing.db")).unwrap(),
+        PreImage::Absent
+    ));
+    // stat fails with ENOTDIR: not "missing".
+    assert!(take_pre_image(&file.join("dest.db")).is_err());
+    // An empty file is an absent database.
+    let empty = dir.path().join("empty.db");
+    std::fs::write(&empty, b"").unwrap();
+    assert!(matches!(take_pre_image(&empty).unwrap(), PreImage::Absent));
+}

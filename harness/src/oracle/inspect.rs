@@ -43,17 +43,21 @@ fn integrity(conn: &Connection) -> Result<(), String> {
     if rows.len() == 1 && rows[0] == "ok" {
         Ok(())
     } else {
-        let mut text = rows.join("; ");
-        if text.len() > 300 {
-            let mut cut = 300;
-            while !text.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            text.truncate(cut);
-            text.push('…');
-        }
-        Err(format!("integrity_check: {text}"))
+        Err(format!("integrity_check: {}", clip(rows.join("; "), 300)))
     }
+}
+
+/// `text` cut to at most `max` bytes (on a character boundary), with `…` when cut.
+fn clip(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut cut = max;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push('…');
+    }
+    text
 }
 
 /// What a database file says about itself: read from its header and, through a read-only
@@ -95,6 +99,43 @@ pub fn file_facts(path: &Path) -> Option<FileFacts> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_texts_are_clipped_on_a_character_boundary() {
+        assert_eq!(clip("abc".into(), 3), "abc");
+        assert_eq!(clip("abcd".into(), 3), "abc…");
+        // 'é' is two bytes: byte 3 is inside it, so the cut falls back to byte 2.
+        assert_eq!(clip("abéd".into(), 3), "ab…");
+    }
+
+    #[test]
+    fn file_facts_read_the_header_and_the_journal_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(file_facts(&dir.path().join("none.db")), None);
+        let short = dir.path().join("short.db");
+        std::fs::write(&short, b"SQLite").unwrap();
+        assert_eq!(file_facts(&short), None, "shorter than a header");
+        let wal = dir.path().join("w.db");
+        let c = Connection::open(&wal).unwrap();
+        c.execute_batch("PRAGMA page_size=1024; PRAGMA journal_mode=WAL; CREATE TABLE t(x);")
+            .unwrap();
+        drop(c);
+        let f = file_facts(&wal).unwrap();
+        assert_eq!(
+            (f.page_size, f.header.as_str(), f.journal_mode.as_str()),
+            (1024, "wal", "wal")
+        );
+        let rb = dir.path().join("r.db");
+        let c = Connection::open(&rb).unwrap();
+        c.execute_batch("PRAGMA page_size=8192; CREATE TABLE t(x);")
+            .unwrap();
+        drop(c);
+        let f = file_facts(&rb).unwrap();
+        assert_eq!(
+            (f.page_size, f.header.as_str(), f.journal_mode.as_str()),
+            (8192, "rollback", "delete")
+        );
+    }
 
     /// A database whose table reads fine but whose index disagrees with it: only
     /// `PRAGMA integrity_check` sees it (the digest reads tables, never indexes).

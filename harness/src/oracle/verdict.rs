@@ -145,6 +145,20 @@ mod tests {
             v(&DestState::Untouched, &obs(None, None), &OK),
             VerdictKind::Untouched
         );
+        // The window's ends are inside it.
+        assert_eq!(
+            v(&snap(10), &obs(s.clone(), None), &OK),
+            VerdictKind::Snapshot
+        );
+        assert_eq!(
+            v(&snap(20), &obs(s.clone(), None), &OK),
+            VerdictKind::Snapshot
+        );
+        // A damaged source keeps the destination's snapshot k for the report.
+        let damaged = classify(&snap(15), &obs(s.clone(), None), &bad);
+        assert_eq!((damaged.k, damaged.lag), (Some(15), Some(5)));
+        let damaged = classify(&DestState::Untouched, &obs(s.clone(), None), &bad);
+        assert_eq!((damaged.k, damaged.lag), (None, None));
         let ok = classify(&snap(16), &obs(s, None), &OK);
         assert_eq!(
             (ok.kind, ok.k, ok.lag),
