@@ -296,3 +296,33 @@ fn unsynced_overwrites_of_synced_data_are_reverted() {
         "every overwritten sector reverted"
     );
 }
+
+/// A sync that was lost (reported OK, never done) makes nothing durable: a later cut still
+/// reverts the writes it claimed to sync.
+#[test]
+fn a_lost_sync_makes_nothing_durable() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("lost.db");
+    setup(&db, 30);
+    let before = std::fs::read(&db).unwrap();
+    let v = vfs(
+        "pc-lost-sync",
+        plan(vec![rule(
+            &[OpKind::Sync],
+            Some(FileKind::MainDb),
+            Occurrence::Every,
+            Action::LostWrite,
+        )]),
+    );
+    v.set_power_tracking(true);
+    let c = open(&db, &v).unwrap();
+    c.execute_batch("PRAGMA journal_mode=OFF; PRAGMA synchronous=FULL;")
+        .unwrap();
+    c.execute("UPDATE t SET v = 'new'", []).unwrap();
+    assert!(v.rule_hits()[0].fired >= 1, "the commit's sync was lost");
+    v.power_cut_now(PowerCutMode::InProcess, Unsynced::Revert)
+        .expect("a cut with unsynced writes");
+    drop(c);
+    assert_eq!(new_rows(&db), 0);
+    assert_eq!(std::fs::read(&db).unwrap(), before);
+}
