@@ -80,7 +80,8 @@ pub struct ComboReport {
     pub window: String,
     #[serde(default)]
     pub window_start: u64,
-    /// Trace length × applicable kinds (see `explore::points`), kinds in `not_modelled` left out.
+    /// Operations of the window (the whole trace unless `window` says otherwise) × applicable
+    /// kinds (see `explore::points`), kinds in `not_modelled` left out.
     pub points_total: u64,
     /// Points covered: run, or (kill points with `dedup_kills`) proven to leave the same files
     /// as a point that ran; `inprocess_states + kill_states_run + kill_points_inferred`.

@@ -20,10 +20,11 @@ pub struct Invariant {
 }
 
 /// The invariants `db` breaks, one line each: `every block a file references exists: 2 rows
-/// (first: 17|000000000badf00d)`. A query that fails (a missing table, bad SQL) breaks its
-/// invariant too. An unopenable file is one line.
+/// (first: 17|000000000badf00d)`. A query that fails (a missing table, bad SQL, a statement
+/// that would write: the connection is read-only) breaks its invariant too. An unopenable
+/// file is one line. The oracle has already recovered the file (hot journal, WAL).
 pub fn broken(db: &Path, invariants: &[Invariant]) -> Vec<String> {
-    let conn = match Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_WRITE) {
+    let conn = match Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY) {
         Ok(c) => c,
         Err(e) => return vec![format!("cannot open: {e}")],
     };
@@ -72,6 +73,30 @@ fn show(v: rusqlite::types::ValueRef<'_>) -> String {
     }
 }
 
+/// What the invariants say about one iteration: every one the recovered source breaks
+/// (`source: ...`) and, when the destination is a snapshot (`dest_is_snapshot`), every one
+/// the destination breaks (`destination: ...`). An untouched or broken destination is judged
+/// by the digest, not here. Empty: the invariants hold.
+pub fn judge(
+    source: &Path,
+    dest: &Path,
+    dest_is_snapshot: bool,
+    invariants: &[Invariant],
+) -> Vec<String> {
+    let mut out: Vec<String> = broken(source, invariants)
+        .into_iter()
+        .map(|b| format!("source: {b}"))
+        .collect();
+    if dest_is_snapshot {
+        out.extend(
+            broken(dest, invariants)
+                .into_iter()
+                .map(|b| format!("destination: {b}")),
+        );
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,5 +130,53 @@ mod tests {
             sql: "SELECT * FROM nowhere".into(),
         }];
         assert!(broken(&db, &bad)[0].contains("query failed"));
+        // An "invariant" that writes changes nothing and breaks.
+        let writes = vec![Invariant {
+            name: "w".into(),
+            sql: "DELETE FROM files".into(),
+        }];
+        assert!(broken(&db, &writes)[0].contains("query failed"));
+        assert!(!broken(&db, &inv).is_empty(), "the rows are still there");
+    }
+
+    /// The destination is judged only as a snapshot, and on its own: a clean source does not
+    /// hide a snapshot of a state the application should never have committed.
+    #[test]
+    fn a_broken_snapshot_is_caught_even_when_the_source_is_clean() {
+        let dir = tempfile::tempdir().unwrap();
+        let make = |name: &str, dangling: bool| {
+            let p = dir.path().join(name);
+            let c = Connection::open(&p).unwrap();
+            c.execute_batch(
+                "CREATE TABLE files(id, block); CREATE TABLE blocks(hash);
+                 INSERT INTO blocks VALUES('a'); INSERT INTO files VALUES(1, 'a');",
+            )
+            .unwrap();
+            if dangling {
+                c.execute_batch("INSERT INTO files VALUES(2, 'gone')")
+                    .unwrap();
+            }
+            p
+        };
+        let src = make("src.db", false);
+        let dst = make("dst.db", true);
+        let inv = vec![Invariant {
+            name: "blocks exist".into(),
+            sql: "SELECT id FROM files WHERE block NOT IN (SELECT hash FROM blocks)".into(),
+        }];
+        let j = judge(&src, &dst, true, &inv);
+        assert_eq!(
+            j,
+            vec!["destination: blocks exist: 1 rows (first: 2)".to_string()]
+        );
+        assert!(
+            judge(&src, &dst, false, &inv).is_empty(),
+            "not a snapshot: not judged here"
+        );
+        let j = judge(&dst, &src, true, &inv);
+        assert_eq!(
+            j,
+            vec!["source: blocks exist: 1 rows (first: 2)".to_string()]
+        );
     }
 }

@@ -366,12 +366,18 @@ pub fn exit_code(
     error: Option<&str>,
     expectations_met: bool,
 ) -> i32 {
+    // Not eprintln!: a stderr that cannot be written (a full disk) must not panic here.
+    use std::io::Write;
     if let Some(s) = interrupted {
-        eprintln!("interrupted by {}: partial report written", s.name());
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "interrupted by {}: partial report written",
+            s.name()
+        );
         return s.exit_code();
     }
     if let Some(e) = error {
-        eprintln!("error: {e}");
+        let _ = writeln!(std::io::stderr().lock(), "error: {e}");
         return 2;
     }
     if expectations_met {

@@ -336,17 +336,8 @@ pub fn run_iteration(
     // only here.
     let invariants = &scenario.app.invariants;
     if !invariants.is_empty() && !verdict.kind.is_violation() {
-        let mut broken: Vec<String> = oracle::invariants::broken(&src, invariants)
-            .into_iter()
-            .map(|b| format!("source: {b}"))
-            .collect();
-        if matches!(state, oracle::DestState::Snapshot { .. }) {
-            broken.extend(
-                oracle::invariants::broken(&dst, invariants)
-                    .into_iter()
-                    .map(|b| format!("destination: {b}")),
-            );
-        }
+        let snapshot = matches!(state, oracle::DestState::Snapshot { .. });
+        let broken = oracle::invariants::judge(&src, &dst, snapshot, invariants);
         if !broken.is_empty() {
             verdict.kind = oracle::VerdictKind::Invariant;
             verdict.detail = format!("{}; {}", broken.join("; "), verdict.detail);
@@ -357,6 +348,11 @@ pub fn run_iteration(
         if !stderr.is_empty() {
             verdict.detail = format!("{}; worker stderr: {stderr}", verdict.detail);
         }
+    }
+    let keep = std::env::var_os("HARNESS_KEEP_FAILED").is_some() && verdict.kind.is_violation();
+    if keep && left.is_some() {
+        // The recovery rewrites the destination: keep it as it was judged.
+        super::recovery::copy_family(&dst, &dir.path().join("judged"))?;
     }
     let recovery = match &left {
         Some(left) => {
@@ -373,7 +369,7 @@ pub fn run_iteration(
         }
         None => None,
     };
-    if std::env::var_os("HARNESS_KEEP_FAILED").is_some() && verdict.kind.is_violation() {
+    if keep {
         let kept = dir.keep();
         tracing::warn!("kept iteration files in {}", kept.display());
     }

@@ -147,25 +147,40 @@ pub(super) fn read_seq(src: &Path) -> Result<u64, RunError> {
     crate::workload::read_seq(&conn).map_err(|e| RunError::Setup(e.to_string()))
 }
 
-/// The helpers (writers, app workers, checkpointer, blocker) that stopped on their own, with
-/// how and the end of their stderr: they run until killed, so one that stopped could not go
-/// on (a full disk, a read-only directory). `None`: all still run.
+/// The helpers (writers, app workers, checkpointer, blocker) that stopped on their own
+/// because the machine could not let them go on: killed by the file size limit (SIGXFSZ), or
+/// failed with a full disk, an I/O error or a read-only file system, or with nothing on their
+/// stderr (a full disk cannot take the message either). They run until killed, so such a stop
+/// is the machine's, not the strategy's. A helper that stopped for another reason (say a
+/// source the strategy damaged) is left to the oracle. `None`: none of those.
 pub(super) fn stopped_on_their_own(helpers: &mut [Child], dir: &Path) -> Option<String> {
+    const MACHINE: [&str; 6] = [
+        "disk is full",
+        "No space",
+        "disk I/O error",
+        "readonly database",
+        "Read-only file system",
+        "out of memory",
+    ];
     let stopped: Vec<String> = helpers
         .iter_mut()
         .filter_map(|h| {
             let status = h.try_status()?;
             let name = h.tag().name();
             let err = tail(&dir.join(format!("{name}.stderr")), 200);
-            Some(format!(
-                "{name} stopped on its own ({}){}",
-                super::child::describe_status(Some(status)),
-                if err.is_empty() {
-                    String::new()
-                } else {
-                    format!(": {err}")
-                }
-            ))
+            let how = super::child::describe_status(Some(status));
+            let machine =
+                how == "signal 25" || err.is_empty() || MACHINE.iter().any(|m| err.contains(m));
+            machine.then(|| {
+                format!(
+                    "{name} stopped on its own ({how}){}",
+                    if err.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {err}")
+                    }
+                )
+            })
         })
         .collect();
     (!stopped.is_empty()).then(|| stopped.join("; "))

@@ -90,6 +90,15 @@ impl RunContext {
                 RunError::Setup(e)
             }
         };
+        // First from the size asked for (before minutes of building), then from the file.
+        let planned = u64::from(spec.initial_pages) * u64::from(spec.page_size);
+        if let Some(e) = too_small(
+            base_dir.path(),
+            scratch::free_bytes(base_dir.path()),
+            planned,
+        ) {
+            return Err(e);
+        }
         workload::setup::create_source_until(&base_source, &spec, &stop)
             .map_err(|e| stopped(format!("creating the source: {e}")))?;
         check_free_space(base_dir.path(), &base_source)?;

@@ -65,15 +65,7 @@ pub struct LeftBehind {
 impl LeftBehind {
     pub fn save(dst: &Path, dir: &Path) -> Result<LeftBehind, RunError> {
         let saved = dir.join("left-behind");
-        std::fs::create_dir_all(&saved)
-            .map_err(|e| RunError::io(format!("creating {}", saved.display()), e))?;
-        let mut files = Vec::new();
-        for f in family(dst) {
-            let from = dst.with_file_name(&f);
-            std::fs::copy(&from, saved.join(&f))
-                .map_err(|e| RunError::io(format!("saving {}", from.display()), e))?;
-            files.push(f);
-        }
+        let files = copy_family(dst, &saved)?;
         Ok(LeftBehind {
             saved,
             listed: leftovers(dst),
@@ -138,7 +130,8 @@ pub fn recover(
     }
     let exit = describe_status(worker.wait());
     let ms = started.elapsed().as_millis() as u64;
-    let k = read_seq(src)?;
+    // An unreadable source is the oracle's business (source-damaged), not a harness error.
+    let k = read_seq(src).unwrap_or(0);
     ctx.model_advance(k)?;
     let source = oracle::check_source(src, &mut ctx.model, k)
         .map_err(|e| RunError::Oracle(e.to_string()))?;
@@ -162,6 +155,21 @@ pub fn recover(
         ms,
         ok,
     })
+}
+
+/// Copies `dst` and the files beside it that share its name into `to` (created); returns
+/// their names.
+pub fn copy_family(dst: &Path, to: &Path) -> Result<Vec<String>, RunError> {
+    std::fs::create_dir_all(to)
+        .map_err(|e| RunError::io(format!("creating {}", to.display()), e))?;
+    let mut files = Vec::new();
+    for f in family(dst) {
+        let from = dst.with_file_name(&f);
+        std::fs::copy(&from, to.join(&f))
+            .map_err(|e| RunError::io(format!("saving {}", from.display()), e))?;
+        files.push(f);
+    }
+    Ok(files)
 }
 
 /// The names of `dst` and of the files beside it that share its name.

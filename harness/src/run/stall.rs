@@ -61,6 +61,8 @@ impl StallReport {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct RawLock {
     pid: u32,
+    /// `maj:min` in hex, as the kernel prints it.
+    dev: (u64, u64),
     inode: u64,
     start: u64,
     end: u64,
@@ -76,7 +78,13 @@ fn parse_proc_locks(text: &str) -> Vec<RawLock> {
             if f.len() < 8 || f[1] != "POSIX" {
                 return None;
             }
-            let inode = f[5].rsplit(':').next()?.parse().ok()?;
+            let mut id = f[5].split(':');
+            let (maj, min, inode) = (id.next()?, id.next()?, id.next()?);
+            let dev = (
+                u64::from_str_radix(maj, 16).ok()?,
+                u64::from_str_radix(min, 16).ok()?,
+            );
+            let inode = inode.parse().ok()?;
             let end = if f[7] == "EOF" {
                 u64::MAX
             } else {
@@ -84,6 +92,7 @@ fn parse_proc_locks(text: &str) -> Vec<RawLock> {
             };
             Some(RawLock {
                 pid: f[4].parse().ok()?,
+                dev,
                 inode,
                 start: f[6].parse().ok()?,
                 end,
@@ -97,26 +106,45 @@ const PENDING_BYTE: u64 = 0x4000_0000;
 const RESERVED_BYTE: u64 = PENDING_BYTE + 1;
 const SHARED_FIRST: u64 = PENDING_BYTE + 2;
 
-/// The SQLite name of a lock on a database file (`shm = false`) or a WAL-index.
-fn lock_name(l: &RawLock, shm: bool) -> String {
+/// The SQLite names of a lock on a database file (`shm = false`) or a WAL-index. The kernel
+/// merges adjacent locks of one type held by one process (RESERVED and EXCLUSIVE, WAL-WRITE
+/// and CKPT), so one range can carry several: every SQLite lock byte it covers is named.
+fn lock_names(l: &RawLock, shm: bool) -> Vec<String> {
     let mode = if l.write { "excl" } else { "shared" };
+    let covers = |a: u64, b: u64| l.start <= b && l.end >= a;
+    let mut out = Vec::new();
     if shm {
-        return match l.start {
-            120 => format!("WAL-WRITE({mode})"),
-            121 => format!("CKPT({mode})"),
-            122 => format!("RECOVER({mode})"),
-            123..=127 => format!("READ{}({mode})", l.start - 123),
-            128 => format!("DMS({mode})"),
-            s => format!("bytes {s}..{}({mode})", l.end),
-        };
+        let names = [
+            "WAL-WRITE",
+            "CKPT",
+            "RECOVER",
+            "READ0",
+            "READ1",
+            "READ2",
+            "READ3",
+            "READ4",
+            "DMS",
+        ];
+        for (i, n) in names.iter().enumerate() {
+            if covers(120 + i as u64, 120 + i as u64) {
+                out.push(format!("{n}({mode})"));
+            }
+        }
+    } else {
+        if covers(PENDING_BYTE, PENDING_BYTE) {
+            out.push("PENDING".into());
+        }
+        if covers(RESERVED_BYTE, RESERVED_BYTE) {
+            out.push("RESERVED".into());
+        }
+        if covers(SHARED_FIRST, SHARED_FIRST + 509) {
+            out.push(if l.write { "EXCLUSIVE" } else { "SHARED" }.into());
+        }
     }
-    match (l.start, l.write) {
-        (PENDING_BYTE, _) => "PENDING".into(),
-        (RESERVED_BYTE, _) => "RESERVED".into(),
-        (SHARED_FIRST, false) => "SHARED".into(),
-        (SHARED_FIRST, true) => "EXCLUSIVE".into(),
-        (s, _) => format!("bytes {s}..{}({mode})", l.end),
+    if out.is_empty() {
+        out.push(format!("bytes {}..{}({mode})", l.start, l.end));
     }
+    out
 }
 
 /// The locks `procs` (pid, name) hold on `files` (the iteration's databases and their -shm),
@@ -128,18 +156,23 @@ pub fn held_locks(procs: &[(u32, String)], files: &[&Path]) -> Vec<String> {
 }
 
 fn decode(locks: &[RawLock], procs: &[(u32, String)], files: &[&Path]) -> Vec<String> {
-    let by_inode: BTreeMap<u64, (String, bool)> = files
+    let by_inode: BTreeMap<((u64, u64), u64), (String, bool)> = files
         .iter()
         .filter_map(|p| {
-            let ino = std::fs::metadata(p).ok()?.ino();
+            let m = std::fs::metadata(p).ok()?;
+            let dev = m.dev();
+            let id = (
+                (nix::sys::stat::major(dev), nix::sys::stat::minor(dev)),
+                m.ino(),
+            );
             let name = p.file_name()?.to_string_lossy().to_string();
             let shm = name.ends_with("-shm");
-            Some((ino, (name, shm)))
+            Some((id, (name, shm)))
         })
         .collect();
     let mut held: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
     for l in locks {
-        let Some((file, shm)) = by_inode.get(&l.inode) else {
+        let Some((file, shm)) = by_inode.get(&(l.dev, l.inode)) else {
             continue;
         };
         let who = procs
@@ -148,7 +181,7 @@ fn decode(locks: &[RawLock], procs: &[(u32, String)], files: &[&Path]) -> Vec<St
             .map_or_else(|| format!("pid {}", l.pid), |(_, n)| n.clone());
         held.entry((who, file.clone()))
             .or_default()
-            .push(lock_name(l, *shm));
+            .extend(lock_names(l, *shm));
     }
     held.into_iter()
         .map(|((who, file), mut names)| {
@@ -173,15 +206,29 @@ mod tests {
                     6: -> POSIX  ADVISORY  WRITE 43 fe:00:77 120 120\n";
         let l = parse_proc_locks(text);
         assert_eq!(l.len(), 4, "{l:?}");
-        assert_eq!(lock_name(&l[0], false), "RESERVED");
-        assert_eq!(lock_name(&l[1], false), "SHARED");
+        assert_eq!(lock_names(&l[0], false), ["RESERVED"]);
+        assert_eq!(lock_names(&l[1], false), ["SHARED"]);
         let excl = RawLock {
             write: true,
             ..l[1]
         };
-        assert_eq!(lock_name(&excl, false), "EXCLUSIVE");
-        assert_eq!(lock_name(&l[2], true), "WAL-WRITE(excl)");
-        assert_eq!(lock_name(&l[3], true), "READ1(shared)");
+        assert_eq!(lock_names(&excl, false), ["EXCLUSIVE"]);
+        assert_eq!(lock_names(&l[2], true), ["WAL-WRITE(excl)"]);
+        assert_eq!(lock_names(&l[3], true), ["READ1(shared)"]);
+        // Merged by the kernel: RESERVED and EXCLUSIVE in one write range, WAL-WRITE and CKPT.
+        let merged = RawLock {
+            start: RESERVED_BYTE,
+            end: SHARED_FIRST + 509,
+            write: true,
+            ..l[0]
+        };
+        assert_eq!(lock_names(&merged, false), ["RESERVED", "EXCLUSIVE"]);
+        let merged = RawLock {
+            start: 120,
+            end: 121,
+            ..l[2]
+        };
+        assert_eq!(lock_names(&merged, true), ["WAL-WRITE(excl)", "CKPT(excl)"]);
     }
 
     #[test]

@@ -127,8 +127,10 @@ fn read_source_seq(source: &Path) -> Result<u64> {
 }
 
 /// Runs one strategy from source to destination with the VFS plan from the environment (or
-/// an empty one seeded with `seed`) and the iteration's planned `fault` (a VFS rule, an abort before a step, or a power cut after
-/// the claim; kills after an event or a delay are the supervisor's).
+/// an empty one seeded with `seed`) and the iteration's planned `fault`: a VFS rule, an abort
+/// before a step, a SIGKILL right after the n-th event (see [`emit`]), or a power cut after
+/// the claim (a kill after a delay is the supervisor's). With `monitor_ms`, the VFS's last
+/// operation is sampled for stall reports.
 #[allow(clippy::too_many_arguments)]
 pub fn backup(
     strategy_name: &str,

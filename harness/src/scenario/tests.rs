@@ -380,3 +380,37 @@ fn a_file_over_1_mib_is_refused_before_it_is_parsed() {
         assert!(matches!(err, ScenarioError::TooLarge { .. }), "{err}");
     }
 }
+
+#[test]
+fn ignore_tables_are_globs_that_spare_the_workloads_own_tables() {
+    let with = |globs: &str| {
+        parse(&format!(
+            "seed = 1\n[workload]\nignore_tables = [{globs}]\n[[strategy]]\nname = \"api-oneshot\"\nexpect = \"safe\"\n"
+        ))
+    };
+    let s = with("\"_litestream_*\"").unwrap();
+    assert_eq!(
+        s.workload_spec().ignore_tables,
+        vec!["_litestream_*".to_string()]
+    );
+    let e = with("\"t*\"").unwrap_err().to_string();
+    assert!(
+        e.contains("workload.ignore_tables") && e.contains("`t0`"),
+        "{e}"
+    );
+    let e = with("\"x[\"").unwrap_err().to_string();
+    assert!(e.contains("not a glob"), "{e}");
+    // An app adds its own tables to the list.
+    let app = parse(
+        "seed = 1\n[app]\nworkers = 1\ninvariants = [{ name = \"n\", sql = \"SELECT 1 WHERE 0\" }]\n\
+         [[strategy]]\nname = \"api-oneshot\"\nexpect = \"safe\"\n",
+    )
+    .unwrap();
+    assert_eq!(app.workload_spec().ignore_tables, vec!["app_*".to_string()]);
+    let e = parse(
+        "seed = 1\n[app]\nworkers = 1\n[[strategy]]\nname = \"api-oneshot\"\nexpect = \"safe\"\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("app.invariants"), "{e}");
+}

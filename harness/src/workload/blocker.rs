@@ -20,8 +20,9 @@ pub enum Blocker {
     /// on the destination.
     DestWrite,
     /// A read transaction on the destination (`BEGIN` + a read: SHARED in the rollback modes).
-    /// The backup copies every page, then cannot get the EXCLUSIVE lock its commit needs: it
-    /// waits with `remaining() == 0`.
+    /// The backup API opens its destination transaction as EXCLUSIVE in its first step
+    /// (`sqlite3BtreeBeginTrans(pDest, 2)`), so every step returns BUSY before a page is
+    /// copied: `remaining() == 0` and `pagecount == 0`.
     DestRead,
     /// A write transaction on the source (`BEGIN IMMEDIATE`). On a WAL source a
     /// reader never waits for a writer, so the backup is *not* held back; the writers are.

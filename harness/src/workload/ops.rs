@@ -27,7 +27,7 @@ pub const DDL_PERIOD: u64 = 64;
 pub const EXTRA_SLOTS: usize = 4;
 /// The base tables.
 pub const BASE_TABLES: [&str; 3] = ["t0", "t1", "t2"];
-const EXTRA_TABLES: [&str; EXTRA_SLOTS] = ["x0", "x1", "x2", "x3"];
+pub const EXTRA_TABLES: [&str; EXTRA_SLOTS] = ["x0", "x1", "x2", "x3"];
 /// How far back updates and deletes look for rows to hit.
 const RECENT_WINDOW: u64 = 2000;
 /// Most operations one transaction may have (ids of a transaction are `k * 1024 + i`).

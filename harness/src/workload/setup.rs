@@ -63,9 +63,15 @@ pub fn interruptible<T>(conn: &Connection, stop: &StopFn<'_>, f: impl FnOnce() -
                 std::thread::sleep(std::time::Duration::from_millis(20));
             }
         });
-        let out = f();
-        done.store(true, Ordering::Relaxed);
-        out
+        // Set on the way out, a panic of `f` included: the poller must end for the scope to.
+        struct Done<'a>(&'a AtomicBool);
+        impl Drop for Done<'_> {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::Relaxed);
+            }
+        }
+        let _done = Done(&done);
+        f()
     })
 }
 
