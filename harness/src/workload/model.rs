@@ -9,7 +9,6 @@ use rusqlite::{Connection, OptionalExtension};
 use std::collections::HashMap;
 
 use super::ops::{ops, Op};
-use super::setup::build_initial;
 use super::{sqlite_err, WorkloadError, WorkloadSpec};
 use crate::digest::{self, Digest};
 
@@ -56,8 +55,10 @@ impl Model {
         let conn = Connection::open_in_memory().map_err(|e| sqlite_err("open", MEM, e))?;
         conn.execute_batch(&format!("PRAGMA page_size = {};", spec.page_size))
             .map_err(|e| sqlite_err("set page_size", MEM, e))?;
-        let initial_rows = super::setup::interruptible(&conn, stop, || build_initial(&conn, spec))
-            .map_err(|e| sqlite_err("build S(0)", MEM, e))?;
+        let initial_rows = super::setup::interruptible(&conn, stop, || {
+            super::setup::build_initial_until(&conn, spec, stop)
+        })
+        .map_err(|e| sqlite_err("build S(0)", MEM, e))?;
         let d0 = digest::digest_connection(&conn).map_err(|e| sqlite_err("digest S(0)", MEM, e))?;
         let schema = digest::schema_sum(&conn).map_err(|e| sqlite_err("digest schema", MEM, e))?;
         let mut index = HashMap::new();

@@ -19,10 +19,26 @@ const BATCH: u64 = 16;
 /// Fills an empty database (its page size already set) with `S(0)`, in one transaction.
 /// Returns the number of initial rows.
 pub fn build_initial(conn: &Connection, spec: &WorkloadSpec) -> rusqlite::Result<u64> {
+    build_initial_until(conn, spec, &|| false)
+}
+
+/// [`build_initial`], stopped with `SQLITE_INTERRUPT` between two batches as soon as `stop()`
+/// says so (an interrupt of the connection alone is lost between statements).
+pub fn build_initial_until(
+    conn: &Connection,
+    spec: &WorkloadSpec,
+    stop: &StopFn<'_>,
+) -> rusqlite::Result<u64> {
     let tx = conn.unchecked_transaction()?;
     tx.execute_batch(BASE_SCHEMA)?;
     let mut j = 0u64;
     loop {
+        if stop() {
+            return Err(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_INTERRUPT),
+                Some("stopped".into()),
+            ));
+        }
         let pages: i64 = tx.query_row("PRAGMA page_count", [], |r| r.get(0))?;
         if pages >= spec.initial_pages as i64 {
             break;
@@ -100,7 +116,7 @@ pub fn create_source_until(
     }
     conn.execute_batch("PRAGMA synchronous = NORMAL;")
         .map_err(|e| sqlite_err("set synchronous", &p, e))?;
-    interruptible(&conn, stop, || build_initial(&conn, spec))
+    interruptible(&conn, stop, || build_initial_until(&conn, spec, stop))
         .map_err(|e| sqlite_err("build S(0)", &p, e))?;
     checkpoint_truncate(&conn, &p)?;
     conn.close().map_err(|(_, e)| sqlite_err("close", &p, e))?;
