@@ -326,3 +326,76 @@ fn a_lost_sync_makes_nothing_durable() {
     assert_eq!(new_rows(&db), 0);
     assert_eq!(std::fs::read(&db).unwrap(), before);
 }
+
+/// What the cut report counts: every unsynced sector is kept, reverted or garbled, as the
+/// policy says; a file created since the directory's last sync is an entry the cut reverts.
+#[test]
+fn the_cut_report_counts_sectors_and_entries_by_policy() {
+    let run = |tag: &str, policy: Unsynced| {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("r.db");
+        setup(&db, 30);
+        let v = vfs(tag, FaultPlan::default());
+        v.set_power_tracking(true);
+        let c = open(&db, &v).unwrap();
+        c.execute_batch("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;")
+            .unwrap();
+        c.execute("UPDATE t SET v = 'new'", []).unwrap();
+        // A new file, never synced, in a directory never synced since.
+        let side = dir.path().join("side.db");
+        let s = open(&side, &v).unwrap();
+        s.execute_batch("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; CREATE TABLE x(y);")
+            .unwrap();
+        let r = v.power_cut_now(PowerCutMode::InProcess, policy).unwrap();
+        drop((c, s));
+        (r, side.exists())
+    };
+    let (keep, side_kept) = run("pc-report-keep", Unsynced::Keep);
+    assert!(keep.kept >= 2, "{keep:?}");
+    assert_eq!(
+        (keep.reverted, keep.garbled, keep.entries_reverted),
+        (0, 0, 0)
+    );
+    assert!(side_kept, "kept: the new file stays");
+    let (rev, side_kept) = run("pc-report-revert", Unsynced::Revert);
+    assert!(rev.reverted >= 2, "{rev:?}");
+    assert_eq!((rev.kept, rev.garbled), (0, 0));
+    assert!(
+        rev.entries_reverted >= 1 && !side_kept,
+        "the new file is gone: {rev:?}"
+    );
+    let (rnd, _) = run("pc-report-random", Unsynced::Random);
+    // Each unsynced sector counted once, those of a file whose creation was undone not at
+    // all: between what a revert counts (the new file gone) and what keeping counts.
+    let n = rnd.kept + rnd.reverted + rnd.garbled;
+    assert!(
+        rev.reverted <= n && n <= keep.kept,
+        "{rnd:?} {rev:?} {keep:?}"
+    );
+}
+
+/// The `-shm` is memory: after a cut its wal-index header (136 bytes) is zero, so the next
+/// connection rebuilds it from the WAL.
+#[test]
+fn a_cut_zeroes_the_wal_index_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db");
+    setup(&db, 10);
+    {
+        let c = plain(&db);
+        c.pragma_update(None, "journal_mode", "WAL").unwrap();
+    }
+    let v = vfs("pc-shm", FaultPlan::default());
+    v.set_power_tracking(true);
+    let c = open(&db, &v).unwrap();
+    c.pragma_update(None, "synchronous", "OFF").unwrap();
+    c.execute("UPDATE t SET v = 'new'", []).unwrap();
+    let shm = db.with_file_name("s.db-shm");
+    let header = |p: &std::path::Path| std::fs::read(p).unwrap()[..136].to_vec();
+    assert!(header(&shm).iter().any(|&b| b != 0), "a live wal-index");
+    v.power_cut_now(PowerCutMode::InProcess, Unsynced::Keep)
+        .unwrap();
+    assert!(header(&shm).iter().all(|&b| b == 0));
+    drop(c);
+    assert_eq!(integrity(&plain(&db)), "ok");
+}
