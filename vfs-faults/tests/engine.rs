@@ -226,3 +226,32 @@ fn after_an_in_process_cut_old_files_and_cut_paths_are_dead_new_files_are_not() 
         .and_then(|c2| c2.query_row("SELECT count(*) FROM t", [], |r| r.get::<_, i64>(0)));
     assert!(again.is_err(), "{again:?}");
 }
+
+/// The VFS passes the base file's sector size and device characteristics through: SQLite
+/// lays out its journal from them, so the same transaction leaves the same journal through
+/// the fault VFS as through the platform VFS.
+#[test]
+fn sector_size_and_device_characteristics_pass_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal_len = |db: &std::path::Path, c: rusqlite::Connection| {
+        c.execute_batch("PRAGMA journal_mode=PERSIST").unwrap();
+        update(&c, 1).unwrap();
+        drop(c);
+        std::fs::metadata(db.with_file_name(format!(
+            "{}-journal",
+            db.file_name().unwrap().to_string_lossy()
+        )))
+        .unwrap()
+        .len()
+    };
+    let a = dir.path().join("a.db");
+    let b = dir.path().join("b.db");
+    setup(&a, 30);
+    setup(&b, 30);
+    let plain_len = journal_len(&a, plain(&a));
+    let v = vfs("info", FaultPlan::default());
+    let ours = journal_len(&b, open(&b, &v).unwrap());
+    assert_eq!(ours, plain_len);
+    let k = v.counters();
+    assert!(k.total(OpKind::SectorSize) + k.total(OpKind::DeviceCharacteristics) > 0);
+}
