@@ -31,6 +31,10 @@ fn disarm_stops_the_plan_and_arm_resumes_it() {
     assert!(update(&c, 1).is_err());
     v.disarm();
     update(&c, 2).expect("disarmed: no fault");
+    // Still disarmed while something else (the trace) makes the VFS look at every op.
+    v.set_trace(true);
+    update(&c, 4).expect("disarmed and tracing: no fault");
+    v.set_trace(false);
     let fired = v.rule_hits()[0].fired;
     v.arm();
     assert!(update(&c, 3).is_err());
@@ -203,14 +207,25 @@ fn after_an_in_process_cut_old_files_and_cut_paths_are_dead_new_files_are_not() 
     let other = dir.path().join("other.db");
     setup(&db, 3);
     setup(&other, 3);
+    let bystander = dir.path().join("bystander.db");
+    setup(&bystander, 2);
     let v = vfs("dead", FaultPlan::default());
     v.set_power_tracking(true);
+    assert!(!v.has_unsynced(), "nothing written yet");
+    // Open at the cut, with nothing unsynced: dead all the same (the power is gone).
+    let b = open(&bystander, &v).unwrap();
+    b.query_row("SELECT count(*) FROM t", [], |r| r.get::<_, i64>(0))
+        .unwrap();
     let c = open(&db, &v).unwrap();
     c.execute_batch("PRAGMA synchronous=OFF; PRAGMA journal_mode=OFF;")
         .unwrap();
     update(&c, 1).unwrap();
+    assert!(v.has_unsynced());
     v.power_cut_now(PowerCutMode::InProcess, Unsynced::Revert)
         .expect("cut");
+    assert!(b
+        .query_row("SELECT count(*) FROM t", [], |r| r.get::<_, i64>(0))
+        .is_err());
     // The file open at the cut is dead: even a read fails.
     assert!(c
         .query_row("SELECT count(*) FROM t", [], |r| r.get::<_, i64>(0))
@@ -254,4 +269,45 @@ fn sector_size_and_device_characteristics_pass_through() {
     assert_eq!(ours, plain_len);
     let k = v.counters();
     assert!(k.total(OpKind::SectorSize) + k.total(OpKind::DeviceCharacteristics) > 0);
+}
+
+/// A terminal action only acts on the operations it can change: an error on calls that return
+/// no code, a lost write on a read, a short read on a write, a power cut on an informational
+/// call never fire (they match, they do not act), and the operation goes through.
+#[test]
+fn actions_that_cannot_act_on_an_operation_never_fire() {
+    let cases: Vec<(&[OpKind], Action)> = vec![
+        (
+            &[OpKind::SectorSize, OpKind::DeviceCharacteristics],
+            err(ErrorCode::IoerrRead, false),
+        ),
+        (&[OpKind::Read], Action::LostWrite),
+        (&[OpKind::Write], Action::ShortRead { keep_bytes: 0 }),
+        (
+            &[OpKind::SectorSize, OpKind::DeviceCharacteristics],
+            Action::PowerCut {
+                mode: PowerCutMode::InProcess,
+                unsynced: Unsynced::Revert,
+                metadata: MetadataOrder::Ordered,
+            },
+        ),
+    ];
+    for (i, (ops, action)) in cases.into_iter().enumerate() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("n.db");
+        setup(&db, 3);
+        let v = vfs(
+            &format!("cannot-{i}"),
+            plan(vec![rule(ops, None, Occurrence::Every, action.clone())]),
+        );
+        let c = open(&db, &v).unwrap();
+        update(&c, 1).unwrap_or_else(|e| panic!("{action:?}: {e}"));
+        let n: i64 = c
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 3, "{action:?}");
+        let h = &v.rule_hits()[0];
+        assert!(h.matched > 0, "{action:?}: {h:?}");
+        assert_eq!(h.fired, 0, "{action:?}: {h:?}");
+    }
 }
