@@ -1,14 +1,13 @@
 //! An application's invariants: the right commit order keeps them on the source and on every
 //! snapshot; the wrong order (a file recorded before its blocks) is caught as `invariant`.
 
-use std::process::Command;
+mod support;
+
+use support::run_scenario_text;
 
 #[test]
 fn the_wrong_commit_order_is_caught_and_the_right_one_passes() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("app.toml");
-    std::fs::write(
-        &path,
+    let run = run_scenario_text(
         "seed = 5\niterations = 6\n\
          [source]\npages = 100\n[workload]\nwriters = 1\nrate = 200\nwarmup_commits = 2\n\
          [checkpointer]\nenabled = false\n[destination]\nkinds = [\"fresh\"]\n\
@@ -18,22 +17,9 @@ fn the_wrong_commit_order_is_caught_and_the_right_one_passes() {
          [[strategy]]\nname = \"api-oneshot\"\nexpect = \"safe\"\nnpage = -1\n\
          [[strategy]]\nname = \"api-oneshot\"\nlabel = \"wrong\"\nexpect = \"unsafe\"\n\
          caught_as = [\"invariant\"]\nnpage = -1\napp_order = \"wrong\"\n",
-    )
-    .unwrap();
-    let json = dir.path().join("r.json");
-    let out = Command::new(env!("CARGO_BIN_EXE_sqlite-backup-harness"))
-        .arg("scenario")
-        .arg(&path)
-        .arg("--report-dir")
-        .arg(dir.path())
-        .arg("--json")
-        .arg(&json)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{text}");
-    let r: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    );
+    assert_eq!(run.code, Some(0), "{}", run.stdout);
+    let r = run.report;
     let right = &r["strategies"][0];
     let wrong = &r["strategies"][1];
     assert_eq!(right["verdicts"]["invariant"], 0, "{right}");

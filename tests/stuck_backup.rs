@@ -2,34 +2,18 @@
 //! blocker's lock, read from the kernel), and the next backup onto the destination as the
 //! iteration left it (a hot journal included) must succeed.
 
-use std::process::Command;
+mod support;
+
+use support::run_scenario_text;
 
 fn run_storm(entries: &str) -> (i32, serde_json::Value, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("stuck.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "seed = 3\niterations = 1\nwatchdog_ms = 800\nbudget_ms = 1500\n\
-             [source]\npages = 200\n[workload]\nwriters = 1\nrate = 200\nwarmup_commits = 2\n\
-             [checkpointer]\nenabled = false\n[destination]\nkinds = [\"existing-delete\"]\n\
-             [faults]\ncomplete_fraction = 1.0\n{entries}"
-        ),
-    )
-    .unwrap();
-    let json = dir.path().join("r.json");
-    let out = Command::new(env!("CARGO_BIN_EXE_sqlite-backup-harness"))
-        .arg("scenario")
-        .arg(&path)
-        .arg("--report-dir")
-        .arg(dir.path())
-        .arg("--json")
-        .arg(&json)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let report = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    (out.status.code().unwrap_or(-1), report, text)
+    let run = run_scenario_text(&format!(
+        "seed = 3\niterations = 1\nwatchdog_ms = 800\nbudget_ms = 1500\n\
+         [source]\npages = 200\n[workload]\nwriters = 1\nrate = 200\nwarmup_commits = 2\n\
+         [checkpointer]\nenabled = false\n[destination]\nkinds = [\"existing-delete\"]\n\
+         [faults]\ncomplete_fraction = 1.0\n{entries}"
+    ));
+    (run.code.unwrap_or(-1), run.report, run.stdout)
 }
 
 #[test]

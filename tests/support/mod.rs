@@ -283,3 +283,42 @@ pub fn start_storm(tmp: &Path, reports: &Path) -> std::process::Child {
     }
     child
 }
+
+/// What `scenario` printed and wrote: its exit code, its JSON report and its stdout.
+pub struct ScenarioRun {
+    pub code: Option<i32>,
+    pub report: serde_json::Value,
+    pub stdout: String,
+}
+
+/// Runs the scenario `text` (written to a temp file) through the real binary, with its report
+/// in a temp dir, and reads back the JSON report.
+pub fn run_scenario_text(text: &str) -> ScenarioRun {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("scenario.toml");
+    std::fs::write(&path, text).unwrap();
+    let json = dir.path().join("r.json");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sqlite-backup-harness"))
+        .arg("scenario")
+        .arg(&path)
+        .arg("--report-dir")
+        .arg(dir.path())
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let report = std::fs::read_to_string(&json)
+        .map(|t| serde_json::from_str(&t).unwrap())
+        .unwrap_or_else(|e| {
+            panic!(
+                "no report ({e}); stdout: {stdout}\nstderr: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    ScenarioRun {
+        code: out.status.code(),
+        report,
+        stdout,
+    }
+}
