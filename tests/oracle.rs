@@ -525,12 +525,16 @@ fn the_replay_margin_is_inclusive() {
         .damage
         .unwrap()
         .contains("far beyond"));
-    // At the edge: replayed (the model now reaches it), so the digest is compared.
-    let r = reason(&edge, &mut model);
-    assert!(r.contains("differs from S("), "{r}");
-    assert_eq!(model.max_k(), 10 + margin);
+    assert_eq!(model.max_k(), 10, "nothing replayed for them");
+    // At the edge: replayed (the model then reaches it), so the digest is compared; the
+    // source first, while the model is still at 10.
     let d = check_source(&edge, &mut model, 0).unwrap().damage.unwrap();
     assert!(d.contains("differs from S("), "{d}");
+    assert_eq!(model.max_k(), 10 + margin);
+    let r = reason(&edge, &mut model);
+    assert!(r.contains("differs from S("), "{r}");
+    // The reason says the digest is no state the model computed.
+    assert!(r.ends_with(" (it matches no computed S(j))"), "{r}");
 }
 
 /// A pre-image that cannot be taken is an error, not an absent destination: only a missing
