@@ -2,7 +2,9 @@
 //! reported as strategy results: writers that cannot commit (here: a file size limit, as a
 //! full disk would). The free-space check before a run is unit-tested in `run`.
 
-use std::process::Command;
+mod support;
+
+use support::run_scenario_text_under;
 
 const SCENARIO: &str = "seed = 1\niterations = 5\n[source]\npages = 100\n\
     [workload]\nwriters = 2\nmax_row_bytes = 60000\n\
@@ -10,33 +12,19 @@ const SCENARIO: &str = "seed = 1\niterations = 5\n[source]\npages = 100\n\
 
 #[test]
 fn writers_that_cannot_commit_stop_the_run_with_exit_2_and_a_partial_report() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("fsize.toml");
-    std::fs::write(&path, SCENARIO).unwrap();
-    let json = dir.path().join("r.json");
     // RLIMIT_FSIZE (3 MiB): the writers' WAL outgrows it and the kernel stops them
     // (SIGXFSZ), as a full disk stops them with SQLITE_FULL.
-    let out = Command::new("bash")
-        .arg("-c")
-        .arg(r#"ulimit -f 3072; exec "$0" "$@""#)
-        .arg(env!("CARGO_BIN_EXE_sqlite-backup-harness"))
-        .arg("scenario")
-        .arg(&path)
-        .arg("--report-dir")
-        .arg(dir.path())
-        .arg("--json")
-        .arg(&json)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let run = run_scenario_text_under(
+        &["bash", "-c", r#"ulimit -f 3072; exec "$0" "$@""#],
+        SCENARIO,
+    );
+    let (stderr, report) = (run.stderr, run.report);
+    assert_eq!(run.code, Some(2), "{stderr}");
     let last = stderr.trim().lines().last().unwrap_or_default();
     assert!(
         last.starts_with("error: ") && last.contains(" stopped on its own (signal 25)"),
         "{stderr}"
     );
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert!(
         report["error"].as_str().unwrap().contains("environment"),
         "{report}"

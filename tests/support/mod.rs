@@ -289,16 +289,32 @@ pub struct ScenarioRun {
     pub code: Option<i32>,
     pub report: serde_json::Value,
     pub stdout: String,
+    pub stderr: String,
 }
 
 /// Runs the scenario `text` (written to a temp file) through the real binary, with its report
 /// in a temp dir, and reads back the JSON report.
 pub fn run_scenario_text(text: &str) -> ScenarioRun {
+    run_scenario_text_under(&[], text)
+}
+
+/// [`run_scenario_text`], the binary started by `prefix` (a program and its arguments that
+/// `exec`s the binary, e.g. a shell setting a resource limit); empty: directly.
+pub fn run_scenario_text_under(prefix: &[&str], text: &str) -> ScenarioRun {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("scenario.toml");
     std::fs::write(&path, text).unwrap();
     let json = dir.path().join("r.json");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sqlite-backup-harness"))
+    let bin = env!("CARGO_BIN_EXE_sqlite-backup-harness");
+    let mut cmd = match prefix.split_first() {
+        Some((program, args)) => {
+            let mut c = std::process::Command::new(program);
+            c.args(args).arg(bin);
+            c
+        }
+        None => std::process::Command::new(bin),
+    };
+    let out = cmd
         .arg("scenario")
         .arg(&path)
         .arg("--report-dir")
@@ -308,17 +324,14 @@ pub fn run_scenario_text(text: &str) -> ScenarioRun {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let report = std::fs::read_to_string(&json)
         .map(|t| serde_json::from_str(&t).unwrap())
-        .unwrap_or_else(|e| {
-            panic!(
-                "no report ({e}); stdout: {stdout}\nstderr: {}",
-                String::from_utf8_lossy(&out.stderr)
-            )
-        });
+        .unwrap_or_else(|e| panic!("no report ({e}); stdout: {stdout}\nstderr: {stderr}"));
     ScenarioRun {
         code: out.status.code(),
         report,
         stdout,
+        stderr,
     }
 }

@@ -327,16 +327,7 @@ fn recoveries(r: &Report) -> String {
             } else {
                 escape(&x.leftovers.join(", "))
             },
-            escape(&format!(
-                "{}, {} in {} ms",
-                match &x.claim {
-                    Some(crate::event::Claim::Success) => "success".to_string(),
-                    Some(c) => format!("{c:?}"),
-                    None => format!("no claim ({})", x.exit),
-                },
-                x.verdict.kind.as_str(),
-                x.ms
-            )),
+            escape(&x.outcome()),
             if x.ok { "yes" } else { "**no**" }
         ));
     }

@@ -38,17 +38,18 @@ impl Recovery {
         } else {
             format!("left: {}", self.leftovers.join(", "))
         };
+        format!("{left}; next backup: {}", self.outcome())
+    }
+
+    /// What the next backup claimed, its verdict and its time: `success, snapshot in 57 ms`.
+    pub fn outcome(&self) -> String {
         let claim = match &self.claim {
             Some(Claim::Success) => "success".to_string(),
             Some(Claim::Error { message }) => format!("error: {message}"),
             Some(Claim::Aborted { message }) => format!("aborted: {message}"),
             None => format!("no claim ({})", self.exit),
         };
-        format!(
-            "{left}; next backup: {claim}, {} in {} ms",
-            self.verdict.kind.as_str(),
-            self.ms
-        )
+        format!("{claim}, {} in {} ms", self.verdict.kind.as_str(), self.ms)
     }
 }
 
