@@ -8,6 +8,7 @@ use harness::explore::fuzz::bugbase;
 use harness::explore::fuzz::{self, CaseRunner, FuzzCase, FuzzFault};
 use harness::explore::points::{enumerate, PointKind};
 use harness::explore::sweep::Explorer;
+use harness::explore::verdict_cache::{CacheMode, VerdictCache};
 use harness::scenario::{DestinationChoice, Scenario};
 use harness::strategy::StrategyParams;
 use proptest::prelude::*;
@@ -286,6 +287,50 @@ fn traced_points_fire_where_enumerated() {
             out.verdict
         );
     }
+}
+
+/// The verdict cache (issue 14) gives the verdict a fresh verification gives: in `Check`
+/// mode every state seen before is verified again and a different verdict is an error. Run over
+/// power cuts, I/O errors and torn writes of a safe strategy and of a control that violates
+/// (api-journal-off, api-early-finish), so cached violations are compared too, not only
+/// `untouched`.
+#[test]
+fn cached_verdicts_equal_fresh_ones() {
+    let s = Scenario::load("crash-points").unwrap();
+    let d = DestinationChoice::ExistingDelete;
+    let mut ex = Explorer::new(&s, &[d], 1).unwrap();
+    let params = StrategyParams {
+        npage: -1,
+        ..StrategyParams::default()
+    };
+    let mut cached_violations = 0;
+    for strategy in ["api-oneshot", "api-journal-off", "api-early-finish"] {
+        ex.reference.verdicts = VerdictCache::new(CacheMode::Check);
+        let traced = ex.trace(strategy, &params, d).unwrap();
+        let kinds = [
+            PointKind::PowerCut,
+            PointKind::IoerrTransient,
+            PointKind::Torn,
+        ];
+        let points = enumerate(&traced.trace, &kinds);
+        for p in points.iter().step_by(5) {
+            let before = ex.reference.verdicts.hits;
+            let out = ex
+                .run_point(strategy, &params, d, p, s.seed)
+                .unwrap_or_else(|e| panic!("{strategy} {}: {e}", p.label()));
+            if ex.reference.verdicts.hits > before && out.verdict.kind.is_violation() {
+                cached_violations += 1;
+            }
+        }
+        let v = &ex.reference.verdicts;
+        assert!(
+            v.hits > 5 && v.misses > 1,
+            "{strategy}: {} states seen before, {} new: the cache was not exercised",
+            v.hits,
+            v.misses
+        );
+    }
+    assert!(cached_violations > 0, "no violation was ever served twice");
 }
 
 #[test]

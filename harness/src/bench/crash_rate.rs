@@ -7,6 +7,7 @@
 
 use crate::explore::points::{enumerate, PointKind};
 use crate::explore::sweep::Explorer;
+use crate::explore::verdict_cache::{CacheMode, VerdictCache};
 use crate::explore::ExploreError;
 use crate::scenario::{DestinationChoice, Scenario};
 use crate::strategy::StrategyParams;
@@ -16,17 +17,29 @@ use std::time::Instant;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct CrashRate {
+    /// In-process states per second with the verdict cache (the sweep's default).
     pub states_per_s_inprocess: f64,
+    /// The same states with every one verified (no cache).
+    pub states_per_s_inprocess_uncached: f64,
+    /// Fraction of the cached in-process states served from the cache.
+    pub cache_hit_rate_inprocess: f64,
     pub states_per_s_kill: f64,
+    pub states_per_s_kill_uncached: f64,
+    pub cache_hit_rate_kill: f64,
+    /// Medians over the uncached in-process states.
     pub verify_ms_median: f64,
     pub materialize_ms_median: f64,
     /// Running the strategy itself (backup through the fault VFS), median.
     pub run_ms_median: f64,
+    /// Verification with the cache: a hit is reading and hashing the state's files.
+    pub verify_cached_ms_median: f64,
     pub inprocess_states: u64,
     pub kill_states: u64,
     pub kill_parallel: usize,
     pub reference_pages: u32,
     pub strategy: String,
+    /// Seconds per phase (four phases: in-process and kill, each without and with the cache).
+    pub seconds_per_phase: f64,
     pub where_the_time_goes: String,
 }
 
@@ -38,7 +51,15 @@ fn median(v: &mut [f64]) -> f64 {
     (v[v.len() / 2] * 1000.0).round() / 1000.0
 }
 
-/// Measures for about `seconds` per path.
+/// One phase's result: states, states/s, cache hit rate, per-phase timings.
+struct Phase {
+    states: u64,
+    rate: f64,
+    hit_rate: f64,
+    timings: [Vec<f64>; 3],
+}
+
+/// Measures for about `seconds` per phase.
 pub fn run(seconds: f64) -> Result<CrashRate, ExploreError> {
     let scenario =
         Scenario::load("crash-points").map_err(|e| ExploreError::Setup(e.to_string()))?;
@@ -55,53 +76,86 @@ pub fn run(seconds: f64) -> Result<CrashRate, ExploreError> {
     let inproc: Vec<_> = points.iter().filter(|p| !p.kind.needs_child()).collect();
     let kills: Vec<_> = points.iter().filter(|p| p.kind.needs_child()).collect();
 
-    let (mut mat, mut ver, mut run) = (Vec::new(), Vec::new(), Vec::new());
-    let t = Instant::now();
-    let mut n = 0u64;
-    while t.elapsed().as_secs_f64() < seconds {
-        let p = inproc[n as usize % inproc.len()];
-        ex.run_point(strategy, &params, d, p, scenario.seed)?;
-        mat.push(ex.runner.last.materialize_ms);
-        ver.push(ex.runner.last.verify_ms);
-        run.push(ex.runner.last.run_ms);
-        n += 1;
-    }
-    let inproc_rate = n as f64 / t.elapsed().as_secs_f64();
-
-    let t = Instant::now();
-    let mut k = 0u64;
-    while t.elapsed().as_secs_f64() < seconds {
-        let plans: Vec<_> = (0..parallel)
-            .map(|i| kills[(k as usize + i * 7) % kills.len()].plan(scenario.seed))
-            .collect();
-        ex.pool
-            .run_batch(&mut ex.reference, d, strategy, &params, &plans)?;
-        k += plans.len() as u64;
-    }
-    let kill_rate = k as f64 / t.elapsed().as_secs_f64();
-    let (m, v, r) = (median(&mut mat), median(&mut ver), median(&mut run));
+    let inprocess = |ex: &mut Explorer, mode: CacheMode| -> Result<Phase, ExploreError> {
+        ex.reference.verdicts = VerdictCache::new(mode);
+        let mut timings = [Vec::new(), Vec::new(), Vec::new()];
+        let t = Instant::now();
+        let mut n = 0u64;
+        while t.elapsed().as_secs_f64() < seconds {
+            let p = inproc[n as usize % inproc.len()];
+            ex.run_point(strategy, &params, d, p, scenario.seed)?;
+            timings[0].push(ex.runner.last.materialize_ms);
+            timings[1].push(ex.runner.last.run_ms);
+            timings[2].push(ex.runner.last.verify_ms);
+            n += 1;
+        }
+        Ok(Phase {
+            states: n,
+            rate: n as f64 / t.elapsed().as_secs_f64(),
+            hit_rate: ex.reference.verdicts.hit_rate(),
+            timings,
+        })
+    };
+    let kill = |ex: &mut Explorer, mode: CacheMode| -> Result<Phase, ExploreError> {
+        ex.reference.verdicts = VerdictCache::new(mode);
+        let t = Instant::now();
+        let mut k = 0u64;
+        while t.elapsed().as_secs_f64() < seconds {
+            let plans: Vec<_> = (0..parallel)
+                .map(|i| kills[(k as usize + i * 7) % kills.len()].plan(scenario.seed))
+                .collect();
+            ex.pool
+                .run_batch(&mut ex.reference, d, strategy, &params, &plans)?;
+            k += plans.len() as u64;
+        }
+        Ok(Phase {
+            states: k,
+            rate: k as f64 / t.elapsed().as_secs_f64(),
+            hit_rate: ex.reference.verdicts.hit_rate(),
+            timings: Default::default(),
+        })
+    };
+    // Uncached first, so the cached phase starts from an empty cache like a sweep does.
+    let mut plain = inprocess(&mut ex, CacheMode::Off)?;
+    let mut cached = inprocess(&mut ex, CacheMode::Use)?;
+    let kill_plain = kill(&mut ex, CacheMode::Off)?;
+    let kill_cached = kill(&mut ex, CacheMode::Use)?;
+    let [mat, run, ver] = &mut plain.timings;
+    let (m, r, v) = (median(mat), median(run), median(ver));
+    let vc = median(&mut cached.timings[2]);
+    let round2 = |x: f64| (x * 100.0).round() / 100.0;
     Ok(CrashRate {
-        states_per_s_inprocess: inproc_rate.round(),
-        states_per_s_kill: kill_rate.round(),
+        states_per_s_inprocess: cached.rate.round(),
+        states_per_s_inprocess_uncached: plain.rate.round(),
+        cache_hit_rate_inprocess: round2(cached.hit_rate),
+        states_per_s_kill: kill_cached.rate.round(),
+        states_per_s_kill_uncached: kill_plain.rate.round(),
+        cache_hit_rate_kill: round2(kill_cached.hit_rate),
         verify_ms_median: v,
         materialize_ms_median: m,
         run_ms_median: r,
-        inprocess_states: n,
-        kill_states: k,
+        verify_cached_ms_median: vc,
+        inprocess_states: plain.states + cached.states,
+        kill_states: kill_plain.states + kill_cached.states,
         kill_parallel: parallel,
         reference_pages: scenario.source.pages,
         strategy: strategy.into(),
+        seconds_per_phase: seconds,
         where_the_time_goes: format!(
-            "per in-process state (medians): materialize {m:.3} ms (copy source + destination \
-             templates on {}), run {r:.3} ms (the backup through the fault VFS), verify {v:.3} \
-             ms (open + integrity_check + digest of the destination; the source is compared \
-             byte for byte with its template); kill states add a process spawn, SQLite start-up \
-             and the worker's own source reads per state, {parallel} workers at once",
+            "per in-process state (medians): materialize {m:.3} ms (the source and destination \
+             templates written over the scratch files on {}), run {r:.3} ms (the backup through \
+             the fault VFS: SQLite's own work and file I/O; a fault-free run of this backup \
+             through the plain unix VFS costs about the same), verify {v:.3} ms (open + \
+             integrity_check + digest of the destination, the source compared with its \
+             template), or {vc:.3} ms with the cache (reading and hashing the state's files; \
+             {:.0}% of states were served from it); kill states add a process spawn, SQLite \
+             start-up and the worker's own source reads per state, {parallel} workers at once",
             if Path::new("/dev/shm").is_dir() {
                 "/dev/shm"
             } else {
                 "the temp dir"
-            }
+            },
+            cached.hit_rate * 100.0
         ),
     })
 }

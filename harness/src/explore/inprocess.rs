@@ -196,10 +196,33 @@ impl Runner {
         claim: Option<Claim>,
     ) -> Result<Verdict, ExploreError> {
         let t = Instant::now();
-        let v = verify_files(&self.source, &self.dest, r, d, claim)?;
+        let dir = self
+            .source
+            .parent()
+            .unwrap_or(self.scratch.path())
+            .to_path_buf();
+        let v = verify_state(&dir, &self.source, &self.dest, r, d, claim)?;
         self.last.verify_ms = t.elapsed().as_secs_f64() * 1e3;
         Ok(v)
     }
+}
+
+/// The verdict on the state in `dir` (which holds `source` and `dest`): from the reference's
+/// verdict cache when this exact state was judged before, else [`verify_files`].
+pub fn verify_state(
+    dir: &Path,
+    source: &Path,
+    dest: &Path,
+    r: &mut Reference,
+    d: DestinationChoice,
+    claim: Option<Claim>,
+) -> Result<Verdict, ExploreError> {
+    let mut cache = std::mem::take(&mut r.verdicts);
+    let v = cache.verdict(dir, d, claim.as_ref(), || {
+        verify_files(source, dest, r, d, claim.clone())
+    });
+    r.verdicts = cache;
+    v
 }
 
 /// The verdict on `source` and `dest` after a run from the reference (no writers: the window

@@ -144,7 +144,8 @@ impl KillPool {
                     err.trim()
                 )));
             }
-            let verdict = super::inprocess::verify_files(
+            let verdict = super::inprocess::verify_state(
+                &slot.files,
                 &slot.files.join("source.db"),
                 &slot.files.join("dest.db"),
                 r,

@@ -28,6 +28,7 @@ pub mod reference;
 pub mod replay;
 pub mod report;
 pub mod sweep;
+pub mod verdict_cache;
 
 /// Why exploration could not run. Names the strategy, file or point involved.
 #[derive(Debug, thiserror::Error)]

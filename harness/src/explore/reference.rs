@@ -6,6 +6,7 @@
 //! and copying the templates into a reused scratch directory per state is what makes a verified
 //! crash state cost milliseconds. Nothing here depends on a fault.
 
+use super::verdict_cache::VerdictCache;
 use super::ExploreError;
 use crate::oracle::{self, PreImage};
 use crate::scenario::DestinationChoice;
@@ -22,6 +23,10 @@ pub struct Reference {
     pub source_bytes: Vec<u8>,
     /// Destination templates (absent for `fresh`) and their pre-images `D0`.
     pub dests: BTreeMap<DestinationChoice, (Option<PathBuf>, PreImage)>,
+    /// The destination templates' bytes (absent for `fresh`).
+    dest_bytes: BTreeMap<DestinationChoice, Vec<u8>>,
+    /// Verdicts on the states run from this reference, by content.
+    pub verdicts: VerdictCache,
     /// `S(k)` digests (no writers: only `S(0)` is ever needed).
     pub model: Model,
     _dir: tempfile::TempDir,
@@ -49,6 +54,7 @@ impl Reference {
             .map_err(|e| ExploreError::Setup(format!("reading {}: {e}", source.display())))?;
         let model = Model::new(spec).map_err(|e| ExploreError::Setup(format!("model: {e}")))?;
         let mut map = BTreeMap::new();
+        let mut dest_bytes = BTreeMap::new();
         for &d in dests {
             let path = dir.path().join(format!("dest-{}.db", d.as_str()));
             let (content, journal) = d.preset();
@@ -58,6 +64,11 @@ impl Reference {
             let pre = oracle::take_pre_image(&path)
                 .map_err(|e| ExploreError::Setup(format!("pre-image {}: {e}", d.as_str())))?;
             let template = path.exists().then_some(path);
+            if let Some(t) = &template {
+                let bytes = std::fs::read(t)
+                    .map_err(|e| ExploreError::Setup(format!("reading {}: {e}", t.display())))?;
+                dest_bytes.insert(d, bytes);
+            }
             map.insert(d, (template, pre));
         }
         Ok(Reference {
@@ -65,6 +76,8 @@ impl Reference {
             source,
             source_bytes,
             dests: map,
+            dest_bytes,
+            verdicts: VerdictCache::default(),
             model,
             _dir: dir,
         })
@@ -78,36 +91,56 @@ impl Reference {
             .ok_or_else(|| ExploreError::Setup(format!("destination {} not built", d.as_str())))
     }
 
-    /// Empties `scratch` and copies the source and destination `d` into it as `source.db` and
-    /// `dest.db`.
+    /// Makes `scratch` hold exactly the source and destination `d` as `source.db` and
+    /// `dest.db`: every other entry is removed, and the two files are overwritten in place
+    /// with the templates' bytes and cut to their length (rewriting pages the file system
+    /// already has is several times cheaper than a new file; the bytes are the same).
     pub fn materialize(&self, scratch: &Path, d: DestinationChoice) -> Result<(), ExploreError> {
+        if !self.dests.contains_key(&d) {
+            return Err(ExploreError::Setup(format!(
+                "destination {} not built",
+                d.as_str()
+            )));
+        }
+        let dest = self.dest_bytes.get(&d);
         let entries = std::fs::read_dir(scratch)
             .map_err(|e| ExploreError::Setup(format!("listing {}: {e}", scratch.display())))?;
         for entry in entries.flatten() {
             let p = entry.path();
-            let removed = if p.is_dir() {
+            let name = entry.file_name();
+            let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+            let keep = is_file && (name == "source.db" || (name == "dest.db" && dest.is_some()));
+            if keep {
+                continue;
+            }
+            let removed = if entry.file_type().is_ok_and(|t| t.is_dir()) {
                 std::fs::remove_dir_all(&p)
             } else {
                 std::fs::remove_file(&p)
             };
             removed.map_err(|e| ExploreError::Setup(format!("removing {}: {e}", p.display())))?;
         }
-        let copy = |from: &Path, to: PathBuf| {
-            std::fs::copy(from, &to)
-                .map(|_| ())
-                .map_err(|e| ExploreError::Setup(format!("copying to {}: {e}", to.display())))
-        };
-        copy(&self.source, scratch.join("source.db"))?;
-        match self.dests.get(&d) {
-            Some((Some(t), _)) => copy(t, scratch.join("dest.db"))?,
-            Some((None, _)) => {}
-            None => {
-                return Err(ExploreError::Setup(format!(
-                    "destination {} not built",
-                    d.as_str()
-                )))
-            }
+        overwrite(&scratch.join("source.db"), &self.source_bytes)?;
+        if let Some(bytes) = dest {
+            overwrite(&scratch.join("dest.db"), bytes)?;
         }
         Ok(())
     }
+}
+
+/// `path` holds exactly `bytes` afterwards (created when missing).
+fn overwrite(path: &Path, bytes: &[u8]) -> Result<(), ExploreError> {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .and_then(|f| {
+            f.write_all_at(bytes, 0)?;
+            f.set_len(bytes.len() as u64)?;
+            Ok(f)
+        });
+    f.map(drop)
+        .map_err(|e| ExploreError::Setup(format!("writing {}: {e}", path.display())))
 }

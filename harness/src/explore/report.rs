@@ -247,6 +247,20 @@ impl CrashReport {
                 ));
             }
         }
+        let cache = &self.reference["verdict_cache"];
+        if let (Some(served), Some(verified)) =
+            (cache["served"].as_u64(), cache["verified"].as_u64())
+        {
+            out.push_str(&format!(
+                "verdicts: {verified} states verified, {served} identical to one verified \
+                 before ({})\n",
+                if cache["mode"] == "check" {
+                    "verified again and compared: --doublecheck"
+                } else {
+                    "served from the verdict cache"
+                }
+            ));
+        }
         if let Some(d) = &self.doublecheck {
             out.push_str(&format!(
                 "doublecheck: {} vs {} over {} runs: {}\n",

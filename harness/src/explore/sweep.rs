@@ -22,6 +22,7 @@ use super::kill::KillPool;
 use super::points::{enumerate, kinds_for, replay_id, CrashPoint, PointKind};
 use super::reference::Reference;
 use super::report::{ComboReport, CrashReport, CrashViolation, DoubleAcc, Doublecheck};
+use super::verdict_cache::CacheMode;
 use super::ExploreError;
 use crate::event::Claim;
 use crate::oracle::{Verdict, VerdictKind};
@@ -419,9 +420,16 @@ pub fn run(
     let mut error = None;
     let mut stopped_by = None;
     let mut dc = opts.doublecheck.then(DoubleAcc::default);
+    let mut cache = serde_json::Value::Null;
     match Explorer::new(scenario, &all, scenario.crash.kill_parallel as usize) {
         Err(e) => error = Some(e.to_string()),
         Ok(mut ex) => {
+            // --doublecheck verifies every state, also those seen before, and compares.
+            ex.reference.verdicts.mode = if opts.doublecheck {
+                CacheMode::Check
+            } else {
+                CacheMode::Use
+            };
             'outer: for entry in &scenario.strategies {
                 for d in destinations_of(scenario, entry) {
                     let t = Instant::now();
@@ -466,6 +474,12 @@ pub fn run(
                     }
                 }
             }
+            let v = &ex.reference.verdicts;
+            cache = serde_json::json!({
+                "mode": format!("{:?}", v.mode).to_lowercase(),
+                "served": v.hits,
+                "verified": v.misses,
+            });
         }
     }
     let ids: Vec<&str> = scenario.strategies.iter().map(|e| e.id()).collect();
@@ -496,6 +510,7 @@ pub fn run(
             "dedup_kills": scenario.crash.dedup_kills,
             "kill_parallel": scenario.crash.kill_parallel,
             "sample": opts.sample,
+            "verdict_cache": cache,
         }),
         strategies,
         expectations_met,

@@ -1,0 +1,300 @@
+//! Content-addressed verdicts: a crash state whose files, destination kind and claim were
+//! judged before gets that verdict again without opening a database.
+//!
+//! Why its own module: most crash points leave one of a few file states (an I/O error rolls
+//! the destination back to `D0`, a torn write that SQLite later overwrites leaves the same bytes
+//! as none, kills after the same completed writes leave the same files), and verifying a state
+//! (open with recovery, `integrity_check`, digest, source check) costs more than reading and
+//! hashing its files.
+//!
+//! The key covers everything the verdict depends on:
+//! - every entry of the state's directory, sorted by name: its name, whether it is a file or a
+//!   directory, its length and all its bytes (database, `-journal`, `-wal`, `-shm`,
+//!   super-journals, strategy temp files: whatever SQLite's recovery could read);
+//! - the directory's path (a verdict's detail may name a file);
+//! - the destination kind (its pre-image `D0`) and the claim, in full.
+//!
+//! The rest (source template, model, pre-images) is fixed because a cache belongs to one
+//! [`super::reference::Reference`]. The key is the state *before* verification: the oracle's
+//! open rolls back hot journals and recovers WALs, so the files after it say less.
+//!
+//! Every miss is verified in full. In [`CacheMode::Check`] (`--doublecheck`) every hit is
+//! verified again and a different verdict is an error; [`CacheMode::Off`] verifies everything.
+
+use super::ExploreError;
+use crate::event::Claim;
+use crate::oracle::Verdict;
+use crate::scenario::DestinationChoice;
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::Path;
+use xxhash_rust::xxh3::Xxh3;
+
+/// How verdicts are served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CacheMode {
+    /// A state seen before gets its recorded verdict.
+    #[default]
+    Use,
+    /// Every state is verified; nothing is recorded.
+    Off,
+    /// Every state is verified; a state seen before must get the same verdict again.
+    Check,
+}
+
+/// Above this many distinct states the cache starts over (each entry is one verdict).
+const MAX_ENTRIES: usize = 1 << 20;
+
+/// Verdicts by state key, with hit counts.
+#[derive(Debug, Default)]
+pub struct VerdictCache {
+    pub mode: CacheMode,
+    map: HashMap<u128, Verdict>,
+    /// States served from the cache (in `Check` mode: states seen before, verified again).
+    pub hits: u64,
+    /// States verified because they were new (or the cache is off).
+    pub misses: u64,
+    buf: Vec<u8>,
+}
+
+impl VerdictCache {
+    pub fn new(mode: CacheMode) -> VerdictCache {
+        VerdictCache {
+            mode,
+            ..VerdictCache::default()
+        }
+    }
+
+    /// Fraction of states served from the cache (0 when none was looked up).
+    pub fn hit_rate(&self) -> f64 {
+        let all = self.hits + self.misses;
+        if all == 0 {
+            0.0
+        } else {
+            self.hits as f64 / all as f64
+        }
+    }
+
+    /// The verdict on the state in `dir`: from the cache when this exact state was judged
+    /// before, else from `verify` (which is then recorded).
+    pub fn verdict(
+        &mut self,
+        dir: &Path,
+        d: DestinationChoice,
+        claim: Option<&Claim>,
+        verify: impl FnOnce() -> Result<Verdict, ExploreError>,
+    ) -> Result<Verdict, ExploreError> {
+        if self.mode == CacheMode::Off {
+            self.misses += 1;
+            return verify();
+        }
+        let key = state_key(dir, d, claim, &mut self.buf)?;
+        match (self.mode, self.map.get(&key)) {
+            (CacheMode::Use, Some(v)) => {
+                self.hits += 1;
+                return Ok(v.clone());
+            }
+            (CacheMode::Check, Some(cached)) => {
+                let cached = cached.clone();
+                let fresh = verify()?;
+                self.hits += 1;
+                if fresh != cached {
+                    return Err(ExploreError::Oracle(format!(
+                        "verdict cache: a state judged before got another verdict now \
+                         (cached {cached:?}, fresh {fresh:?}) in {}",
+                        dir.display()
+                    )));
+                }
+                return Ok(fresh);
+            }
+            _ => {}
+        }
+        let v = verify()?;
+        self.misses += 1;
+        if self.map.len() >= MAX_ENTRIES {
+            self.map.clear();
+        }
+        self.map.insert(key, v.clone());
+        Ok(v)
+    }
+}
+
+/// The key of the state in `dir` (see the module doc). `buf` is reused between calls so that
+/// reading a state does not allocate.
+pub fn state_key(
+    dir: &Path,
+    d: DestinationChoice,
+    claim: Option<&Claim>,
+    buf: &mut Vec<u8>,
+) -> Result<u128, ExploreError> {
+    let mut h = Xxh3::new();
+    let path = dir.as_os_str().as_encoded_bytes();
+    h.update(&(path.len() as u64).to_le_bytes());
+    h.update(path);
+    let d = d.as_str().as_bytes();
+    h.update(&(d.len() as u64).to_le_bytes());
+    h.update(d);
+    let claim = serde_json::to_vec(&claim).expect("a claim serializes");
+    h.update(&(claim.len() as u64).to_le_bytes());
+    h.update(&claim);
+    hash_dir(&mut h, dir, buf)?;
+    Ok(h.digest128())
+}
+
+fn hash_dir(h: &mut Xxh3, dir: &Path, buf: &mut Vec<u8>) -> Result<(), ExploreError> {
+    let err = |what: &str, p: &Path, e: std::io::Error| {
+        ExploreError::Setup(format!("verdict cache: {what} {}: {e}", p.display()))
+    };
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| err("listing", dir, e))?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()
+        .map_err(|e| err("listing", dir, e))?;
+    entries.sort();
+    h.update(&(entries.len() as u64).to_le_bytes());
+    for p in entries {
+        let name = p.file_name().unwrap_or_default().as_encoded_bytes();
+        h.update(&(name.len() as u64).to_le_bytes());
+        h.update(name);
+        let meta = std::fs::symlink_metadata(&p).map_err(|e| err("reading", &p, e))?;
+        if meta.is_dir() {
+            h.update(b"d");
+            hash_dir(h, &p, buf)?;
+            continue;
+        }
+        if meta.file_type().is_symlink() {
+            let target = std::fs::read_link(&p).map_err(|e| err("reading", &p, e))?;
+            h.update(b"l");
+            h.update(target.as_os_str().as_encoded_bytes());
+            continue;
+        }
+        h.update(b"f");
+        buf.clear();
+        std::fs::File::open(&p)
+            .and_then(|mut f| f.read_to_end(buf))
+            .map_err(|e| err("reading", &p, e))?;
+        h.update(&(buf.len() as u64).to_le_bytes());
+        h.update(buf);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oracle::VerdictKind;
+
+    fn verdict(kind: VerdictKind, detail: &str) -> Verdict {
+        Verdict {
+            kind,
+            k: None,
+            lag: None,
+            detail: detail.into(),
+        }
+    }
+
+    fn key(dir: &Path, d: DestinationChoice, claim: Option<&Claim>) -> u128 {
+        state_key(dir, d, claim, &mut Vec::new()).unwrap()
+    }
+
+    /// Everything the verdict depends on changes the key: a byte of any file, a file's
+    /// length, an extra (even empty) file such as a leftover journal, a file's name, the
+    /// destination kind and the claim.
+    #[test]
+    fn the_key_covers_every_input_of_the_verdict() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let d = DestinationChoice::ExistingDelete;
+        std::fs::write(dir.join("source.db"), vec![7u8; 8192]).unwrap();
+        std::fs::write(dir.join("dest.db"), vec![9u8; 4096]).unwrap();
+        let base = key(dir, d, Some(&Claim::Success));
+        assert_eq!(base, key(dir, d, Some(&Claim::Success)), "stable");
+
+        let mut changed = vec![7u8; 8192];
+        changed[8191] = 8;
+        std::fs::write(dir.join("source.db"), &changed).unwrap();
+        assert_ne!(
+            base,
+            key(dir, d, Some(&Claim::Success)),
+            "last byte of the source"
+        );
+        std::fs::write(dir.join("source.db"), vec![7u8; 8192]).unwrap();
+        assert_eq!(base, key(dir, d, Some(&Claim::Success)));
+
+        std::fs::write(dir.join("dest.db"), vec![9u8; 4097]).unwrap();
+        assert_ne!(
+            base,
+            key(dir, d, Some(&Claim::Success)),
+            "length of the dest"
+        );
+        std::fs::write(dir.join("dest.db"), vec![9u8; 4096]).unwrap();
+
+        std::fs::write(dir.join("dest.db-journal"), b"").unwrap();
+        assert_ne!(base, key(dir, d, Some(&Claim::Success)), "an empty journal");
+        std::fs::remove_file(dir.join("dest.db-journal")).unwrap();
+        assert_eq!(base, key(dir, d, Some(&Claim::Success)));
+
+        std::fs::rename(dir.join("dest.db"), dir.join("dest.db-wal")).unwrap();
+        assert_ne!(base, key(dir, d, Some(&Claim::Success)), "a file's name");
+        std::fs::rename(dir.join("dest.db-wal"), dir.join("dest.db")).unwrap();
+
+        assert_ne!(
+            base,
+            key(dir, DestinationChoice::Fresh, Some(&Claim::Success)),
+            "the destination kind"
+        );
+        assert_ne!(base, key(dir, d, None), "no claim");
+        let err = Claim::Error {
+            message: "x".into(),
+        };
+        assert_ne!(base, key(dir, d, Some(&err)), "another claim");
+        let err2 = Claim::Error {
+            message: "y".into(),
+        };
+        assert_ne!(
+            key(dir, d, Some(&err)),
+            key(dir, d, Some(&err2)),
+            "its text"
+        );
+    }
+
+    #[test]
+    fn a_hit_serves_the_recorded_verdict_and_check_mode_catches_a_different_one() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let d = DestinationChoice::ExistingDelete;
+        std::fs::write(dir.join("dest.db"), b"abc").unwrap();
+        let mut c = VerdictCache::new(CacheMode::Use);
+        let ok = verdict(VerdictKind::Untouched, "first");
+        assert_eq!(c.verdict(dir, d, None, || Ok(ok.clone())).unwrap(), ok);
+        let served = c
+            .verdict(dir, d, None, || panic!("a hit must not verify"))
+            .unwrap();
+        assert_eq!((served, c.hits, c.misses), (ok.clone(), 1, 1));
+        assert!((c.hit_rate() - 0.5).abs() < 1e-9);
+        // Another state is verified.
+        std::fs::write(dir.join("dest.db"), b"abd").unwrap();
+        let other = verdict(VerdictKind::Corrupt, "second");
+        assert_eq!(
+            c.verdict(dir, d, None, || Ok(other.clone())).unwrap(),
+            other
+        );
+        assert_eq!((c.hits, c.misses), (1, 2));
+
+        let mut check = VerdictCache::new(CacheMode::Check);
+        check.verdict(dir, d, None, || Ok(ok.clone())).unwrap();
+        assert_eq!(check.verdict(dir, d, None, || Ok(ok.clone())).unwrap(), ok);
+        let e = check
+            .verdict(dir, d, None, || Ok(other.clone()))
+            .unwrap_err();
+        assert!(e.to_string().contains("another verdict"), "{e}");
+
+        let mut off = VerdictCache::new(CacheMode::Off);
+        off.verdict(dir, d, None, || Ok(ok.clone())).unwrap();
+        assert_eq!(
+            off.verdict(dir, d, None, || Ok(other.clone())).unwrap(),
+            other
+        );
+        assert_eq!((off.hits, off.misses), (0, 2));
+    }
+}
