@@ -12,8 +12,8 @@
 //! the backup's own source connection between steps.
 
 use super::signal::{db_page, wal_frame_header_offset, PassDetector, StepAccounting};
-use crate::event::Event;
-use crate::run::child::{Child, Message, Tag};
+use super::writer::{spawn_collector, start_writer, SizePoller};
+use crate::run::child::Message;
 use crate::strategy::common::sidecar;
 use crate::strategy::raw_backup::{describe_rc, is_retryable, RawBackup, SQLITE_DONE, SQLITE_OK};
 use crate::workload::{self, WorkloadSpec};
@@ -22,10 +22,7 @@ use rusqlite::{Connection, OpenFlags};
 use serde::{Deserialize, Serialize};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::Arc;
-use std::thread::JoinHandle;
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 use vfs_faults::{FaultVfs, FileKind, OpKind};
 
@@ -129,6 +126,12 @@ pub struct CellRun {
     /// WAL reads the VFS signal could not map to a page (the WAL restarted under them).
     #[serde(default)]
     pub vfs_unmapped_reads: u64,
+    /// Restarts (formula) at steps begun in the first and in the second half of the budget:
+    /// whether a run that did not finish was restarting at a steady rate ([`super::trend`]).
+    #[serde(default)]
+    pub restarts_first_half: u64,
+    #[serde(default)]
+    pub restarts_second_half: u64,
     pub passes: u64,
     pub steps: u64,
     pub busy_steps: u64,
@@ -207,181 +210,6 @@ fn run_cell_at(env: &CellEnv<'_>, cell: &CellSpec, source: &Path, dest: &Path) -
     r.commit_p99_ms = pct(0.99);
     r.dest_bytes = std::fs::metadata(dest).map(|m| m.len()).unwrap_or(0);
     Ok(b.run)
-}
-
-/// Commit events (`k`, latency), gathered by a thread.
-struct Collector {
-    first: Receiver<()>,
-    handle: JoinHandle<Vec<(u64, Option<u64>)>>,
-}
-
-fn spawn_collector(rx: Receiver<Message>) -> Collector {
-    let (first_tx, first) = mpsc::channel();
-    let handle = std::thread::spawn(move || {
-        let mut out = Vec::new();
-        for msg in rx {
-            if let Message::Event(_, Event::Commit { k, latency_us, .. }) = msg {
-                if out.is_empty() {
-                    let _ = first_tx.send(());
-                }
-                out.push((k, latency_us));
-            }
-        }
-        out
-    });
-    Collector { first, handle }
-}
-
-impl Collector {
-    fn wait_first(&self, limit: Duration) -> Result<()> {
-        self.first
-            .recv_timeout(limit)
-            .map_err(|e| anyhow!("no commit event: {e}"))
-    }
-
-    /// Waits for every sender to be gone (writers stopped) and returns the commits.
-    fn finish(self) -> Vec<(u64, Option<u64>)> {
-        self.handle.join().unwrap_or_default()
-    }
-}
-
-/// The foreign writer of a cell; stopped (killed or joined) on drop.
-enum Writer {
-    Process(Child),
-    Thread(Arc<AtomicBool>, Option<JoinHandle<()>>),
-}
-
-impl Writer {
-    fn stop(&mut self) {
-        match self {
-            Writer::Process(c) => {
-                c.kill();
-            }
-            Writer::Thread(stop, h) => {
-                stop.store(true, Ordering::SeqCst);
-                if let Some(h) = h.take() {
-                    let _ = h.join();
-                }
-            }
-        }
-    }
-}
-
-impl Drop for Writer {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-fn start_writer(
-    env: &CellEnv<'_>,
-    source: &Path,
-    rate: Rate,
-    tx: Sender<Message>,
-) -> Result<Writer> {
-    let per_s = rate.nominal().unwrap_or(0.0);
-    match env.writer_mode {
-        WriterMode::Process => {
-            let args: Vec<String> = vec![
-                "writer".into(),
-                "--source".into(),
-                source.display().to_string(),
-                "--spec".into(),
-                serde_json::to_string(env.spec).context("workload spec to JSON")?,
-                "--id".into(),
-                "1".into(),
-                "--rate".into(),
-                format!("{per_s}"),
-            ];
-            let stderr = sidecar(source, ".writer-stderr");
-            let child = Child::spawn(Tag::Writer(1), &args, &[], &stderr, tx)
-                .context("spawning the writer process")?;
-            Ok(Writer::Process(child))
-        }
-        WriterMode::Thread => {
-            let stop = Arc::new(AtomicBool::new(false));
-            let (stop2, source, spec) = (stop.clone(), source.to_path_buf(), env.spec.clone());
-            let h = std::thread::spawn(move || thread_writer(&source, &spec, per_s, &stop2, &tx));
-            Ok(Writer::Thread(stop, Some(h)))
-        }
-    }
-}
-
-fn thread_writer(
-    source: &Path,
-    spec: &WorkloadSpec,
-    rate: f64,
-    stop: &AtomicBool,
-    tx: &Sender<Message>,
-) {
-    let Ok(conn) = workload::open_writer(source) else {
-        return;
-    };
-    let start = Instant::now();
-    let mut n = 0u64;
-    while !stop.load(Ordering::SeqCst) {
-        if rate > 0.0 {
-            let due = start + Duration::from_secs_f64(n as f64 / rate);
-            let now = Instant::now();
-            if due > now {
-                std::thread::sleep((due - now).min(Duration::from_millis(5)));
-                continue;
-            }
-        }
-        let began = Instant::now();
-        let Ok(k) = workload::commit_next(&conn, spec) else {
-            return;
-        };
-        n += 1;
-        let latency_us = Some(began.elapsed().as_micros() as u64);
-        let ev = Event::Commit {
-            k,
-            writer: 1,
-            latency_us,
-        };
-        if tx.send(Message::Event(Tag::Writer(1), ev)).is_err() {
-            return;
-        }
-    }
-}
-
-/// Polls the size of a file every 500 µs until stopped; returns the maximum seen.
-struct SizePoller {
-    stop: Arc<AtomicBool>,
-    max: Arc<AtomicU64>,
-    handle: Option<JoinHandle<()>>,
-}
-
-impl SizePoller {
-    fn start(path: PathBuf) -> SizePoller {
-        let stop = Arc::new(AtomicBool::new(false));
-        let max = Arc::new(AtomicU64::new(file_len(&path)));
-        let (s, m) = (stop.clone(), max.clone());
-        let handle = std::thread::spawn(move || {
-            while !s.load(Ordering::Relaxed) {
-                m.fetch_max(file_len(&path), Ordering::Relaxed);
-                std::thread::sleep(Duration::from_micros(500));
-            }
-            m.fetch_max(file_len(&path), Ordering::Relaxed);
-        });
-        SizePoller {
-            stop,
-            max,
-            handle: Some(handle),
-        }
-    }
-
-    fn finish(mut self) -> u64 {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
-        self.max.load(Ordering::Relaxed)
-    }
-}
-
-fn file_len(p: &Path) -> u64 {
-    std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
 }
 
 struct BackupOutcome {
@@ -510,6 +338,7 @@ fn backup(env: &CellEnv<'_>, cell: &CellSpec, source: &Path, dest: &Path) -> Res
     let mut det = PassDetector::new();
     let (mut steps, mut busy, mut longest) = (0u64, 0u64, Duration::ZERO);
     let mut unmapped = 0u64;
+    let mut halves = [0u64; 2];
     let mut own = Vec::new();
     let start = Instant::now();
     let mut completed = false;
@@ -526,7 +355,9 @@ fn backup(env: &CellEnv<'_>, cell: &CellSpec, source: &Path, dest: &Path) -> Res
         longest = longest.max(t.elapsed());
         steps += 1;
         reader.drain_into(&mut det, salts, &mut unmapped);
-        acct.observe(rc, bk.remaining(), bk.pagecount());
+        if acct.observe(rc, bk.remaining(), bk.pagecount()) {
+            halves[usize::from(t - start >= cell.budget / 2)] += 1;
+        }
         if rc == SQLITE_DONE {
             completed = true;
             break Ok(());
@@ -563,6 +394,8 @@ fn backup(env: &CellEnv<'_>, cell: &CellSpec, source: &Path, dest: &Path) -> Res
         restarts_vfs: det.restarts(),
         vfs_fallback_starts: det.fallback_starts(),
         vfs_unmapped_reads: unmapped,
+        restarts_first_half: halves[0],
+        restarts_second_half: halves[1],
         passes: acct.restarts() + 1,
         steps,
         busy_steps: busy,

@@ -157,17 +157,42 @@ fn make_source(path: &Path, pages: u32) -> Result<()> {
 
 /// Runs the grid: every nPage of `npages` × every schedule of `every`.
 pub fn run(pages: u32, npages: &[i32], every: &[u64]) -> Result<DetReport> {
+    run_cells(pages, |_| {
+        npages
+            .iter()
+            .flat_map(|&n| every.iter().map(move |&e| (n, e)))
+            .collect()
+    })
+}
+
+/// Each nPage at its boundary, for the wall-clock grid: a commit every `S` steps (finishes in
+/// `S` steps) and every `S − 1` steps (never), `S` = steps per pass. Exact and cheap (at most
+/// three commits per cell), so `bench restarts` runs it next to the clock-bound grid.
+pub fn boundary(pages: u32, npages: &[i32]) -> Result<DetReport> {
+    run_cells(pages, |actual| {
+        let mut cells = Vec::new();
+        for &n in npages {
+            let s = predict(actual, n, 1).0;
+            cells.push((n, s));
+            if s > 1 {
+                cells.push((n, s - 1));
+            }
+        }
+        cells
+    })
+}
+
+/// Builds the source and runs the `(nPage, every)` cells `cells(actual pages)` names.
+fn run_cells(pages: u32, cells: impl FnOnce(u64) -> Vec<(i32, u64)>) -> Result<DetReport> {
     let dir = crate::run::scratch_dir("restarts-det-").context("a scratch dir")?;
     let template = dir.path().join("template.db");
     make_source(&template, pages)?;
     let actual: u32 =
         Connection::open(&template)?.query_row("PRAGMA page_count", [], |r| r.get(0))?;
-    let mut cells = Vec::new();
-    for &n in npages {
-        for &e in every {
-            cells.push(run_cell(&template, dir.path(), n, e)?);
-        }
-    }
+    let cells = cells(u64::from(actual))
+        .into_iter()
+        .map(|(n, e)| run_cell(&template, dir.path(), n, e))
+        .collect::<Result<Vec<_>>>()?;
     let mismatches = cells.iter().filter(|c| !c.as_predicted()).count() as u64;
     let advice = advice(&cells);
     Ok(DetReport {
@@ -273,5 +298,18 @@ mod tests {
         assert!(a.cells.iter().any(|c| c.completed) && a.cells.iter().any(|c| !c.completed));
         let b = run(64, &[1, 8, 64, -1], &[1, 8, 64]).unwrap();
         assert_eq!(a, b, "two runs, one answer");
+    }
+
+    #[test]
+    fn the_boundary_finishes_at_s_and_never_at_s_minus_one() {
+        let r = boundary(64, &[8, -1]).unwrap();
+        assert_eq!(r.mismatches, 0, "{}", table(&r));
+        let got: Vec<(i32, u64, bool)> = r
+            .cells
+            .iter()
+            .map(|c| (c.npage, c.every, c.completed))
+            .collect();
+        let s = r.cells[0].steps_per_pass;
+        assert_eq!(got, vec![(8, s, true), (8, s - 1, false), (-1, 1, true)]);
     }
 }

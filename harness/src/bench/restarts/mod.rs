@@ -3,21 +3,36 @@
 //!
 //! Why it exists: under a busy writer a stepped backup can restart forever, the backup API has
 //! no restart counter, and the advice in forums is anecdotal (issue 5). This module runs the
-//! grid ([`cell`] runs one cell), counts restarts two independent ways ([`signal`]), fits and
-//! applies the model ([`model`]) and writes the table, JSON, SVG and CSV ([`output`]).
+//! grid ([`cell`] runs one cell, [`writer`] its writer), repeats each cell until its verdict
+//! is stable ([`stability`]) and says how a run that did not finish was going ([`trend`]),
+//! counts restarts two independent ways ([`signal`]), fits and applies the model ([`model`]),
+//! checks each nPage's boundary in the clock-free mode ([`deterministic`]), derives the advice
+//! from it ([`advice`]) and writes the table, JSON and CSV ([`output`]) and the SVG ([`plot`]).
 
+pub mod advice;
 pub mod cell;
 pub mod deterministic;
 pub mod model;
 pub mod output;
+pub mod plot;
 pub mod signal;
+pub mod stability;
+pub mod trend;
+pub mod variation;
+pub mod writer;
+
+pub use advice::advice;
+pub use variation::{compare, Variation};
 
 use anyhow::{bail, Context, Result};
 use cell::{CellEnv, CellRun, CellSpec, Rate, Variant, WriterMode};
+use deterministic::DetReport;
 use model::{median, CostModel, Prediction};
 use serde::{Deserialize, Serialize};
+use stability::{RepeatRule, Verdict};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+use trend::Trend;
 use vfs_faults::{FaultPlan, FaultVfs};
 
 /// The nPage values of the grid (-1 = everything in one step, plotted as "all").
@@ -37,7 +52,8 @@ pub const ADVICE_MAX_PASSES: f64 = 2.0;
 /// `bench restarts` arguments.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RestartsArgs {
-    /// Short grid: 1 repeat, 1 s budget per cell, same-connection only at the max rate (≤ 60 s).
+    /// Short grid: 2 agreeing repeats, 1 s budget per cell, same-connection only at the max
+    /// rate (about 40 s).
     #[arg(long)]
     pub quick: bool,
     /// Also write the JSON here.
@@ -52,7 +68,9 @@ pub struct RestartsArgs {
     /// Source size in pages (at least).
     #[arg(long, default_value_t = DEFAULT_PAGES)]
     pub pages: u32,
-    /// Repeats per cell (default 3, 1 with --quick); medians are reported.
+    /// Repeats per cell that must agree on finished / did not finish (default 3, 2 with
+    /// --quick); if they do not, the cell runs 2N+1 times and is `unstable k/n`. Medians are
+    /// reported.
     #[arg(long)]
     pub repeats: Option<u32>,
     /// Time budget per cell run in milliseconds (default 2000, 1000 with --quick).
@@ -123,6 +141,7 @@ fn run_deterministic(args: &RestartsArgs) -> Result<i32> {
 #[derive(Debug, Clone)]
 pub struct GridConfig {
     pub pages: u32,
+    /// Repeats that must agree ([`RepeatRule::new`]).
     pub repeats: u32,
     pub budget: Duration,
     pub npages: Vec<i32>,
@@ -144,7 +163,7 @@ impl GridConfig {
         }
         GridConfig {
             pages: a.pages,
-            repeats: a.repeats.unwrap_or(if a.quick { 1 } else { 3 }).max(1),
+            repeats: a.repeats.unwrap_or(if a.quick { 2 } else { 3 }).max(1),
             budget: Duration::from_millis(a.budget_ms.unwrap_or(if a.quick { 1000 } else { 2000 })),
             npages: NPAGES.to_vec(),
             cells,
@@ -167,12 +186,29 @@ pub struct Row {
     pub completed_runs: u32,
     pub repeats: u32,
     pub budget_s: f64,
-    /// "completed" or "did not finish in T s" (livelock).
+    /// "finished", "did not finish" or "unstable k/n finished" ([`stability`]).
+    pub verdict: String,
+    /// All repeats agree on finished / did not finish.
+    pub stable: bool,
+    /// How the runs that did not finish were restarting ([`trend`]); `None` if all finished.
+    pub trend: Option<Trend>,
+    /// The verdict in words, with the budget and the trend.
     pub status: String,
+    /// Restarts by the progress formula (authoritative) and by the VFS signal (median).
     pub restarts: f64,
     pub restarts_vfs: f64,
     /// The two restart counts are equal in every repeat.
     pub restarts_agree: bool,
+    /// Why they are not, when they are not.
+    pub restarts_disagree_reason: Option<String>,
+    /// Backup steps per foreign commit during the cell (median over the runs with commits):
+    /// the deterministic schedule "a commit every X steps" this rate amounts to here.
+    pub steps_per_commit: Option<f64>,
+    /// Steps per pass at this nPage in the deterministic mode (`S`, exact).
+    pub det_steps_per_pass: Option<u64>,
+    /// Whether the deterministic mode finishes with a commit every `steps_per_commit` steps
+    /// (`X >= S`, checked at `S` and `S − 1`); `None` for the same-connection variant.
+    pub det_finishes: Option<bool>,
     pub passes: f64,
     pub steps: f64,
     pub duration_s: f64,
@@ -195,32 +231,21 @@ pub struct Row {
     pub runs: Vec<CellRun>,
 }
 
-/// How far this run's medians are from a baseline run's.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Variation {
-    pub baseline: String,
-    /// Cells completed in both runs, compared on duration.
-    pub duration_cells: usize,
-    pub duration_median_rel: f64,
-    pub duration_max_rel: f64,
-    pub duration_within_10pct: usize,
-    /// Cells with restarts ≥ 5 in both runs, compared on restarts.
-    pub restart_cells: usize,
-    pub restarts_median_rel: f64,
-    pub restarts_within_10pct: usize,
-    /// Cells whose completed/livelock status is the same in both runs.
-    pub same_status: usize,
-    pub compared: usize,
-}
-
 /// The whole result (the JSON file).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RestartsReport {
     pub sqlite_version: String,
     pub pages: u64,
     pub page_size: u32,
+    /// Repeats that must agree, and the most a cell runs ([`RepeatRule`]).
     pub repeats: u32,
+    pub repeat_cap: u32,
+    pub repeat_rule: String,
+    /// Cells whose repeats disagree on finished / did not finish.
+    pub unstable: usize,
     pub budget_s: f64,
+    /// What "did not finish" means, and the trend of such a run ([`trend::legend`]).
+    pub did_not_finish: String,
     pub quick: bool,
     pub wall_s: f64,
     pub cost_model: Option<CostModel>,
@@ -229,8 +254,21 @@ pub struct RestartsReport {
     pub advice_lines: Vec<String>,
     /// Cells where the formula and the VFS signal disagreed in some repeat.
     pub disagreements: usize,
+    /// Of those, cells the VFS signal's unmapped WAL reads do not explain.
+    pub disagreements_unexplained: usize,
+    /// Which restart count is authoritative, and why the other can differ.
+    pub authoritative_counter: String,
+    /// Each nPage at its boundary in the deterministic mode (a commit every S and S − 1 steps).
+    pub deterministic: Option<DetReport>,
     pub variation: Option<Variation>,
 }
+
+/// Which restart count the report trusts, and why the other one can be lower.
+pub const AUTHORITATIVE: &str = "restarts (the progress formula over the steps' remaining \
+    and pagecount: it sees every step) is authoritative; restarts_vfs (page-1 re-reads in the \
+    VFS trace) is a cross-check that misses a restart when the page-1 read came from a WAL \
+    frame the writer overwrote (WAL restarted) before the bench read its frame header; such \
+    reads are counted in runs[].vfs_unmapped_reads and bound the difference";
 
 /// Runs the CLI command: grid, model, outputs, report directory. Returns the exit code.
 pub fn run_cli(args: &RestartsArgs) -> Result<i32> {
@@ -304,8 +342,9 @@ pub fn spec_for(pages: u32, seed: u64) -> crate::workload::WorkloadSpec {
     }
 }
 
-/// Runs the grid: writer-free cells first (they calibrate the model), every repeat of the whole
-/// grid before the next (so drift hits all cells alike).
+/// Runs the grid: writer-free cells first (they calibrate the model), in rounds: each round runs
+/// once every cell that has no verdict yet under the [`RepeatRule`] (so drift hits all cells
+/// alike); then each nPage's boundary in the deterministic mode.
 pub fn run_grid(cfg: &GridConfig, quick: bool, progress: impl Fn(&str)) -> Result<RestartsReport> {
     let wall = Instant::now();
     let dir = scratch_dir()?;
@@ -334,10 +373,16 @@ pub fn run_grid(cfg: &GridConfig, quick: bool, progress: impl Fn(&str)) -> Resul
             });
         }
     }
+    let rule = RepeatRule::new(cfg.repeats);
     let mut runs: Vec<Vec<CellRun>> = vec![Vec::new(); specs.len()];
+    let verdict =
+        |rs: &[CellRun]| rule.verdict(&rs.iter().map(|r| r.completed).collect::<Vec<_>>());
     let mut id = 0u64;
-    for rep in 0..cfg.repeats {
+    for rep in 0..rule.cap {
         for (i, c) in specs.iter().enumerate() {
+            if verdict(&runs[i]).is_some() {
+                continue;
+            }
             id += 1;
             let r = cell::run_cell(&env, c, id).with_context(|| {
                 format!(
@@ -348,7 +393,7 @@ pub fn run_grid(cfg: &GridConfig, quick: bool, progress: impl Fn(&str)) -> Resul
                 )
             })?;
             progress(&format!(
-                "[{:>5.1}s] rep {} {:<15} npage {:>5} rate {:>4}: {} restarts {}/{} in {:.3} s",
+                "[{:>5.1}s] rep {} {:<15} npage {:>5} rate {:>4}: {} restarts {}/{} ({}+{}) in {:.3} s",
                 wall.elapsed().as_secs_f64(),
                 rep + 1,
                 c.variant.as_str(),
@@ -357,18 +402,25 @@ pub fn run_grid(cfg: &GridConfig, quick: bool, progress: impl Fn(&str)) -> Resul
                 if r.completed { "done " } else { "LIVELOCK" },
                 r.restarts,
                 r.restarts_vfs,
+                r.restarts_first_half,
+                r.restarts_second_half,
                 r.duration_s
             ));
             runs[i].push(r);
         }
     }
+    let det =
+        deterministic::boundary(cfg.pages, &cfg.npages).context("the deterministic boundary")?;
     let cost = fit_cost(&specs, &runs, pages as f64);
     let rows: Vec<Row> = specs
         .iter()
         .zip(runs)
-        .map(|(c, rs)| make_row(c, rs, cost.as_ref()))
+        .map(|(c, rs)| {
+            let v = verdict(&rs).unwrap_or(Verdict::DidNotFinish);
+            make_row(c, rs, v, cost.as_ref(), &det)
+        })
         .collect();
-    let advice_lines = advice(&rows, cost.as_ref(), pages);
+    let advice_lines = advice(&rows, pages);
     if rows.is_empty() {
         bail!("empty grid");
     }
@@ -376,12 +428,26 @@ pub fn run_grid(cfg: &GridConfig, quick: bool, progress: impl Fn(&str)) -> Resul
         sqlite_version: rusqlite::version().to_string(),
         pages,
         page_size: spec.page_size,
-        repeats: cfg.repeats,
+        repeats: rule.agree,
+        repeat_cap: rule.cap,
+        repeat_rule: rule.describe(),
+        unstable: rows.iter().filter(|r| !r.stable).count(),
         budget_s: cfg.budget.as_secs_f64(),
+        did_not_finish: trend::legend(),
         quick,
         wall_s: wall.elapsed().as_secs_f64(),
         cost_model: cost,
         disagreements: rows.iter().filter(|r| !r.restarts_agree).count(),
+        disagreements_unexplained: rows
+            .iter()
+            .filter(|r| {
+                r.restarts_disagree_reason
+                    .as_deref()
+                    .is_some_and(|t| t.starts_with("unexplained"))
+            })
+            .count(),
+        authoritative_counter: AUTHORITATIVE.into(),
+        deterministic: Some(det),
         advice: advice_lines.join("; "),
         advice_lines,
         rows,
@@ -415,7 +481,65 @@ fn med_opt<F: Fn(&CellRun) -> Option<f64>>(runs: &[CellRun], f: F) -> Option<f64
     median(&runs.iter().filter_map(f).collect::<Vec<_>>())
 }
 
-fn make_row(c: &CellSpec, runs: Vec<CellRun>, cost: Option<&CostModel>) -> Row {
+/// Why the two restart counts differ in some run of a cell, if they do: explained when every
+/// such run's VFS count is lower by at most its unmapped WAL reads.
+fn disagree_reason(runs: &[CellRun]) -> Option<String> {
+    let off: Vec<&CellRun> = runs
+        .iter()
+        .filter(|r| r.restarts != r.restarts_vfs)
+        .collect();
+    if off.is_empty() {
+        return None;
+    }
+    let missed: u64 = off
+        .iter()
+        .map(|r| r.restarts.abs_diff(r.restarts_vfs))
+        .sum();
+    let unmapped: u64 = off.iter().map(|r| r.vfs_unmapped_reads).sum();
+    let explained = off.iter().all(|r| {
+        r.restarts_vfs < r.restarts && r.restarts - r.restarts_vfs <= r.vfs_unmapped_reads
+    });
+    Some(if explained {
+        format!("the VFS signal missed {missed} restart(s) in {} run(s) with {unmapped} unmapped WAL reads (WAL restarted under them); the formula count is authoritative", off.len())
+    } else {
+        format!("unexplained: the counts differ by {missed} in {} run(s) with {unmapped} unmapped WAL reads", off.len())
+    })
+}
+
+/// The deterministic columns of a row: `(steps per commit, S, finishes)`.
+fn det_columns(
+    c: &CellSpec,
+    runs: &[CellRun],
+    det: &DetReport,
+) -> (Option<f64>, Option<u64>, Option<bool>) {
+    let per: Vec<f64> = runs
+        .iter()
+        .filter(|r| r.commits > 0)
+        .map(|r| r.steps as f64 / r.commits as f64)
+        .collect();
+    let x = median(&per);
+    let s = det
+        .cells
+        .iter()
+        .find(|d| d.npage == c.npage)
+        .map(|d| d.steps_per_pass);
+    let finishes = match (c.variant, c.rate, s) {
+        (Variant::SameConnection, _, _) | (_, _, None) => None,
+        (_, Rate::Zero, _) => Some(true),
+        // No commit during the backup: nothing restarted it. Several commits between two steps
+        // are one commit before the next step (X = 1): a one-step pass always finishes.
+        (_, _, Some(s)) => Some(x.is_none_or(|x| x.max(1.0) >= s as f64)),
+    };
+    (x, s, finishes)
+}
+
+fn make_row(
+    c: &CellSpec,
+    runs: Vec<CellRun>,
+    verdict: Verdict,
+    cost: Option<&CostModel>,
+    det: &DetReport,
+) -> Row {
     let n = runs.len() as u32;
     let completed_runs = runs.iter().filter(|r| r.completed).count() as u32;
     let completed = completed_runs * 2 > n;
@@ -428,6 +552,17 @@ fn make_row(c: &CellSpec, runs: Vec<CellRun>, cost: Option<&CostModel>) -> Row {
         (_, r) => r.nominal().unwrap_or(0.0),
     };
     let predicted = cost.map(|m| m.predict(c.npage, model_rate));
+    let trend = trend::of_cell(
+        runs.iter()
+            .filter(|r| !r.completed)
+            .map(|r| (r.restarts_first_half, r.restarts_second_half)),
+    );
+    let status = match (verdict, trend) {
+        (Verdict::Finished, _) => "finished".to_string(),
+        (v, Some(t)) => format!("{} in {budget_s} s ({})", v.label(), t.as_str()),
+        (v, None) => v.label(),
+    };
+    let (steps_per_commit, det_steps_per_pass, det_finishes) = det_columns(c, &runs, det);
     Row {
         variant: c.variant,
         npage: c.npage,
@@ -436,14 +571,17 @@ fn make_row(c: &CellSpec, runs: Vec<CellRun>, cost: Option<&CostModel>) -> Row {
         completed_runs,
         repeats: n,
         budget_s,
-        status: if completed {
-            "completed".into()
-        } else {
-            format!("did not finish in {budget_s} s")
-        },
+        verdict: verdict.label(),
+        stable: verdict.is_stable(),
+        trend,
+        status,
         restarts: med(&runs, |r| r.restarts as f64),
         restarts_vfs: med(&runs, |r| r.restarts_vfs as f64),
         restarts_agree: runs.iter().all(|r| r.restarts == r.restarts_vfs),
+        restarts_disagree_reason: disagree_reason(&runs),
+        steps_per_commit,
+        det_steps_per_pass,
+        det_finishes,
         passes: med(&runs, |r| r.passes as f64),
         steps: med(&runs, |r| r.steps as f64),
         duration_s: med(&runs, |r| r.duration_s),
@@ -466,121 +604,6 @@ fn make_row(c: &CellSpec, runs: Vec<CellRun>, cost: Option<&CostModel>) -> Row {
         predicted_completes: predicted.map(|p| p.finishes_within(budget_s)),
         predicted,
         runs,
-    }
-}
-
-/// One advice line per foreign writer rate: the smallest nPage of the grid that completed with
-/// at most [`ADVICE_MAX_PASSES`] median passes, else the model's, else -1.
-pub fn advice(rows: &[Row], cost: Option<&CostModel>, pages: u64) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut rates: Vec<&serde_json::Value> = Vec::new();
-    for r in rows {
-        let foreign = r.variant == Variant::OtherProcess && r.writer_rate != serde_json::json!(0.0);
-        if foreign && !rates.contains(&&r.writer_rate) {
-            rates.push(&r.writer_rate);
-        }
-    }
-    for rate in rates {
-        let at: Vec<&Row> = rows
-            .iter()
-            .filter(|r| r.variant == Variant::OtherProcess && &r.writer_rate == rate)
-            .collect();
-        let lambda = median(&at.iter().map(|r| r.commit_rate).collect::<Vec<_>>()).unwrap_or(0.0);
-        let label = match rate.as_f64() {
-            Some(v) => format!("{v:.0} commits/s"),
-            None => format!("the writer's max rate (~{lambda:.0} commits/s here)"),
-        };
-        let measured = at
-            .iter()
-            .filter(|r| r.npage > 0 && r.completed && r.passes <= ADVICE_MAX_PASSES)
-            .map(|r| r.npage)
-            .min();
-        let one_step = at.iter().find(|r| r.npage <= 0);
-        let lock_ms = one_step.map(|r| r.longest_step_ms).unwrap_or(f64::NAN);
-        let line = match (measured, cost) {
-            (Some(n), Some(m)) => format!(
-                "at {label} on this database ({pages} pages), use nPage >= {n} (or -1); expected passes ≈ {} (model), {:.0} measured",
-                fmt_passes(m.predict(n, lambda).passes),
-                at.iter().find(|r| r.npage == n).map(|r| r.passes).unwrap_or(f64::NAN)
-            ),
-            (Some(n), None) => format!(
-                "at {label} on this database ({pages} pages), use nPage >= {n} (or -1)"
-            ),
-            (None, Some(m)) => match m.min_npage(lambda, 1.5) {
-                Some(n) if (n as u64) < pages => format!(
-                    "at {label} on this database ({pages} pages), use nPage >= {n} (or -1; no grid value up to 1024 was enough); expected passes ≈ {:.1}",
-                    m.predict(n, lambda).passes
-                ),
-                _ => format!(
-                    "at {label} on this database ({pages} pages), use nPage -1 (or >= {pages}); expected passes = 1, holding the read lock ~{lock_ms:.0} ms"
-                ),
-            },
-            (None, None) => format!(
-                "at {label} on this database ({pages} pages), use nPage -1; expected passes = 1"
-            ),
-        };
-        out.push(line);
-    }
-    out
-}
-
-fn fmt_passes(p: f64) -> String {
-    if p.is_finite() {
-        format!("{p:.1}")
-    } else {
-        "inf (livelock)".into()
-    }
-}
-
-fn rel(a: f64, b: f64) -> f64 {
-    let m = (a + b) / 2.0;
-    if m == 0.0 {
-        0.0
-    } else {
-        (a - b).abs() / m
-    }
-}
-
-/// Compares two runs' medians cell by cell (`old`: a previous report's JSON).
-pub fn compare(old: &serde_json::Value, new: &RestartsReport, baseline: &str) -> Variation {
-    let mut dur = Vec::new();
-    let mut rst = Vec::new();
-    let (mut same_status, mut compared) = (0, 0);
-    let empty = Vec::new();
-    let old_rows = old["rows"].as_array().unwrap_or(&empty);
-    for n in &new.rows {
-        let Some(o) = old_rows.iter().find(|o| {
-            o["variant"].as_str() == Some(n.variant.as_str())
-                && o["npage"].as_i64() == Some(i64::from(n.npage))
-                && o["writer_rate"] == n.writer_rate
-        }) else {
-            continue;
-        };
-        compared += 1;
-        let o_completed = o["completed"].as_bool().unwrap_or(false);
-        if o_completed == n.completed {
-            same_status += 1;
-        }
-        if let (true, true, Some(d)) = (o_completed, n.completed, o["duration_s"].as_f64()) {
-            dur.push(rel(d, n.duration_s));
-        }
-        if let Some(r) = o["restarts"].as_f64().filter(|r| *r >= 5.0) {
-            if n.restarts >= 5.0 {
-                rst.push(rel(r, n.restarts));
-            }
-        }
-    }
-    Variation {
-        baseline: baseline.to_string(),
-        duration_cells: dur.len(),
-        duration_median_rel: median(&dur).unwrap_or(0.0),
-        duration_max_rel: dur.iter().copied().fold(0.0, f64::max),
-        duration_within_10pct: dur.iter().filter(|x| **x <= 0.10).count(),
-        restart_cells: rst.len(),
-        restarts_median_rel: median(&rst).unwrap_or(0.0),
-        restarts_within_10pct: rst.iter().filter(|x| **x <= 0.10).count(),
-        same_status,
-        compared,
     }
 }
 

@@ -1,13 +1,13 @@
-//! The outputs of `bench restarts`: terminal table, CSV and the SVG plot.
+//! The text outputs of `bench restarts`: terminal table (with its legend) and CSV.
 //!
 //! Why it exists: the report is the product of the bench (the issue publishes the table); the
-//! rendering is kept apart from the measurement. The SVG uses plotters' SVG backend without a
-//! font feature: text becomes `<text>` elements and the viewer picks the font.
+//! rendering is kept apart from the measurement. The SVG is in [`super::plot`].
 
 use super::cell::Variant;
 use super::{RestartsReport, Row};
-use plotters::prelude::*;
 use std::fmt::Write as _;
+
+pub use super::plot::svg;
 
 /// "all" for -1, the number otherwise.
 pub fn npage_label(npage: i32) -> String {
@@ -18,7 +18,7 @@ pub fn npage_label(npage: i32) -> String {
     }
 }
 
-fn rate_label(r: &Row) -> String {
+pub fn rate_label(r: &Row) -> String {
     match r.writer_rate.as_f64() {
         Some(v) => format!("{v:.0}"),
         None => "max".into(),
@@ -60,8 +60,8 @@ pub fn table(rep: &RestartsReport) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "bench restarts: {} pages of {} B, SQLite {}, {} repeat(s), budget {} s per run, wall {:.1} s",
-        rep.pages, rep.page_size, rep.sqlite_version, rep.repeats, rep.budget_s, rep.wall_s
+        "bench restarts: {} pages of {} B, SQLite {}, {} agreeing repeat(s) (at most {}), budget {} s per run, wall {:.1} s",
+        rep.pages, rep.page_size, rep.sqlite_version, rep.repeats, rep.repeat_cap, rep.budget_s, rep.wall_s
     );
     if let Some(m) = &rep.cost_model {
         let _ = writeln!(
@@ -73,8 +73,8 @@ pub fn table(rep: &RestartsReport) -> String {
     }
     let _ = writeln!(
         s,
-        "{:<10} {:>5} {:>5} {:<9} {:>8} {:>8} {:>5} {:>7} {:>7} {:>8} {:>9} {:>8} {:>9} {:>6} {:>7} {:>7} {:>7} {:>8} {:>8} {:>8}",
-        "variant", "npage", "rate", "done", "restarts", "vfs", "agree", "passes", "steps",
+        "{:<10} {:>5} {:>5} {:<19} {:>8} {:>8} {:>5} {:>7} {:>5} {:>5} {:>7} {:>7} {:>8} {:>9} {:>8} {:>9} {:>6} {:>7} {:>7} {:>7} {:>8} {:>8} {:>8}",
+        "variant", "npage", "rate", "verdict", "restarts", "vfs", "agree", "X", "S", "det", "passes", "steps",
         "time_s", "pred_rst", "pred_s", "pois_rst", "amp", "commits", "p50_ms", "p99_ms", "wal_KiB",
         "step_ms", "dst_KiB"
     );
@@ -83,11 +83,8 @@ pub fn table(rep: &RestartsReport) -> String {
             Variant::OtherProcess => "other",
             Variant::SameConnection => "same-conn",
         };
-        let done = if r.completed {
-            format!("yes {}/{}", r.completed_runs, r.repeats)
-        } else {
-            format!("NO {}/{}", r.completed_runs, r.repeats)
-        };
+        let done = verdict_cell(r);
+        let (x, det) = det_cells(r);
         let time = if r.completed {
             format!("{:.3}", r.duration_s)
         } else {
@@ -95,7 +92,7 @@ pub fn table(rep: &RestartsReport) -> String {
         };
         let _ = writeln!(
             s,
-            "{:<10} {:>5} {:>5} {:<9} {:>8} {:>8} {:>5} {:>7} {:>7} {:>8} {:>9} {:>8} {:>9} {:>6.2} {:>7} {:>7} {:>7} {:>8.0} {:>8.2} {:>8.0}",
+            "{:<10} {:>5} {:>5} {:<19} {:>8} {:>8} {:>5} {:>7} {:>5} {:>5} {:>7} {:>7} {:>8} {:>9} {:>8} {:>9} {:>6.2} {:>7} {:>7} {:>7} {:>8.0} {:>8.2} {:>8.0}",
             variant,
             npage_label(r.npage),
             rate_label(r),
@@ -103,6 +100,11 @@ pub fn table(rep: &RestartsReport) -> String {
             r.restarts,
             r.restarts_vfs,
             if r.restarts_agree { "yes" } else { "NO" },
+            x,
+            r.det_steps_per_pass
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "-".into()),
+            det,
             r.passes,
             r.steps,
             time,
@@ -118,12 +120,9 @@ pub fn table(rep: &RestartsReport) -> String {
             r.dest_bytes / 1024.0
         );
     }
-    let _ = writeln!(
-        s,
-        "restart counts (formula vs VFS page-1 re-reads) disagree in {} of {} cells",
-        rep.disagreements,
-        rep.rows.len()
-    );
+    for line in legend(rep) {
+        let _ = writeln!(s, "{line}");
+    }
     for a in &rep.advice_lines {
         let _ = writeln!(s, "advice: {a}");
     }
@@ -146,16 +145,86 @@ pub fn table(rep: &RestartsReport) -> String {
     s
 }
 
+/// The verdict column: `yes k/n`, `LL k/n <trend>` (did not finish), `unstable k/n <trend>`.
+pub fn verdict_cell(r: &Row) -> String {
+    let k = format!("{}/{}", r.completed_runs, r.repeats);
+    let trend = r.trend.map(|t| t.as_str()).unwrap_or("");
+    match (r.stable, r.completed_runs > 0) {
+        (true, true) => format!("yes {k}"),
+        (true, false) => format!("LL {k} {trend}"),
+        (false, _) => format!("unstable {k} {trend}"),
+    }
+    .trim_end()
+    .to_string()
+}
+
+/// The X and det columns: steps per commit, and the deterministic verdict at that schedule.
+fn det_cells(r: &Row) -> (String, &'static str) {
+    let x = match (r.steps_per_commit, r.det_finishes) {
+        (Some(x), _) if x < 10.0 => format!("{x:.1}"),
+        (Some(x), _) => format!("{x:.0}"),
+        (None, Some(_)) => "inf".into(),
+        (None, None) => "-".into(),
+    };
+    let det = match r.det_finishes {
+        Some(true) => "yes",
+        Some(false) => "never",
+        None => "-",
+    };
+    (x, det)
+}
+
+/// The table's legend: the verdicts, the repeat rule, the deterministic columns, the counters.
+pub fn legend(rep: &RestartsReport) -> Vec<String> {
+    let mut out = vec![
+        format!(
+            "verdict: yes k/n = finished in every repeat; LL k/n = did not finish in any; \
+             unstable k/n = the repeats disagree (k of n finished); {} ({} unstable cells)",
+            rep.repeat_rule, rep.unstable
+        ),
+        format!("{} (budget {} s)", rep.did_not_finish, rep.budget_s),
+    ];
+    if let Some(d) = &rep.deterministic {
+        out.push(format!(
+            "X = backup steps per foreign commit in the cell (median; inf = none landed); S = steps \
+             per pass in the deterministic mode ({} pages); det = its verdict with a commit every X \
+             steps: yes iff X >= S (run exactly at X = S and S - 1 for every nPage: {} of {} cells \
+             differ from that rule)",
+            d.pages,
+            d.mismatches,
+            d.cells.len()
+        ));
+    }
+    out.push(format!(
+        "restart counts (formula vs VFS page-1 re-reads) disagree in {} of {} cells ({} unexplained); {}",
+        rep.disagreements,
+        rep.rows.len(),
+        rep.disagreements_unexplained,
+        rep.authoritative_counter
+    ));
+    for r in &rep.rows {
+        if let Some(why) = &r.restarts_disagree_reason {
+            out.push(format!(
+                "  {} nPage {} rate {}: {why}",
+                r.variant.as_str(),
+                npage_label(r.npage),
+                rate_label(r)
+            ));
+        }
+    }
+    out
+}
+
 /// The rows as CSV (medians and predictions; no per-run detail).
 pub fn csv(rep: &RestartsReport) -> String {
     let mut s = String::from(
-        "variant,npage,writer_rate,completed,completed_runs,repeats,restarts,restarts_vfs,restarts_agree,passes,steps,duration_s,pred_restarts,pred_duration_s,amplification,commits,commit_rate,commit_p50_ms,commit_p99_ms,max_wal_bytes,longest_step_ms,dest_bytes\n",
+        "variant,npage,writer_rate,completed,completed_runs,repeats,restarts,restarts_vfs,restarts_agree,passes,steps,duration_s,pred_restarts,pred_duration_s,amplification,commits,commit_rate,commit_p50_ms,commit_p99_ms,max_wal_bytes,longest_step_ms,dest_bytes,verdict,trend,steps_per_commit,det_steps_per_pass,det_finishes\n",
     );
     for r in &rep.rows {
         let p = r.predicted;
         let _ = writeln!(
             s,
-            "{},{},{},{},{},{},{},{},{},{},{},{:.6},{},{},{:.4},{},{:.1},{},{},{},{:.3},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{:.6},{},{},{:.4},{},{:.1},{},{},{},{:.3},{},{},{},{},{},{}",
             r.variant.as_str(),
             r.npage,
             rate_label(r),
@@ -178,195 +247,13 @@ pub fn csv(rep: &RestartsReport) -> String {
             opt(r.commit_p99_ms, 3),
             r.max_wal_bytes,
             r.longest_step_ms,
-            r.dest_bytes
+            r.dest_bytes,
+            r.verdict,
+            r.trend.map(|t| t.as_str()).unwrap_or(""),
+            opt(r.steps_per_commit, 1),
+            r.det_steps_per_pass.map(|s| s.to_string()).unwrap_or_default(),
+            r.det_finishes.map(|b| b.to_string()).unwrap_or_default()
         );
     }
     s
-}
-
-const COLORS: [RGBColor; 4] = [
-    RGBColor(31, 119, 180),
-    RGBColor(44, 160, 44),
-    RGBColor(255, 127, 14),
-    RGBColor(214, 39, 40),
-];
-
-/// One plotted line: a label and `(x index, y)` points; livelocked points are flagged.
-struct Series {
-    label: String,
-    color: RGBColor,
-    dashed: bool,
-    points: Vec<(f64, f64, bool)>,
-}
-
-fn series(rep: &RestartsReport, npages: &[i32], y: impl Fn(&Row) -> f64) -> Vec<Series> {
-    let mut out: Vec<Series> = Vec::new();
-    for r in &rep.rows {
-        let label = format!(
-            "{} {}",
-            if r.variant == Variant::OtherProcess {
-                "writer"
-            } else {
-                "same-conn"
-            },
-            rate_label(r)
-        );
-        let x = npages.iter().position(|n| *n == r.npage).unwrap_or(0) as f64;
-        match out.iter_mut().find(|s| s.label == label) {
-            Some(s) => s.points.push((x, y(r), !r.completed)),
-            None => {
-                let dashed = r.variant == Variant::SameConnection;
-                let color = COLORS[out.iter().filter(|s| s.dashed == dashed).count() % 4];
-                out.push(Series {
-                    label,
-                    color,
-                    dashed,
-                    points: vec![(x, y(r), !r.completed)],
-                });
-            }
-        }
-    }
-    out
-}
-
-/// Restarts and completion time against nPage, one line per writer rate (SVG text).
-pub fn svg(rep: &RestartsReport) -> Result<String, String> {
-    let mut npages: Vec<i32> = Vec::new();
-    for r in &rep.rows {
-        if !npages.contains(&r.npage) {
-            npages.push(r.npage);
-        }
-    }
-    npages.sort_by_key(|n| if *n <= 0 { i32::MAX } else { *n });
-    let mut buf = String::new();
-    {
-        let root = SVGBackend::with_string(&mut buf, (960, 860)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| e.to_string())?;
-        let root = root
-            .titled(
-                &format!(
-                    "Stepped backup restarts by nPage ({} pages, {} s budget, median of {})",
-                    rep.pages, rep.budget_s, rep.repeats
-                ),
-                ("sans-serif", 22),
-            )
-            .map_err(|e| e.to_string())?;
-        let (top, bottom) = root.split_vertically(420);
-        let xmax = (npages.len().max(2) - 1) as f64;
-        let labels = npages.clone();
-        let fmt_x = move |x: &f64| -> String {
-            let i = x.round();
-            if (x - i).abs() > 1e-6 || i < 0.0 {
-                return String::new();
-            }
-            labels
-                .get(i as usize)
-                .map(|n| npage_label(*n))
-                .unwrap_or_default()
-        };
-        let restart_series = series(rep, &npages, |r| r.restarts + 1.0);
-        let ymax_r = restart_series
-            .iter()
-            .flat_map(|s| s.points.iter().map(|p| p.1))
-            .fold(10.0, f64::max)
-            * 2.0;
-        draw_panel(
-            &top,
-            "restarts (+1, log scale; hollow = did not finish, count within the budget)",
-            "restarts + 1",
-            (xmax, 1.0, ymax_r),
-            &fmt_x,
-            &restart_series,
-        )?;
-        let budget = rep.budget_s;
-        let time_series = series(rep, &npages, |r| {
-            if r.completed {
-                r.duration_s
-            } else {
-                budget
-            }
-        });
-        let ymin_t = time_series
-            .iter()
-            .flat_map(|s| s.points.iter().map(|p| p.1))
-            .fold(budget, f64::min)
-            .max(1e-5)
-            / 2.0;
-        draw_panel(
-            &bottom,
-            "completion time (log scale; hollow at the budget = did not finish)",
-            "seconds",
-            (xmax, ymin_t, budget * 2.0),
-            &fmt_x,
-            &time_series,
-        )?;
-        root.present().map_err(|e| e.to_string())?;
-    }
-    Ok(buf)
-}
-
-fn draw_panel(
-    area: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
-    caption: &str,
-    ydesc: &str,
-    (xmax, ymin, ymax): (f64, f64, f64),
-    fmt_x: &dyn Fn(&f64) -> String,
-    all: &[Series],
-) -> Result<(), String> {
-    let e = |e: DrawingAreaErrorKind<std::io::Error>| e.to_string();
-    let mut chart = ChartBuilder::on(area)
-        .caption(caption, ("sans-serif", 16))
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(70)
-        .build_cartesian_2d(-0.3f64..xmax + 0.3, (ymin..ymax).log_scale())
-        .map_err(e)?;
-    chart
-        .configure_mesh()
-        .x_desc("nPage (pages per step; all = -1)")
-        .y_desc(ydesc)
-        .x_labels(all.first().map(|s| s.points.len()).unwrap_or(7).max(2))
-        .x_label_formatter(fmt_x)
-        .draw()
-        .map_err(e)?;
-    for s in all {
-        let style = ShapeStyle {
-            color: s.color.to_rgba(),
-            filled: false,
-            stroke_width: if s.dashed { 1 } else { 2 },
-        };
-        let pts: Vec<(f64, f64)> = s.points.iter().map(|p| (p.0, p.1)).collect();
-        let color = s.color;
-        if s.dashed {
-            chart
-                .draw_series(DashedLineSeries::new(pts, 6, 4, style))
-                .map_err(e)?
-                .label(s.label.clone())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color));
-        } else {
-            chart
-                .draw_series(LineSeries::new(pts, style))
-                .map_err(e)?
-                .label(s.label.clone())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color));
-        }
-        chart
-            .draw_series(s.points.iter().map(|&(x, y, livelock)| {
-                let st = if livelock {
-                    color.stroke_width(2)
-                } else {
-                    color.filled()
-                };
-                Circle::new((x, y), 4, st)
-            }))
-            .map_err(e)?;
-    }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(e)?;
-    Ok(())
 }
