@@ -271,6 +271,36 @@ fn sector_size_and_device_characteristics_pass_through() {
     assert!(k.total(OpKind::SectorSize) + k.total(OpKind::DeviceCharacteristics) > 0);
 }
 
+/// The base's device characteristics reach SQLite unchanged, not only the powersafe-overwrite
+/// bit: the unix VFS also reports `SQLITE_IOCAP_SUBPAGE_READ`, which lets SQLite read the end
+/// of an overflow chain straight from the file, less than a page at a time. Through the fault
+/// VFS such reads must still happen (a VFS that lost the bit would read whole pages only).
+#[test]
+fn overflow_chains_are_read_less_than_a_page_at_a_time_as_through_the_base() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("blob.db");
+    let c = plain(&db);
+    c.execute_batch("PRAGMA page_size=4096; CREATE TABLE b(x BLOB);")
+        .unwrap();
+    // 41,000 bytes: 489 on the leaf, 9 full overflow pages and a last one of 3,686 bytes.
+    c.execute("INSERT INTO b VALUES(?1)", [vec![7u8; 41_000]])
+        .unwrap();
+    drop(c);
+    let v = vfs("subpage", FaultPlan::default());
+    v.set_trace(true);
+    let c = open(&db, &v).unwrap();
+    let blob: Vec<u8> = c.query_row("SELECT x FROM b", [], |r| r.get(0)).unwrap();
+    assert_eq!(blob.len(), 41_000);
+    drop(c);
+    let partial = v
+        .trace()
+        .iter()
+        .filter(|e| e.op == OpKind::Read && e.file == FileKind::MainDb)
+        .filter(|e| e.len.is_some_and(|l| l < 4096) && e.offset.is_some_and(|o| o >= 4096))
+        .count();
+    assert!(partial > 0, "no sub-page read of an overflow page");
+}
+
 /// A terminal action only acts on the operations it can change: an error on calls that return
 /// no code, a lost write on a read, a short read on a write, a power cut on an informational
 /// call never fire (they match, they do not act), and the operation goes through.
