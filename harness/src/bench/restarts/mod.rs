@@ -29,6 +29,7 @@ use cell::{CellEnv, CellRun, CellSpec, Rate, Variant, WriterMode};
 use deterministic::DetReport;
 use model::{median, CostModel, Prediction};
 use serde::{Deserialize, Serialize};
+use signal::{disagree_reason, AUTHORITATIVE};
 use stability::{RepeatRule, Verdict};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -263,13 +264,6 @@ pub struct RestartsReport {
     pub variation: Option<Variation>,
 }
 
-/// Which restart count the report trusts, and why the other one can be lower.
-pub const AUTHORITATIVE: &str = "restarts (the progress formula over the steps' remaining \
-    and pagecount: it sees every step) is authoritative; restarts_vfs (page-1 re-reads in the \
-    VFS trace) is a cross-check that misses a restart when the page-1 read came from a WAL \
-    frame the writer overwrote (WAL restarted) before the bench read its frame header; such \
-    reads are counted in runs[].vfs_unmapped_reads and bound the difference";
-
 /// Runs the CLI command: grid, model, outputs, report directory. Returns the exit code.
 pub fn run_cli(args: &RestartsArgs) -> Result<i32> {
     args.check()?;
@@ -479,31 +473,6 @@ fn med<F: Fn(&CellRun) -> f64>(runs: &[CellRun], f: F) -> f64 {
 
 fn med_opt<F: Fn(&CellRun) -> Option<f64>>(runs: &[CellRun], f: F) -> Option<f64> {
     median(&runs.iter().filter_map(f).collect::<Vec<_>>())
-}
-
-/// Why the two restart counts differ in some run of a cell, if they do: explained when every
-/// such run's VFS count is lower by at most its unmapped WAL reads.
-fn disagree_reason(runs: &[CellRun]) -> Option<String> {
-    let off: Vec<&CellRun> = runs
-        .iter()
-        .filter(|r| r.restarts != r.restarts_vfs)
-        .collect();
-    if off.is_empty() {
-        return None;
-    }
-    let missed: u64 = off
-        .iter()
-        .map(|r| r.restarts.abs_diff(r.restarts_vfs))
-        .sum();
-    let unmapped: u64 = off.iter().map(|r| r.vfs_unmapped_reads).sum();
-    let explained = off.iter().all(|r| {
-        r.restarts_vfs < r.restarts && r.restarts - r.restarts_vfs <= r.vfs_unmapped_reads
-    });
-    Some(if explained {
-        format!("the VFS signal missed {missed} restart(s) in {} run(s) with {unmapped} unmapped WAL reads (WAL restarted under them); the formula count is authoritative", off.len())
-    } else {
-        format!("unexplained: the counts differ by {missed} in {} run(s) with {unmapped} unmapped WAL reads", off.len())
-    })
 }
 
 /// The deterministic columns of a row: `(steps per commit, S, finishes)`.

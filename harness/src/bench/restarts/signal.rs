@@ -15,6 +15,7 @@
 //!   or at a read of a page already read in the current pass (the fallback for a page 1 read
 //!   the bench could not map to its page number).
 
+use super::cell::CellRun;
 use crate::strategy::common::RestartCounter;
 use crate::strategy::raw_backup::{SQLITE_DONE, SQLITE_OK};
 use std::collections::HashSet;
@@ -131,6 +132,38 @@ impl PassDetector {
     pub fn fallback_starts(&self) -> u64 {
         self.fallback_starts
     }
+}
+
+/// Which restart count the report trusts, and why the other one can be lower.
+pub const AUTHORITATIVE: &str = "restarts (the progress formula over the steps' remaining \
+    and pagecount: it sees every step) is authoritative; restarts_vfs (page-1 re-reads in the \
+    VFS trace) is a cross-check that misses a restart when the page-1 read came from a WAL \
+    frame the writer overwrote (WAL restarted) before the bench read its frame header; such \
+    reads are counted in runs[].vfs_unmapped_reads and bound the difference";
+
+/// Why the two restart counts differ in some run of a cell, if they do: explained when every
+/// such run's VFS count is lower by at most its unmapped WAL reads.
+pub fn disagree_reason(runs: &[CellRun]) -> Option<String> {
+    let off: Vec<&CellRun> = runs
+        .iter()
+        .filter(|r| r.restarts != r.restarts_vfs)
+        .collect();
+    if off.is_empty() {
+        return None;
+    }
+    let missed: u64 = off
+        .iter()
+        .map(|r| r.restarts.abs_diff(r.restarts_vfs))
+        .sum();
+    let unmapped: u64 = off.iter().map(|r| r.vfs_unmapped_reads).sum();
+    let explained = off.iter().all(|r| {
+        r.restarts_vfs < r.restarts && r.restarts - r.restarts_vfs <= r.vfs_unmapped_reads
+    });
+    Some(if explained {
+        format!("the VFS signal missed {missed} restart(s) in {} run(s) with {unmapped} unmapped WAL reads (WAL restarted under them); the formula count is authoritative", off.len())
+    } else {
+        format!("unexplained: the counts differ by {missed} in {} run(s) with {unmapped} unmapped WAL reads", off.len())
+    })
 }
 
 /// The page number of a page-sized read at `offset` of the main db file.
