@@ -1,6 +1,8 @@
 //! Criterion bench: the oracle's logical digest against `PRAGMA quick_check` on the same
 //! database (target: digest ≤ 1.5 × quick_check). `cargo bench --bench digest`; the ratio is
-//! the ratio of the two `time` estimates.
+//! the ratio of the two `time` estimates, taken minutes apart on a shared machine. For the
+//! ratio itself use `cargo run --release -- bench digest [--json PATH]`: it builds the same
+//! databases (1000 and 4000 pages) and interleaves the two in one process (median of rounds).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use harness::digest::digest_connection;

@@ -129,6 +129,11 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 5.0)]
         seconds: f64,
     },
+    /// The oracle's digest against `PRAGMA quick_check` at 1000 and 4000 pages (issue 14).
+    Digest {
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
 }
 
 /// An error that means "the harness could not run" (exit 2).
@@ -200,6 +205,8 @@ pub fn main() -> i32 {
             BenchCommand::VfsOverhead { json } => bench_vfs_overhead(json),
             BenchCommand::Restarts(args) => crate::bench::restarts::run_cli(&args),
             BenchCommand::CrashRate { json, seconds } => bench_crash_rate(json.as_deref(), seconds),
+            BenchCommand::Digest { json } => check_outputs(json.as_deref(), None)
+                .and_then(|()| crate::bench::digest::run(json.as_deref()).map(|_| 0)),
         },
         Command::Worker { role } => cmd_worker(role).map(|()| 0),
     };
