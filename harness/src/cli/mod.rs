@@ -125,7 +125,7 @@ pub enum BenchCommand {
     CrashRate {
         #[arg(long)]
         json: Option<PathBuf>,
-        /// Seconds per phase (in-process, kill).
+        /// Seconds per phase (in-process and kill, each without and with the verdict cache).
         #[arg(long, default_value_t = 5.0)]
         seconds: f64,
     },
