@@ -239,8 +239,21 @@ mod tests {
         c.execute_batch("PRAGMA journal_mode=DELETE; CREATE TABLE t(x); BEGIN IMMEDIATE;")
             .unwrap();
         let me = std::process::id();
-        let locks = held_locks(&[(me, "blocker".into())], &[&db]);
-        assert_eq!(locks, vec!["blocker: dest.db RESERVED+SHARED".to_string()]);
+        // In about 1 of 10 runs of the unit tests one sample showed SHARED without RESERVED
+        // (suspected: /proc/locks is printed in chunks, and a line can be skipped while locks
+        // of tests in other threads come and go; not pinned down). The stall monitor samples
+        // every 100 ms and lives with a short sample; here the sample is taken again, at most
+        // 50 times, until it shows both locks.
+        let want = vec!["blocker: dest.db RESERVED+SHARED".to_string()];
+        let mut locks = Vec::new();
+        for _ in 0..50 {
+            locks = held_locks(&[(me, "blocker".into())], &[&db]);
+            if locks == want {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(locks, want);
         c.execute_batch("COMMIT").unwrap();
         assert!(held_locks(&[(me, "blocker".into())], &[&db]).is_empty());
     }
