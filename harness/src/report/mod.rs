@@ -5,7 +5,14 @@
 
 pub mod known;
 pub mod markdown;
+mod output;
+mod replay;
 pub mod table;
+
+pub use output::{
+    check_output_dir, check_output_file, run_dir, utc_stamp, write_report, OutputPathError,
+};
+pub use replay::{replay_command, replay_exit_code, replay_headline};
 
 use crate::oracle::VerdictKind;
 use crate::process::StopSignal;
@@ -14,7 +21,6 @@ use crate::run::{IterationResult, RunResult};
 use crate::scenario::{Expect, Scenario, StrategyEntry};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 /// One violation, with the command that replays it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -274,83 +280,6 @@ pub trait RunReport: Serialize {
     fn markdown(&self) -> String;
 }
 
-/// The one report writer: `<base>/<scenario>-<UTC timestamp>/report.json` and `report.md`,
-/// and the JSON again at `json` when given. Returns the directory's `report.json`.
-pub fn write_report(
-    report: &impl RunReport,
-    base: &Path,
-    json: Option<&Path>,
-) -> std::io::Result<PathBuf> {
-    let text = serde_json::to_string_pretty(report).expect("report serializes") + "\n";
-    let dir = run_dir(base, report.scenario());
-    std::fs::create_dir_all(&dir)?;
-    let written = dir.join("report.json");
-    std::fs::write(&written, &text)?;
-    std::fs::write(dir.join("report.md"), report.markdown())?;
-    if let Some(path) = json {
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)?;
-        }
-        std::fs::write(path, &text)?;
-    }
-    Ok(written)
-}
-
-/// Why an output path given on the command line cannot be written. One line, naming the flag.
-#[derive(Debug, thiserror::Error)]
-#[error("{flag} {}: {why}", path.display())]
-pub struct OutputPathError {
-    pub flag: String,
-    pub path: PathBuf,
-    pub why: String,
-}
-
-/// Checks, before a run, that its results can be written to the file `path` (given with
-/// `flag`), so a long run's results are never lost to a bad path: creates the parent
-/// directory, refuses a directory and a file that cannot be opened for writing, and for a new
-/// file creates (and removes) a temp file beside it. Leaves nothing behind but the directory.
-pub fn check_output_file(flag: &str, path: &Path) -> Result<(), OutputPathError> {
-    let fail = |why: String| OutputPathError {
-        flag: flag.into(),
-        path: path.to_path_buf(),
-        why,
-    };
-    if path.as_os_str().is_empty() {
-        return Err(fail("an empty path".into()));
-    }
-    if path.is_dir() {
-        return Err(fail("is a directory".into()));
-    }
-    let parent = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    check_output_dir(flag, parent).map_err(|e| fail(e.why))?;
-    if path.exists() {
-        std::fs::OpenOptions::new()
-            .write(true)
-            .open(path)
-            .map_err(|e| fail(format!("cannot write: {e}")))?;
-    }
-    Ok(())
-}
-
-/// Checks, before a run, that a directory it writes into (given with `flag`) can be written:
-/// creates it, then creates (and removes) a temp file in it.
-pub fn check_output_dir(flag: &str, dir: &Path) -> Result<(), OutputPathError> {
-    let fail = |why: String| OutputPathError {
-        flag: flag.into(),
-        path: dir.to_path_buf(),
-        why,
-    };
-    std::fs::create_dir_all(dir).map_err(|e| fail(format!("cannot create the directory: {e}")))?;
-    tempfile::Builder::new()
-        .prefix(".harness-write-check-")
-        .tempfile_in(dir)
-        .map(drop)
-        .map_err(|e| fail(format!("cannot write in the directory: {e}")))
-}
-
 /// Hits that no fault planned: observations such as `remaining-zero-window`.
 pub(crate) fn observed(s: &StrategyReport) -> impl Iterator<Item = (&String, &u64)> {
     s.faults_hit
@@ -384,70 +313,6 @@ pub fn exit_code(
         0
     } else {
         1
-    }
-}
-
-/// The `replay` command line for an ID, as the user runs the harness: `cargo run -- replay ID`
-/// under cargo (`CARGO` is set), else this executable as it was invoked (`argv[0]`).
-pub fn replay_command(id: &str) -> String {
-    let argv0 = std::env::args().next();
-    replay_command_for(std::env::var_os("CARGO").is_some(), argv0.as_deref(), id)
-}
-
-fn replay_command_for(under_cargo: bool, argv0: Option<&str>, id: &str) -> String {
-    let program = match argv0.filter(|a| !under_cargo && !a.is_empty()) {
-        Some(exe) => shell_word(exe),
-        None if under_cargo => "cargo run --".into(),
-        None => "sqlite-backup-harness".into(),
-    };
-    format!("{program} replay {}", shell_word(id))
-}
-
-/// `s` as one shell word: as it is when it needs no quoting, else in single quotes.
-fn shell_word(s: &str) -> String {
-    let plain = !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"/._-:+=,@%".contains(&b));
-    if plain {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
-    }
-}
-
-/// The exit code of `replay`: 1 when a run's verdict is a violation, else 0.
-pub fn replay_exit_code(kinds: &[VerdictKind]) -> i32 {
-    i32::from(kinds.iter().any(|k| k.is_violation()))
-}
-
-/// The first line `replay` prints: the verdict and its detail after one run; after several,
-/// the tally of verdict kinds (most frequent first) and the detail of the first violation.
-pub fn replay_headline(id: &str, kinds: &[VerdictKind], detail: &str) -> String {
-    match kinds {
-        [one] => format!("{id}: {} ({detail})", one.as_str()),
-        _ => {
-            let mut tally: Vec<(VerdictKind, usize)> = Vec::new();
-            for &k in kinds {
-                match tally.iter_mut().find(|(t, _)| *t == k) {
-                    Some((_, n)) => *n += 1,
-                    None => tally.push((k, 1)),
-                }
-            }
-            tally.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.as_str().cmp(b.0.as_str())));
-            let counts: Vec<String> = tally
-                .iter()
-                .map(|(k, n)| format!("{} {n}", k.as_str()))
-                .collect();
-            let first = kinds.iter().find(|k| k.is_violation()).map_or_else(
-                || "no violation".to_string(),
-                |k| format!("first {}: {detail}", k.as_str()),
-            );
-            format!(
-                "{id}: {} runs: {} ({first})",
-                kinds.len(),
-                counts.join(", ")
-            )
-        }
     }
 }
 
@@ -642,46 +507,6 @@ fn summarize(
     }
 }
 
-/// `reports/<scenario>-<UTC timestamp>` under `base`.
-pub fn run_dir(base: &Path, scenario: &str) -> PathBuf {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let safe: String = scenario
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    base.join(format!("{safe}-{}", utc_stamp(secs)))
-}
-
-/// `YYYYMMDD-HHMMSS` in UTC (civil-from-days, Howard Hinnant's algorithm).
-pub fn utc_stamp(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -738,100 +563,5 @@ mod tests {
             Outcome::KnownMissing
         );
         assert!(!Outcome::KnownMissing.is_met());
-    }
-
-    #[test]
-    fn output_paths_are_checked_before_a_run() {
-        let dir = tempfile::tempdir().unwrap();
-        let new = dir.path().join("a/b/report.json");
-        check_output_file("--json", &new).unwrap();
-        assert!(new.parent().unwrap().is_dir(), "the directory is created");
-        assert!(!new.exists(), "no file is left behind");
-        assert_eq!(std::fs::read_dir(new.parent().unwrap()).unwrap().count(), 0);
-        std::fs::write(&new, "old").unwrap();
-        check_output_file("--json", &new).unwrap();
-        assert_eq!(
-            std::fs::read_to_string(&new).unwrap(),
-            "old",
-            "not truncated"
-        );
-
-        let e = check_output_file("--json", dir.path())
-            .unwrap_err()
-            .to_string();
-        assert_eq!(
-            e,
-            format!("--json {}: is a directory", dir.path().display())
-        );
-        let under_a_file = new.join("x.svg");
-        let e = check_output_file("--svg", &under_a_file)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.starts_with(&format!("--svg {}: cannot create", under_a_file.display())),
-            "{e}"
-        );
-        check_output_dir("--report-dir", &dir.path().join("reports")).unwrap();
-        assert!(dir.path().join("reports").is_dir());
-        let e = check_output_dir("--report-dir", &new)
-            .unwrap_err()
-            .to_string();
-        assert!(e.starts_with("--report-dir ") && !e.contains('\n'), "{e}");
-        if Path::new("/proc/self").is_dir() {
-            let e = check_output_dir("--report-dir", Path::new("/proc/x"))
-                .unwrap_err()
-                .to_string();
-            assert!(e.starts_with("--report-dir /proc/x: cannot"), "{e}");
-        }
-    }
-
-    #[test]
-    fn replay_commands_show_how_the_harness_was_invoked() {
-        let id = "wal-storm:1:copy-naive:3";
-        assert_eq!(
-            replay_command_for(true, Some("target/debug/sqlite-backup-harness"), id),
-            "cargo run -- replay wal-storm:1:copy-naive:3"
-        );
-        assert_eq!(
-            replay_command_for(false, Some("./target/release/sqlite-backup-harness"), id),
-            "./target/release/sqlite-backup-harness replay wal-storm:1:copy-naive:3"
-        );
-        assert_eq!(
-            replay_command_for(false, Some("/opt/my tools/harness"), "/a b/s.toml:1:x:2"),
-            "'/opt/my tools/harness' replay '/a b/s.toml:1:x:2'"
-        );
-        assert_eq!(shell_word("it's"), r"'it'\''s'");
-        assert_eq!(
-            replay_command_for(false, None, id),
-            "sqlite-backup-harness replay wal-storm:1:copy-naive:3"
-        );
-    }
-
-    #[test]
-    fn replay_exits_1_on_a_violation_and_tallies_its_runs() {
-        use VerdictKind::*;
-        assert_eq!(replay_exit_code(&[Snapshot]), 0);
-        assert_eq!(replay_exit_code(&[Untouched, Error, Stall]), 0);
-        assert_eq!(replay_exit_code(&[Snapshot, Torn, Snapshot]), 1);
-        assert_eq!(replay_exit_code(&[FalseSuccess]), 1);
-        assert_eq!(
-            replay_headline("x:1:s:2", &[Torn], "k=3"),
-            "x:1:s:2: torn (k=3)"
-        );
-        assert_eq!(
-            replay_headline("x:1:s:2", &[Snapshot, Torn, Torn, Snapshot, Torn], "k=3"),
-            "x:1:s:2: 5 runs: torn 3, snapshot 2 (first torn: k=3)"
-        );
-        assert_eq!(
-            replay_headline("x:1:s:2", &[Snapshot, Untouched], "ok"),
-            "x:1:s:2: 2 runs: snapshot 1, untouched 1 (no violation)"
-        );
-    }
-
-    #[test]
-    fn utc_stamp_is_civil_time() {
-        assert_eq!(utc_stamp(0), "19700101-000000");
-        assert_eq!(utc_stamp(1_795_000_000), "20261118-110640");
-        assert_eq!(utc_stamp(951_782_400), "20000229-000000");
     }
 }
