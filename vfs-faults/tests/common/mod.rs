@@ -89,3 +89,11 @@ pub fn run_child(test_name: &str, env: &[(&str, String)]) -> std::process::ExitS
     cmd.stdout(std::process::Stdio::null());
     cmd.status().expect("spawn child")
 }
+
+/// Rows of t whose v is 'new' (after checking the database's integrity).
+pub fn new_rows(db: &std::path::Path) -> i64 {
+    let c = plain(db);
+    assert_eq!(integrity(&c), "ok");
+    c.query_row("SELECT count(*) FROM t WHERE v = 'new'", [], |r| r.get(0))
+        .unwrap()
+}
