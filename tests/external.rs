@@ -57,6 +57,69 @@ fn missing_program_exits_2_with_one_line() {
     assert!(!reports.exists(), "nothing may run before the check");
 }
 
+/// An `optional` tool that is not installed (its program, or a path it `requires`) is
+/// skipped, not an error: the run goes on with the rest, its row says why, and the report
+/// lists it; a required tool that is present runs.
+#[test]
+fn an_optional_tool_that_is_not_installed_is_skipped_and_said() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tools.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "{SMALL}[[strategy]]\nname = \"external:absent\"\nexpect = \"safe\"\noptional = true\n\
+             command = [\"no-such-backup-tool-4711\", \"{{src}}\", \"{{dst}}\"]\n\
+             [[strategy]]\nname = \"external:half\"\nexpect = \"safe\"\noptional = true\n\
+             requires = [\"{{scenario_dir}}/not-built\"]\ncommand = [\"cp\", \"{{src}}\", \"{{dst}}\"]\n\
+             [[strategy]]\nname = \"api-oneshot\"\nexpect = \"safe\"\n"
+        ),
+    )
+    .unwrap();
+    let reports = dir.path().join("reports");
+    let json = dir.path().join("r.json");
+    let (code, out, err) = harness(&[
+        "scenario",
+        path.to_str().unwrap(),
+        "--report-dir",
+        reports.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(
+        code == 0 || code == 1,
+        "ran: {code}\nstdout: {out}\nstderr: {err}"
+    );
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let rows: Vec<&str> = r["strategies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(rows, vec!["api-oneshot"]);
+    let skipped = r["skipped"].as_array().unwrap();
+    let why: Vec<(&str, &str)> = skipped
+        .iter()
+        .map(|s| (s["strategy"].as_str().unwrap(), s["why"].as_str().unwrap()))
+        .collect();
+    assert_eq!(why.len(), 2, "{why:?}");
+    assert_eq!(why[0].0, "external:absent");
+    assert!(
+        why[0]
+            .1
+            .starts_with("not installed (run ci/install-tools.sh)"),
+        "{why:?}"
+    );
+    assert!(why[0].1.contains("no-such-backup-tool-4711"), "{why:?}");
+    assert_eq!(why[1].0, "external:half");
+    assert!(why[1].1.contains("not-built` does not exist"), "{why:?}");
+    assert!(
+        out.contains("external:absent") && out.contains("skipped: not installed"),
+        "{out}"
+    );
+}
+
 /// Pids of live processes whose argv is exactly `argv`.
 fn running(argv: &[&str]) -> Vec<String> {
     let want: Vec<u8> = argv

@@ -285,14 +285,30 @@ fn load_scenario(name: &str) -> Result<Scenario> {
     Scenario::load(name).map_err(|e| anyhow!(Usage(e.to_string())))
 }
 
-/// Exit 2 before anything runs when an `external:<label>` entry's program is not installed.
-fn check_external_tools(scenario: &Scenario) -> Result<()> {
-    for entry in &scenario.strategies {
+/// Exit 2 before anything runs when an `external:<label>` entry's program (or a path it
+/// `requires`) is not installed; an `optional` entry is left out instead, and the report says
+/// `skipped: not installed`.
+fn check_external_tools(scenario: &mut Scenario) -> Result<()> {
+    let mut kept = Vec::new();
+    for entry in std::mem::take(&mut scenario.strategies) {
         if strategy::external::is_external(&entry.name) {
-            strategy::external::check_program(&entry.name, &entry.params)
-                .map_err(|e| anyhow!(Usage(e.to_string())))?;
+            let found =
+                strategy::external::check_installed(&entry.name, &entry.params, &entry.requires);
+            match found {
+                Err(e) if entry.optional => {
+                    scenario.skipped.push(crate::scenario::Skipped {
+                        strategy: entry.id().to_string(),
+                        why: format!("not installed (run ci/install-tools.sh): {e}"),
+                    });
+                    continue;
+                }
+                Err(e) => return Err(anyhow!(Usage(e.to_string()))),
+                Ok(_) => {}
+            }
         }
+        kept.push(entry);
     }
+    scenario.strategies = kept;
     Ok(())
 }
 
@@ -359,7 +375,7 @@ fn cmd_scenario(
             .select_strategies(list)
             .map_err(|e| anyhow!(Usage(e.to_string())))?;
     }
-    check_external_tools(&scenario)?;
+    check_external_tools(&mut scenario)?;
     check_outputs(json.as_deref(), Some(report_dir))?;
     if flags.bugbase.is_some() && scenario.mode != crate::scenario::Mode::Fuzz {
         return Err(anyhow!(Usage(format!(
@@ -480,7 +496,7 @@ fn cmd_replay(
     }
     let entry = scenario.strategy(&strategy).expect("selected").clone();
     if strategy::external::is_external(&entry.name) {
-        strategy::external::check_program(&entry.name, &entry.params)
+        strategy::external::check_installed(&entry.name, &entry.params, &entry.requires)
             .map_err(|e| anyhow!(Usage(e.to_string())))?;
     }
     let plan = run::plan::plan_iteration(&scenario, &entry, iteration);

@@ -176,8 +176,10 @@ fn run_scenario(
     let entry = s.strategies[0].clone();
     let mut out = UnitResult::new(name, seed, strategy, entry.expect.as_str());
     if crate::strategy::external::is_external(&entry.name) {
-        if let Err(e) = crate::strategy::external::check_program(&entry.name, &entry.params) {
-            if spec.optional_tools {
+        if let Err(e) =
+            crate::strategy::external::check_installed(&entry.name, &entry.params, &entry.requires)
+        {
+            if spec.optional_tools || entry.optional {
                 out.result = "skipped".into();
                 out.why = vec![format!("not installed: {e}")];
                 return Ok(out);

@@ -180,6 +180,13 @@ pub fn render(r: &Report) -> String {
             }
         ));
     }
+    for k in &r.skipped {
+        out.push_str(&format!(
+            "\n- `{}` **skipped**: {}\n",
+            escape(&k.strategy),
+            escape(&k.why)
+        ));
+    }
     for k in &r.known_unchecked {
         out.push_str(&format!(
             "\n- **known finding not checked** (its iteration did not run): `{k}`\n"

@@ -208,6 +208,9 @@ pub struct Report {
     /// Writer commits per second with no backup running.
     pub standalone_commits_per_s: f64,
     pub strategies: Vec<StrategyReport>,
+    /// `optional` external entries that did not run (their tool is not installed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<crate::scenario::Skipped>,
     /// Known findings of the scenario that were never checked (their iteration did not run).
     pub known_unchecked: Vec<String>,
     pub expectations_met: bool,
@@ -252,6 +255,7 @@ impl Report {
             source_commits: run.source_commits(),
             commits_per_s: run.commits_per_s().round(),
             standalone_commits_per_s: run.standalone_commits_per_s.round(),
+            skipped: run.scenario.skipped.clone(),
             strategies,
             known_unchecked,
             expectations_met,

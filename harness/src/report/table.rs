@@ -84,6 +84,12 @@ pub fn render(report: &Report, max_replays: usize) -> String {
     {
         out.push('\n');
     }
+    for k in &report.skipped {
+        out.push_str(&format!("\n{:<17} skipped: {}", k.strategy, k.why));
+    }
+    if !report.skipped.is_empty() {
+        out.push('\n');
+    }
     for k in &report.known_unchecked {
         out.push_str(&format!(
             "\nknown finding not checked (its iteration did not run): {k}"

@@ -73,6 +73,16 @@ pub struct StrategyEntry {
     /// nothing (`untested`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub stalls: bool,
+    /// External tools: paths that must exist for the tool to be installed (a Python package
+    /// directory under `{tools}/python`, a built binary), checked with the program before the
+    /// run. `{tools}` (the install prefix of `ci/install-tools.sh`) and `{scenario_dir}` are
+    /// replaced when the scenario loads, here and in `command`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requires: Vec<String>,
+    /// External tools: a program or required path that is missing skips this entry (its row
+    /// says `skipped: not installed`) instead of stopping the run with exit 2.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub optional: bool,
     /// The matrix cell this entry is (`journal=off,sync=full`); set by the expansion, not a
     /// key of the file.
     #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
@@ -279,6 +289,8 @@ impl StrategyEntry {
             destinations: None,
             complete_fraction: None,
             delay_max_ms: None,
+            requires: Vec::new(),
+            optional: false,
             checkpointer: None,
             destination: None,
             matrix: None,

@@ -22,6 +22,8 @@ const STORM_ONLY_STRATEGY_KEYS: &[&str] = &[
     "recover",
     "stalls",
     "app_order",
+    "requires",
+    "optional",
 ];
 
 /// The keys `mode` uses in `section` (`""` = top level); `None` = every key of the section.

@@ -100,6 +100,10 @@ pub struct Scenario {
     /// Where the scenario was loaded from (not part of the file).
     #[serde(skip)]
     pub path: PathBuf,
+    /// `optional` external entries left out because their tool is not installed (set before
+    /// the run by the command line; the report shows each with the reason).
+    #[serde(skip)]
+    pub skipped: Vec<Skipped>,
 }
 
 fn default_seed() -> u64 {
@@ -191,7 +195,17 @@ impl Scenario {
     /// Fills each entry's destination connection pragmas from the destination keys (the
     /// strategy's own `dest_synchronous` / `dest_journal_mode` win).
     fn resolve(&mut self) {
+        let tools = external::tools_dir();
+        let scenario_dir = self
+            .path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        let scenario_dir = scenario_dir.canonicalize().unwrap_or(scenario_dir);
         for s in &mut self.strategies {
+            for arg in s.params.command.iter_mut().chain(s.requires.iter_mut()) {
+                *arg = external::expand_dirs(arg, &tools, &scenario_dir);
+            }
             let keys = self.destination.keys.merged(s.destination.as_ref());
             s.params.dest_synchronous = s.params.dest_synchronous.or(keys.synchronous);
             s.params.dest_journal_mode = s.params.dest_journal_mode.or(keys.journal_mode);
@@ -239,6 +253,13 @@ impl Scenario {
 /// The directory holding the bundled scenarios.
 pub fn scenarios_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")
+}
+
+/// An entry that did not run, and why (one line).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skipped {
+    pub strategy: String,
+    pub why: String,
 }
 
 /// Bundled scenario names and their descriptions, sorted.

@@ -414,3 +414,39 @@ fn ignore_tables_are_globs_that_spare_the_workloads_own_tables() {
     .to_string();
     assert!(e.contains("app.invariants"), "{e}");
 }
+
+#[test]
+fn tool_paths_are_expanded_when_the_scenario_loads() {
+    let text = "[[strategy]]\nname = \"external:py\"\nexpect = \"safe\"\noptional = true\nfaults = [\"kill-delay\"]\n\
+                requires = [\"{tools}/python/apsw\"]\n\
+                command = [\"python3\", \"{scenario_dir}/tools/x.py\", \"{src}\", \"{dst}\"]\n";
+    let dir = tempfile::tempdir().unwrap();
+    let s = Scenario::parse(text, &dir.path().join("t.toml")).unwrap();
+    let e = &s.strategies[0];
+    let here = dir.path().canonicalize().unwrap();
+    assert_eq!(
+        e.params.command,
+        vec![
+            "python3".to_string(),
+            format!("{}/tools/x.py", here.display()),
+            "{src}".into(),
+            "{dst}".into(),
+        ]
+    );
+    let tools = crate::strategy::external::tools_dir();
+    assert_eq!(e.requires, vec![format!("{}/python/apsw", tools.display())]);
+    assert!(e.optional);
+}
+
+#[test]
+fn requires_and_optional_belong_to_external_entries() {
+    for key in ["optional = true\n", "requires = [\"/x\"]\n"] {
+        let err = parse(&format!("{MINIMAL}{key}")).unwrap_err().to_string();
+        let name = key.split(' ').next().unwrap();
+        assert!(
+            err.contains(&format!("key `strategy[0].{name}`"))
+                && err.contains("external:<label> strategies only"),
+            "{err}"
+        );
+    }
+}

@@ -258,6 +258,15 @@ impl Scenario {
                         s.name
                     ),
                 );
+            } else if !s.requires.is_empty() || s.optional {
+                let key = if s.optional { "optional" } else { "requires" };
+                return bad(
+                    &format!("strategy[{i}].{key}"),
+                    format!(
+                        "{}: `{key}` applies to external:<label> strategies only",
+                        s.name
+                    ),
+                );
             }
             if s.params.npage == 0 || s.params.npage < -1 {
                 return bad(

@@ -36,6 +36,26 @@ pub const DESCRIBE: &str = "runs the entry's `command` argv ({src} {dst} replace
 /// Bytes of stdout/stderr kept for the claim and the report.
 const TAIL_BYTES: usize = 2048;
 
+/// Replaced when a scenario loads: the install prefix of `ci/install-tools.sh`.
+pub const TOOLS: &str = "{tools}";
+/// Replaced when a scenario loads: the directory of the scenario file (scripts kept beside it).
+pub const SCENARIO_DIR: &str = "{scenario_dir}";
+
+/// Where `ci/install-tools.sh` installs: `$HARNESS_TOOLS`, else `tools/` in this checkout.
+pub fn tools_dir() -> PathBuf {
+    std::env::var_os("HARNESS_TOOLS")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("tools"))
+}
+
+/// `arg` with `{tools}` and `{scenario_dir}` replaced (the run-time placeholders `{src}` and
+/// `{dst}` are left for [`render`]).
+pub fn expand_dirs(arg: &str, tools: &Path, scenario_dir: &Path) -> String {
+    arg.replace(TOOLS, &tools.to_string_lossy())
+        .replace(SCENARIO_DIR, &scenario_dir.to_string_lossy())
+}
+
 /// Why an external strategy cannot run. One line, naming the strategy.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ExternalError {
@@ -47,6 +67,8 @@ pub enum ExternalError {
     NoDest { name: String },
     #[error("strategy {name}: program `{program}` not found on PATH (install it or remove the strategy)")]
     NotFound { name: String, program: String },
+    #[error("strategy {name}: `{path}` does not exist (not installed: run ci/install-tools.sh)")]
+    Missing { name: String, path: String },
 }
 
 /// The label of an `external:<label>` name, if `name` is one with a valid label: non-empty,
@@ -78,12 +100,28 @@ pub fn validate(name: &str, params: &StrategyParams) -> Result<(), ExternalError
 
 /// The run-time check: the entry's program exists (a path, or a name found on `PATH`).
 pub fn check_program(name: &str, params: &StrategyParams) -> Result<PathBuf, ExternalError> {
+    check_installed(name, params, &[])
+}
+
+/// [`check_program`], and every path of `requires` exists.
+pub fn check_installed(
+    name: &str,
+    params: &StrategyParams,
+    requires: &[String],
+) -> Result<PathBuf, ExternalError> {
     validate(name, params)?;
     let program = &params.command[0];
-    find_program(program).ok_or_else(|| ExternalError::NotFound {
+    let found = find_program(program).ok_or_else(|| ExternalError::NotFound {
         name: name.into(),
         program: program.clone(),
-    })
+    })?;
+    if let Some(path) = requires.iter().find(|p| !Path::new(p).exists()) {
+        return Err(ExternalError::Missing {
+            name: name.into(),
+            path: path.clone(),
+        });
+    }
+    Ok(found)
 }
 
 /// `program` itself when it contains a `/`, else the first match on `PATH`; only executable

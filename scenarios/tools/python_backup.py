@@ -1,0 +1,15 @@
+"""Python's sqlite3 `Connection.backup` as its documentation shows it.
+
+Usage: python_backup.py PAGES SRC DST. PAGES is the `pages` argument (-1: all at once). The
+module links the machine's libsqlite3 (no fault VFS): only process kills reach it.
+"""
+import sqlite3
+import sys
+
+pages, src, dst = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+source = sqlite3.connect(src)
+target = sqlite3.connect(dst)
+with target:
+    source.backup(target, pages=pages)
+target.close()
+source.close()
