@@ -262,15 +262,21 @@ fn fuzz_writes_new_bugs_under_the_report_dir() {
     assert!(std::fs::read_dir(&other).unwrap().count() > 0);
 }
 
-#[test]
-fn traced_points_fire_where_enumerated() {
+/// The crash-points reference with an existing DELETE destination, and one-shot parameters.
+fn crash_points_explorer() -> (Scenario, DestinationChoice, Explorer, StrategyParams) {
     let s = Scenario::load("crash-points").unwrap();
     let d = DestinationChoice::ExistingDelete;
-    let mut ex = Explorer::new(&s, &[d], 1).unwrap();
+    let ex = Explorer::new(&s, &[d], 1).unwrap();
     let params = StrategyParams {
         npage: -1,
         ..StrategyParams::default()
     };
+    (s, d, ex, params)
+}
+
+#[test]
+fn traced_points_fire_where_enumerated() {
+    let (_, d, mut ex, params) = crash_points_explorer();
     let traced = ex.trace("api-oneshot", &params, d).unwrap();
     let points = enumerate(&traced.trace, &[PointKind::IoerrTransient, PointKind::Torn]);
     assert!(points.len() > 100);
@@ -296,13 +302,7 @@ fn traced_points_fire_where_enumerated() {
 /// `untouched`.
 #[test]
 fn cached_verdicts_equal_fresh_ones() {
-    let s = Scenario::load("crash-points").unwrap();
-    let d = DestinationChoice::ExistingDelete;
-    let mut ex = Explorer::new(&s, &[d], 1).unwrap();
-    let params = StrategyParams {
-        npage: -1,
-        ..StrategyParams::default()
-    };
+    let (s, d, mut ex, params) = crash_points_explorer();
     let mut cached_violations = 0;
     for strategy in ["api-oneshot", "api-journal-off", "api-early-finish"] {
         ex.reference.verdicts = VerdictCache::new(CacheMode::Check);

@@ -7,21 +7,7 @@ use vfs_faults::*;
 
 /// A rollback-journal database of 512-byte pages with table t(id, v) holding `rows` rows.
 fn setup_small_pages(path: &std::path::Path, rows: i64) {
-    let c = plain(path);
-    c.execute_batch(
-        "PRAGMA page_size=512; PRAGMA journal_mode=DELETE;
-         CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT);",
-    )
-    .unwrap();
-    let tx = c.unchecked_transaction().unwrap();
-    for i in 0..rows {
-        tx.execute(
-            "INSERT INTO t VALUES(?1, ?2)",
-            (i, format!("row-{i}-{}", "x".repeat(100))),
-        )
-        .unwrap();
-    }
-    tx.commit().unwrap();
+    setup_paged(path, rows, 512);
 }
 
 /// How many `sector`-byte sectors differ between `a` and `b` (the shorter one zero-padded).

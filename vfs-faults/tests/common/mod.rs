@@ -35,9 +35,17 @@ pub fn plain(path: &Path) -> Connection {
 
 /// Rollback-journal database with table t(id, v) holding `rows` rows.
 pub fn setup(path: &Path, rows: i64) {
+    setup_paged(path, rows, 4096);
+}
+
+/// [`setup`] with pages of `page_size` bytes.
+pub fn setup_paged(path: &Path, rows: i64, page_size: u32) {
     let c = plain(path);
-    c.execute_batch("PRAGMA journal_mode=DELETE; CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT);")
-        .unwrap();
+    c.execute_batch(&format!(
+        "PRAGMA page_size={page_size}; PRAGMA journal_mode=DELETE;
+         CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT);"
+    ))
+    .unwrap();
     let tx = c.unchecked_transaction().unwrap();
     for i in 0..rows {
         tx.execute(
