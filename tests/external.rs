@@ -120,6 +120,77 @@ fn an_optional_tool_that_is_not_installed_is_skipped_and_said() {
     );
 }
 
+/// The tool table: one row per external entry, with the version its `version_command`
+/// printed, what it finished, and the kills that landed; a plain strategy gets no row.
+#[test]
+fn the_tool_table_has_the_probed_version_and_what_finished() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tools.toml");
+    let small = SMALL.replace("iterations = 1", "iterations = 2");
+    std::fs::write(
+        &path,
+        format!(
+            "{small}[[strategy]]\nname = \"external:cp\"\nexpect = \"any\"\n\
+             version_command = [\"sh\", \"-c\", \"echo; echo 'copier 1.2, SQLite none'; echo tail\"]\n\
+             command = [\"cp\", \"{{src}}\", \"{{dst}}\"]\n\
+             [[strategy]]\nname = \"api-oneshot\"\nexpect = \"safe\"\n"
+        ),
+    )
+    .unwrap();
+    let json = dir.path().join("r.json");
+    let (code, out, err) = harness(&[
+        "scenario",
+        path.to_str().unwrap(),
+        "--report-dir",
+        dir.path().join("reports").to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(
+        code == 0 || code == 1,
+        "ran: {code}\nstdout: {out}\nstderr: {err}"
+    );
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let tools = r["tools"].as_array().unwrap();
+    assert_eq!(tools.len(), 1, "{tools:?}");
+    let t = &tools[0];
+    assert_eq!(t["strategy"], "external:cp");
+    assert_eq!(
+        t["version"], "copier 1.2, SQLite none",
+        "the first non-empty line"
+    );
+    assert_eq!(t["iterations"], 2);
+    // No kill is planned (complete_fraction 1.0): cp finishes every time.
+    assert_eq!(
+        (t["finished"].as_u64(), t["kills_planned"].as_u64()),
+        (Some(2), Some(0))
+    );
+    assert_eq!(t["kills_before_claim"], 0);
+    let verdicts: u64 = t["verdicts"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(verdicts, 2);
+    let md = std::fs::read_to_string(
+        std::fs::read_dir(dir.path().join("reports"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path()
+            .join("report.md"),
+    )
+    .unwrap();
+    assert!(
+        md.contains("## Tools")
+            && md.contains("| `external:cp` | copier 1.2, SQLite none | 2 / 2 |"),
+        "{md}"
+    );
+}
+
 /// Pids of live processes whose argv is exactly `argv`.
 fn running(argv: &[&str]) -> Vec<String> {
     let want: Vec<u8> = argv

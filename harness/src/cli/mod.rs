@@ -306,6 +306,13 @@ fn check_external_tools(scenario: &mut Scenario) -> Result<()> {
                 Ok(_) => {}
             }
         }
+        if !entry.version_command.is_empty() {
+            let v = strategy::external::probe_version(
+                &entry.version_command,
+                std::time::Duration::from_secs(10),
+            );
+            scenario.tool_versions.insert(entry.id().to_string(), v);
+        }
         kept.push(entry);
     }
     scenario.strategies = kept;

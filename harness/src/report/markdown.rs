@@ -151,6 +151,7 @@ pub fn render(r: &Report) -> String {
     out.push_str(&stalls(r));
     out.push_str(&recoveries(r));
     out.push_str(&matrix(r));
+    out.push_str(&super::tools::markdown(&r.tools));
     out.push_str("\n## Destinations and checkpoints\n\n| strategy | destination file before -> after (header journal / page size) | untouched: same bytes / other bytes | restarts | checkpoints while backing up (busy) |\n|---|---|---|---|---|\n");
     for s in &r.strategies {
         let dests: Vec<String> = s

@@ -8,6 +8,7 @@ pub mod markdown;
 mod output;
 mod replay;
 pub mod table;
+pub mod tools;
 
 pub use output::{
     check_output_dir, check_output_file, run_dir, utc_stamp, write_report, OutputPathError,
@@ -211,6 +212,9 @@ pub struct Report {
     /// `optional` external entries that did not run (their tool is not installed).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skipped: Vec<crate::scenario::Skipped>,
+    /// One row per external tool (`report::tools`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<tools::ToolRow>,
     /// Known findings of the scenario that were never checked (their iteration did not run).
     pub known_unchecked: Vec<String>,
     pub expectations_met: bool,
@@ -256,6 +260,7 @@ impl Report {
             commits_per_s: run.commits_per_s().round(),
             standalone_commits_per_s: run.standalone_commits_per_s.round(),
             skipped: run.scenario.skipped.clone(),
+            tools: tools::rows(run),
             strategies,
             known_unchecked,
             expectations_met,

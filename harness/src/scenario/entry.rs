@@ -83,6 +83,10 @@ pub struct StrategyEntry {
     /// says `skipped: not installed`) instead of stopping the run with exit 2.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub optional: bool,
+    /// External tools: an argv (no `{src}`/`{dst}`) run once before the run; the first line it
+    /// prints is the tool's version (and the SQLite it links) in the report's tool table.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub version_command: Vec<String>,
     /// The matrix cell this entry is (`journal=off,sync=full`); set by the expansion, not a
     /// key of the file.
     #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
@@ -291,6 +295,7 @@ impl StrategyEntry {
             delay_max_ms: None,
             requires: Vec::new(),
             optional: false,
+            version_command: Vec::new(),
             checkpointer: None,
             destination: None,
             matrix: None,

@@ -24,6 +24,7 @@ const STORM_ONLY_STRATEGY_KEYS: &[&str] = &[
     "app_order",
     "requires",
     "optional",
+    "version_command",
 ];
 
 /// The keys `mode` uses in `section` (`""` = top level); `None` = every key of the section.

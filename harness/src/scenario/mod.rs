@@ -104,6 +104,10 @@ pub struct Scenario {
     /// the run by the command line; the report shows each with the reason).
     #[serde(skip)]
     pub skipped: Vec<Skipped>,
+    /// What each external entry's `version_command` printed (by entry id), probed before the
+    /// run by the command line.
+    #[serde(skip)]
+    pub tool_versions: std::collections::BTreeMap<String, String>,
 }
 
 fn default_seed() -> u64 {
@@ -203,7 +207,8 @@ impl Scenario {
             .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
         let scenario_dir = scenario_dir.canonicalize().unwrap_or(scenario_dir);
         for s in &mut self.strategies {
-            for arg in s.params.command.iter_mut().chain(s.requires.iter_mut()) {
+            let args = s.params.command.iter_mut().chain(s.requires.iter_mut());
+            for arg in args.chain(s.version_command.iter_mut()) {
                 *arg = external::expand_dirs(arg, &tools, &scenario_dir);
             }
             let keys = self.destination.keys.merged(s.destination.as_ref());

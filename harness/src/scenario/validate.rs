@@ -258,8 +258,14 @@ impl Scenario {
                         s.name
                     ),
                 );
-            } else if !s.requires.is_empty() || s.optional {
-                let key = if s.optional { "optional" } else { "requires" };
+            } else if !s.requires.is_empty() || s.optional || !s.version_command.is_empty() {
+                let key = if s.optional {
+                    "optional"
+                } else if s.requires.is_empty() {
+                    "version_command"
+                } else {
+                    "requires"
+                };
                 return bad(
                     &format!("strategy[{i}].{key}"),
                     format!(

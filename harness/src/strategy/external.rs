@@ -141,6 +141,46 @@ pub fn find_program(program: &str) -> Option<PathBuf> {
         .find(|p| executable(p))
 }
 
+/// The first line `argv` prints on stdout within `timeout` (a tool's version), or why there is
+/// none. The probe is killed when it takes longer.
+pub fn probe_version(argv: &[String], timeout: std::time::Duration) -> String {
+    let Some((program, args)) = argv.split_first() else {
+        return "?".into();
+    };
+    let child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => return format!("? (cannot run `{program}`: {e})"),
+    };
+    let started = std::time::Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if started.elapsed() < timeout => {
+                std::thread::sleep(std::time::Duration::from_millis(10))
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return format!("? (`{program}` did not answer in {timeout:?})");
+            }
+        }
+    }
+    let mut out = String::new();
+    if let Some(mut so) = child.stdout.take() {
+        let _ = so.read_to_string(&mut out);
+    }
+    match out.lines().map(str::trim).find(|l| !l.is_empty()) {
+        Some(line) => line.chars().take(200).collect(),
+        None => format!("? (`{program}` printed nothing)"),
+    }
+}
+
 /// The argv: every `{src}` / `{dst}` in every argument replaced by the path, nothing else
 /// interpreted (no shell, no globbing, no splitting).
 pub fn render(template: &[String], src: &Path, dst: &Path) -> Vec<OsString> {
