@@ -63,7 +63,8 @@ pub struct DrawContext {
     pub pages: u32,
     /// The strategy's `npage`: bounds the step an abort comes before.
     pub npage: i32,
-    /// Upper bound of `kill-delay`, in milliseconds.
+    /// Bounds of `kill-delay`, in milliseconds (`min <= max`).
+    pub delay_min_ms: u64,
     pub delay_max_ms: u64,
     /// The strategy's `events_before_work` fact: `kill-after-event` draws n up to it.
     pub events_before_work: u64,
@@ -183,7 +184,7 @@ impl FaultKind {
                     when: KillWhen::Before,
                 },
                 Placement::AfterDelay {
-                    ms: rng.random_range(0..=cx.delay_max_ms),
+                    ms: rng.random_range(cx.delay_min_ms..=cx.delay_max_ms),
                 },
             ),
             FaultKind::FinalCommitIoerr => (
@@ -307,12 +308,33 @@ mod tests {
         DrawContext {
             pages: 100,
             npage: 10,
+            delay_min_ms: 0,
             delay_max_ms: 50,
             events_before_work: 4,
             dest_journal: None,
             metadata: MetadataOrder::Ordered,
             unsynced: Unsynced::Random,
         }
+    }
+
+    #[test]
+    fn kill_delays_are_drawn_between_the_bounds() {
+        let mut seen = std::collections::BTreeSet::new();
+        for seed in 0..200 {
+            let c = DrawContext {
+                delay_min_ms: 20,
+                delay_max_ms: 23,
+                ..cx()
+            };
+            match FaultKind::KillDelay
+                .draw(&c, &mut ChaCha8Rng::seed_from_u64(seed))
+                .placement
+            {
+                Placement::AfterDelay { ms } => seen.insert(ms),
+                other => panic!("{other:?}"),
+            };
+        }
+        assert_eq!(seen.into_iter().collect::<Vec<_>>(), vec![20, 21, 22, 23]);
     }
 
     #[test]

@@ -81,6 +81,7 @@ pub fn plan_iteration(scenario: &Scenario, entry: &StrategyEntry, iteration: u32
     let cx = DrawContext {
         pages: scenario.source.pages,
         npage: entry.params.npage,
+        delay_min_ms: entry.delay_min_ms.unwrap_or(scenario.faults.delay_min_ms),
         delay_max_ms: entry.delay_max_ms.unwrap_or(scenario.faults.delay_max_ms),
         events_before_work: crate::strategy::facts(&entry.name).map_or(1, |f| f.events_before_work),
         dest_journal: dest.journal_mode,
@@ -174,6 +175,25 @@ mod tests {
         assert_eq!(plans[2].kind, Some(FaultKind::FinalCommitIoerr));
         s.faults.complete_fraction = 1.0;
         assert!((0..50).all(|i| plan_iteration(&s, &s.strategies[0], i).fault.is_none()));
+    }
+
+    #[test]
+    fn kill_delays_use_the_entrys_bounds_over_the_scenarios() {
+        let mut s = scenario();
+        s.faults.kinds = vec![FaultKind::KillDelay];
+        s.faults.complete_fraction = 0.0;
+        s.faults.delay_min_ms = 40;
+        s.faults.delay_max_ms = 40;
+        let mut own = s.strategies[0].clone();
+        own.delay_min_ms = Some(77);
+        own.delay_max_ms = Some(77);
+        for i in 0..5 {
+            let ms = |e: &StrategyEntry| match plan_iteration(&s, e, i).fault.unwrap().placement {
+                Placement::AfterDelay { ms } => ms,
+                other => panic!("{other:?}"),
+            };
+            assert_eq!((ms(&s.strategies[0]), ms(&own)), (40, 77));
+        }
     }
 
     #[test]

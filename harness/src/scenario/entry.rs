@@ -32,6 +32,9 @@ pub struct StrategyEntry {
     /// Overrides `[faults] delay_max_ms` for this strategy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delay_max_ms: Option<u64>,
+    /// Overrides `[faults] delay_min_ms` for this strategy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_min_ms: Option<u64>,
     /// Replaces `[checkpointer]` for this strategy's iterations (`[strategy.checkpointer]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpointer: Option<CheckpointerSection>,
@@ -293,6 +296,7 @@ impl StrategyEntry {
             destinations: None,
             complete_fraction: None,
             delay_max_ms: None,
+            delay_min_ms: None,
             requires: Vec::new(),
             optional: false,
             version_command: Vec::new(),

@@ -12,6 +12,7 @@ const STORM_ONLY_STRATEGY_KEYS: &[&str] = &[
     "faults",
     "complete_fraction",
     "delay_max_ms",
+    "delay_min_ms",
     "destination",
     "checkpointer",
     "matrix",

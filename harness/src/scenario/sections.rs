@@ -145,6 +145,9 @@ pub struct FaultSection {
     pub kinds: Vec<FaultKind>,
     /// Upper bound of `kill-delay`, in milliseconds (a strategy's `delay_max_ms` overrides).
     pub delay_max_ms: u64,
+    /// Lower bound of `kill-delay`, in milliseconds (a strategy's `delay_min_ms` overrides):
+    /// a tool that needs 80 ms to start is not killed before it has begun.
+    pub delay_min_ms: u64,
     /// A strategy is `untested` unless every fault kind it planned fired in at least this
     /// fraction of the iterations that planned it.
     pub min_fault_hit: f64,
@@ -168,6 +171,7 @@ impl Default for FaultSection {
                 FaultKind::FinalCommitIoerr,
             ],
             delay_max_ms: 300,
+            delay_min_ms: 0,
             min_fault_hit: 0.5,
             power_cut_metadata: vfs_faults::MetadataOrder::Ordered,
             power_cut_unsynced: vfs_faults::Unsynced::Random,

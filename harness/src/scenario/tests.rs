@@ -341,6 +341,8 @@ fn values_that_cannot_work_are_refused_at_their_limit() {
         ),
         ("[faults]\ndelay_max_ms = 60001\n", "faults.delay_max_ms"),
         ("delay_max_ms = 60001\n", "strategy[0].delay_max_ms"),
+        ("delay_min_ms = 301\n", "strategy[0].delay_min_ms"),
+        ("[faults]\ndelay_min_ms = 301\n", "faults.delay_min_ms"),
     ];
     for (extra, key) in refused {
         let err = parse(&format!("{MINIMAL}{extra}"))
@@ -355,6 +357,8 @@ fn values_that_cannot_work_are_refused_at_their_limit() {
         "[checkpointer]\ninterval_ms = 1\n",
         "[faults]\ndelay_max_ms = 60000\n",
         "delay_max_ms = 60000\n",
+        "delay_min_ms = 100\ndelay_max_ms = 100\n",
+        "[faults]\ndelay_min_ms = 300\n",
     ];
     for extra in accepted {
         parse(&format!("{MINIMAL}{extra}")).expect(extra);

@@ -286,6 +286,23 @@ impl Scenario {
                     format!("{}: {ms} is out of range 0..={MAX_DELAY_MS}", s.id()),
                 );
             }
+            let max = s.delay_max_ms.unwrap_or(self.faults.delay_max_ms);
+            let min = s.delay_min_ms.unwrap_or(self.faults.delay_min_ms);
+            if min > max {
+                let key = if s.delay_min_ms.is_some() {
+                    format!("strategy[{i}].delay_min_ms")
+                } else {
+                    "faults.delay_min_ms".to_string()
+                };
+                return bad(
+                    &key,
+                    format!(
+                        "{}: kill delays from {min} ms to {max} ms: the minimum is above the \
+                         maximum (delay_max_ms)",
+                        s.id()
+                    ),
+                );
+            }
             if let Some(f) = s.complete_fraction {
                 if !frac_ok(f) {
                     return bad(
