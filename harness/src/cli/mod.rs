@@ -287,15 +287,16 @@ fn load_scenario(name: &str) -> Result<Scenario> {
 
 /// Exit 2 before anything runs when an `external:<label>` entry's program (or a path it
 /// `requires`) is not installed; an `optional` entry is left out instead, and the report says
-/// `skipped: not installed`.
-fn check_external_tools(scenario: &mut Scenario) -> Result<()> {
+/// `skipped: not installed`, unless it was asked for by name (`explicit`: `--strategies`) or
+/// nothing would be left to run.
+fn check_external_tools(scenario: &mut Scenario, explicit: bool) -> Result<()> {
     let mut kept = Vec::new();
     for entry in std::mem::take(&mut scenario.strategies) {
         if strategy::external::is_external(&entry.name) {
             let found =
                 strategy::external::check_installed(&entry.name, &entry.params, &entry.requires);
             match found {
-                Err(e) if entry.optional => {
+                Err(e) if entry.optional && !explicit => {
                     scenario.skipped.push(crate::scenario::Skipped {
                         strategy: entry.id().to_string(),
                         why: format!("not installed (run ci/install-tools.sh): {e}"),
@@ -314,6 +315,12 @@ fn check_external_tools(scenario: &mut Scenario) -> Result<()> {
             scenario.tool_versions.insert(entry.id().to_string(), v);
         }
         kept.push(entry);
+    }
+    if kept.is_empty() && !scenario.skipped.is_empty() {
+        return Err(anyhow!(Usage(format!(
+            "no strategy left to run: every entry's tool is missing ({})",
+            scenario.skipped[0].why
+        ))));
     }
     scenario.strategies = kept;
     Ok(())
@@ -382,7 +389,7 @@ fn cmd_scenario(
             .select_strategies(list)
             .map_err(|e| anyhow!(Usage(e.to_string())))?;
     }
-    check_external_tools(&mut scenario)?;
+    check_external_tools(&mut scenario, strategies.is_some())?;
     check_outputs(json.as_deref(), Some(report_dir))?;
     if flags.bugbase.is_some() && scenario.mode != crate::scenario::Mode::Fuzz {
         return Err(anyhow!(Usage(format!(

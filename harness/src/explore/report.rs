@@ -249,7 +249,7 @@ impl CrashReport {
         }
         let cache = &self.reference["verdict_cache"];
         if let (Some(served), Some(verified)) =
-            (cache["served"].as_u64(), cache["verified"].as_u64())
+            (cache["seen_before"].as_u64(), cache["verified"].as_u64())
         {
             out.push_str(&format!(
                 "verdicts: {verified} states verified, {served} identical to one verified \

@@ -477,7 +477,7 @@ pub fn run(
             let v = &ex.reference.verdicts;
             cache = serde_json::json!({
                 "mode": format!("{:?}", v.mode).to_lowercase(),
-                "served": v.hits,
+                "seen_before": v.hits,
                 "verified": v.misses,
             });
         }

@@ -179,7 +179,7 @@ fn run_scenario(
         if let Err(e) =
             crate::strategy::external::check_installed(&entry.name, &entry.params, &entry.requires)
         {
-            if spec.optional_tools || entry.optional {
+            if spec.optional_tools {
                 out.result = "skipped".into();
                 out.why = vec![format!("not installed: {e}")];
                 return Ok(out);

@@ -1,6 +1,6 @@
 //! The tool table: one row per external tool of a run, with what a user of that tool asks
-//! first: which version, how often it finished, how long it took, whether the kills really
-//! landed inside its work, what the oracle said, and which faults could reach it at all.
+//! first: which version, how often it finished, how long it took, whether the kills landed
+//! before it was done, what the oracle said, and which faults could reach it at all.
 //!
 //! Why its own module: the strategy rows judge; this row describes a program the harness does
 //! not control (its version is probed, its kills can land too late), which the strategy table
@@ -27,7 +27,9 @@ pub struct ToolRow {
     pub median_ms: u64,
     /// Iterations with a kill planned.
     pub kills_planned: u64,
-    /// Planned kills that landed before the tool's claim (it was killed, not done).
+    /// Planned kills that landed before the tool's claim (it was killed, not done). Kill
+    /// delays count from the backup worker's start, so such a kill may also have come before
+    /// the tool itself had started.
     pub kills_before_claim: u64,
     /// Verdicts that occurred, by kind.
     pub verdicts: BTreeMap<String, u64>,
@@ -89,7 +91,7 @@ pub fn markdown(rows: &[ToolRow]) -> String {
         return String::new();
     }
     let mut out = String::from(
-        "\n## Tools\n\n| tool | version | finished / iterations | median ms | kills before the claim / planned | verdicts | faults that reach it |\n|---|---|---|---|---|---|---|\n",
+        "\n## Tools\n\n| tool | version | finished / iterations | median ms | kills before the claim / planned (delays from the worker's start) | verdicts | faults that reach it |\n|---|---|---|---|---|---|---|\n",
     );
     for t in rows {
         let verdicts: Vec<String> = t.verdicts.iter().map(|(k, n)| format!("{k} {n}")).collect();

@@ -142,8 +142,11 @@ pub fn find_program(program: &str) -> Option<PathBuf> {
 }
 
 /// The first line `argv` prints on stdout within `timeout` (a tool's version), or why there is
-/// none. The probe is killed when it takes longer.
+/// none. The probe runs in a process group of its own, read by a thread: when it takes longer
+/// (or leaves a child holding its stdout), the whole group is killed and reaped, and nothing
+/// outlives the call.
 pub fn probe_version(argv: &[String], timeout: std::time::Duration) -> String {
+    use std::os::unix::process::CommandExt;
     let Some((program, args)) = argv.split_first() else {
         return "?".into();
     };
@@ -152,30 +155,33 @@ pub fn probe_version(argv: &[String], timeout: std::time::Duration) -> String {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
+        .process_group(0)
         .spawn();
     let mut child = match child {
         Ok(c) => c,
         Err(e) => return format!("? (cannot run `{program}`: {e})"),
     };
-    let started = std::time::Instant::now();
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if started.elapsed() < timeout => {
-                std::thread::sleep(std::time::Duration::from_millis(10))
-            }
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return format!("? (`{program}` did not answer in {timeout:?})");
-            }
-        }
-    }
-    let mut out = String::new();
-    if let Some(mut so) = child.stdout.take() {
-        let _ = so.read_to_string(&mut out);
-    }
-    match out.lines().map(str::trim).find(|l| !l.is_empty()) {
+    let mut stdout = child.stdout.take().expect("piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        // Up to 64 KiB: a version is one line.
+        let mut out = Vec::new();
+        let _ = (&mut stdout).take(64 * 1024).read_to_end(&mut out);
+        let _ = tx.send(out);
+    });
+    let out = rx.recv_timeout(timeout);
+    let group = nix::unistd::Pid::from_raw(child.id() as i32);
+    let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
+    let _ = child.wait();
+    let _ = reader.join();
+    let Ok(out) = out else {
+        return format!("? (`{program}` did not answer in {timeout:?})");
+    };
+    match String::from_utf8_lossy(&out)
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+    {
         Some(line) => line.chars().take(200).collect(),
         None => format!("? (`{program}` printed nothing)"),
     }
@@ -390,5 +396,32 @@ mod tests {
         );
         p.command = strings(&["sh", "{dst}"]);
         assert!(check_program("external:x", &p).is_ok());
+    }
+
+    #[test]
+    fn a_version_is_the_first_line_printed_and_a_stuck_probe_leaves_nothing() {
+        let argv = |script: &str| strings(&["sh", "-c", script]);
+        let quick = std::time::Duration::from_secs(5);
+        assert_eq!(
+            probe_version(&argv("echo; echo '  tool 1.2 '; echo more"), quick),
+            "tool 1.2"
+        );
+        assert!(probe_version(&argv("true"), quick).contains("printed nothing"));
+        assert!(probe_version(&strings(&["/no/such/probe"]), quick).starts_with("? (cannot run"));
+        // A child that keeps the probe's stdout open: the probe times out, and its whole
+        // process group is killed (nothing left holding the marker argument).
+        let started = std::time::Instant::now();
+        let v = probe_version(
+            &argv("echo 1.0; sleep 31.41592 & exit 0"),
+            std::time::Duration::from_millis(300),
+        );
+        assert!(v.contains("did not answer"), "{v}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        let alive = std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+            .any(|c| String::from_utf8_lossy(&c).contains("31.41592"));
+        assert!(!alive, "the probe's child outlived it");
     }
 }
