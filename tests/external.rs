@@ -57,6 +57,26 @@ fn missing_program_exits_2_with_one_line() {
     assert!(!reports.exists(), "nothing may run before the check");
 }
 
+/// Runs the scenario at `path` (it must run: exit 0 or 1) and returns its report.json and
+/// stdout.
+fn run_to_json(path: &Path, reports: &Path) -> (serde_json::Value, String) {
+    let json = reports.with_extension("json");
+    let (code, out, err) = harness(&[
+        "scenario",
+        path.to_str().unwrap(),
+        "--report-dir",
+        reports.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(
+        code == 0 || code == 1,
+        "ran: {code}\nstdout: {out}\nstderr: {err}"
+    );
+    let r = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    (r, out)
+}
+
 /// An `optional` tool that is not installed (its program, or a path it `requires`) is
 /// skipped, not an error: the run goes on with the rest, its row says why, and the report
 /// lists it; a required tool that is present runs.
@@ -76,21 +96,7 @@ fn an_optional_tool_that_is_not_installed_is_skipped_and_said() {
     )
     .unwrap();
     let reports = dir.path().join("reports");
-    let json = dir.path().join("r.json");
-    let (code, out, err) = harness(&[
-        "scenario",
-        path.to_str().unwrap(),
-        "--report-dir",
-        reports.to_str().unwrap(),
-        "--json",
-        json.to_str().unwrap(),
-    ]);
-    assert!(
-        code == 0 || code == 1,
-        "ran: {code}\nstdout: {out}\nstderr: {err}"
-    );
-    let r: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let (r, out) = run_to_json(&path, &reports);
     let rows: Vec<&str> = r["strategies"]
         .as_array()
         .unwrap()
@@ -169,21 +175,7 @@ fn the_tool_table_has_the_probed_version_and_what_finished() {
         ),
     )
     .unwrap();
-    let json = dir.path().join("r.json");
-    let (code, out, err) = harness(&[
-        "scenario",
-        path.to_str().unwrap(),
-        "--report-dir",
-        dir.path().join("reports").to_str().unwrap(),
-        "--json",
-        json.to_str().unwrap(),
-    ]);
-    assert!(
-        code == 0 || code == 1,
-        "ran: {code}\nstdout: {out}\nstderr: {err}"
-    );
-    let r: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let (r, _) = run_to_json(&path, &dir.path().join("reports"));
     let tools = r["tools"].as_array().unwrap();
     assert_eq!(tools.len(), 1, "{tools:?}");
     let t = &tools[0];
