@@ -130,11 +130,13 @@ mod engine;
 mod ffi;
 pub mod plan;
 mod powercut;
+pub mod storage;
 mod trace;
 
 pub use engine::{occurrence_fires, Fired, POWER_CUT_EXIT_CODE};
 pub use plan::*;
 pub use powercut::CutReport;
+pub use storage::{register_storage, MemFile, OpenRequest, Storage, StorageError, StoredFile};
 
 use engine::Shared;
 use serde::{Deserialize, Serialize};

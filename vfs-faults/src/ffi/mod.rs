@@ -190,6 +190,7 @@ macro_rules! real {
 }
 
 mod io;
+pub(crate) mod storage;
 use io::{IO_V1, IO_V2, IO_V3};
 
 // ---------- sqlite3_vfs methods ----------
