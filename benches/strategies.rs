@@ -65,6 +65,7 @@ fn bench(c: &mut Criterion) {
                             params: &params,
                             workload: &spec,
                             abort_before_step: None,
+                            link_fault: None,
                             emit: &mut emit,
                         };
                         let claim = strat.run(&mut ctx);

@@ -46,6 +46,7 @@ fn cut_after_claim(sync: Synchronous, name: &str) -> (VerdictKind, vfs_faults::C
         params: &params,
         workload: &workload,
         abort_before_step: None,
+        link_fault: None,
         emit: &mut emit,
     };
     let claim = strategy::by_name("api-step").unwrap().run(&mut ctx);

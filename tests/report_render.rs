@@ -78,6 +78,7 @@ fn result(
         last_event: None,
         stall: None,
         recovery: None,
+        stream: None,
     }
 }
 

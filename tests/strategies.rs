@@ -275,6 +275,7 @@ fn api_same_conn_commits_between_steps_without_restarting() {
             params: &params,
             workload: &spec,
             abort_before_step: None,
+            link_fault: None,
             emit: &mut emit,
         };
         let claim = strategy::by_name("api-same-conn").unwrap().run(&mut ctx);

@@ -70,6 +70,7 @@ fn copy_locked_keeps_a_hot_journal_destination_consistent() {
         params: &params,
         workload: &workload,
         abort_before_step: None,
+        link_fault: None,
         emit: &mut emit,
     };
     let claim = strategy::by_name("copy-locked").unwrap().run(&mut ctx);

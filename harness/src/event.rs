@@ -66,6 +66,8 @@ pub enum Event {
     /// operation it saw last and how many it saw. Not progress: what a stalled worker was
     /// last doing.
     Vfs { last_op: String, ops: u64 },
+    /// A network backup's shipping statistics (stream strategies), sent before the claim.
+    Stream { stats: crate::stream::StreamStats },
     /// The worker's fault VFS statistics, sent once before it exits normally.
     Faults {
         rule_hits: Vec<vfs_faults::RuleHits>,

@@ -6,6 +6,7 @@
 //! * [`scenario`]: TOML scenario files, validated.
 //! * [`workload`]: the deterministic transaction generator, writers, checkpointer, model.
 //! * [`strategy`]: one module per backup strategy (add new ones there).
+//! * [`stream`]: network backups: the sender VFS, the link and the receiver process.
 //! * [`fault`]: what goes wrong in an iteration (kills, VFS fault plans).
 //! * [`run`]: the supervisor, worker processes, killer and watchdog.
 //! * [`oracle`]: the verdict on real files.
@@ -29,4 +30,5 @@ pub mod run;
 pub mod scenario;
 pub mod stable_hash;
 pub mod strategy;
+pub mod stream;
 pub mod workload;

@@ -156,6 +156,7 @@ pub fn kill_points(
         params: &params,
         workload: &workload,
         abort_before_step: None,
+        link_fault: None,
         emit: &mut emit,
     };
     let claim = strategy::by_name(name).unwrap().run(&mut ctx);
@@ -195,6 +196,7 @@ pub fn run(name: &str, source: &Path, dest: &Path, dest_vfs: Option<&str>) -> (C
         params: &params,
         workload: &workload,
         abort_before_step: None,
+        link_fault: None,
         emit: &mut emit,
     };
     let s = strategy::by_name(name).expect("known strategy");

@@ -92,6 +92,22 @@ pub enum Command {
         #[command(subcommand)]
         which: BenchCommand,
     },
+    /// Internal: the receiving end of a network backup (the stream strategies start it).
+    #[command(hide = true)]
+    StreamReceiver {
+        /// The replica file it owns.
+        #[arg(long)]
+        replica: PathBuf,
+        /// `unix:PATH` or `tcp` (127.0.0.1, a free port).
+        #[arg(long)]
+        listen: String,
+        /// `atomic` (apply on sync) or `immediate` (the negative control).
+        #[arg(long, default_value = "atomic")]
+        apply: String,
+        /// SIGKILL itself on the n-th frame (a planned fault).
+        #[arg(long)]
+        die_at_frame: Option<u64>,
+    },
     /// Internal: a worker process spawned by the supervisor.
     #[command(hide = true)]
     Worker {
@@ -134,6 +150,25 @@ pub enum BenchCommand {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+}
+
+fn cmd_stream_receiver(
+    replica: PathBuf,
+    listen: &str,
+    apply: &str,
+    die_at_frame: Option<u64>,
+) -> anyhow::Result<()> {
+    use crate::stream::receiver::{self, ApplyMode, ReceiverArgs};
+    let listen = crate::stream::Endpoint::parse(listen)
+        .ok_or_else(|| Usage(format!("--listen `{listen}`: expected unix:PATH or tcp")))?;
+    let apply = ApplyMode::parse(apply)
+        .ok_or_else(|| Usage(format!("--apply `{apply}`: expected atomic or immediate")))?;
+    receiver::run(&ReceiverArgs {
+        replica,
+        listen,
+        apply,
+        die_at_frame,
+    })
 }
 
 /// An error that means "the harness could not run" (exit 2).
@@ -209,6 +244,12 @@ pub fn main() -> i32 {
                 .and_then(|()| crate::bench::digest::run(json.as_deref()).map(|_| 0)),
         },
         Command::Worker { role } => cmd_worker(role).map(|()| 0),
+        Command::StreamReceiver {
+            replica,
+            listen,
+            apply,
+            die_at_frame,
+        } => cmd_stream_receiver(replica, &listen, &apply, die_at_frame).map(|()| 0),
     };
     match outcome {
         Ok(code) => code,

@@ -136,6 +136,7 @@ impl Runner {
             params,
             workload: &r.spec,
             abort_before_step: None,
+            link_fault: None,
             emit: &mut sink,
         };
         let claim = s.run(&mut ctx);

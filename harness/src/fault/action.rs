@@ -33,6 +33,14 @@ pub enum FaultAction {
     Delay { ms: u64 },
     /// The application calls `sqlite3_backup_finish()` before `SQLITE_DONE` (no crash).
     Abort,
+    /// The stream link breaks (placed at a byte of the stream).
+    LinkBreak,
+    /// `len` bytes of the stream are lost (placed at a byte of the stream).
+    LinkDrop { len: u64 },
+    /// The stream link stalls for `ms`, then carries on.
+    LinkStall { ms: u64 },
+    /// The receiver SIGKILLs itself (placed at one of its frames).
+    ReceiverKill,
 }
 
 impl FaultAction {
@@ -64,7 +72,11 @@ impl FaultAction {
             FaultAction::LostWrite => Action::LostWrite,
             FaultAction::ShortRead { keep_bytes } => Action::ShortRead { keep_bytes },
             FaultAction::Delay { ms } => Action::Delay { ms },
-            FaultAction::Abort => return None,
+            FaultAction::Abort
+            | FaultAction::LinkBreak
+            | FaultAction::LinkDrop { .. }
+            | FaultAction::LinkStall { .. }
+            | FaultAction::ReceiverKill => return None,
         })
     }
 
@@ -91,6 +103,10 @@ impl FaultAction {
             FaultAction::ShortRead { keep_bytes } => format!("short-read ({keep_bytes} bytes)"),
             FaultAction::Delay { ms } => format!("delay {ms} ms"),
             FaultAction::Abort => "abort".into(),
+            FaultAction::LinkBreak => "link-break".into(),
+            FaultAction::LinkDrop { len } => format!("link-drop ({len} bytes)"),
+            FaultAction::LinkStall { ms } => format!("link-stall {ms} ms"),
+            FaultAction::ReceiverKill => "receiver-kill".into(),
         }
     }
 }

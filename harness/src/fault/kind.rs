@@ -43,6 +43,16 @@ pub enum FaultKind {
     Busy,
     /// The application calls `sqlite3_backup_finish()` before a seeded step.
     Abort,
+    /// The link to the receiver breaks after a seeded byte of the stream (mid-frame).
+    LinkBreak,
+    /// A seeded run of the link's bytes is lost: the receiver sees a damaged frame.
+    LinkDrop,
+    /// The link stalls for a seeded time (bounded by the delay range), then carries on intact.
+    LinkStall,
+    /// The receiver SIGKILLs itself on a seeded frame.
+    ReceiverKill,
+    /// A transient `SQLITE_IOERR_READ` on a seeded read of the source database file.
+    SourceIoerr,
 }
 
 /// What a kind needs from a strategy.
@@ -54,6 +64,10 @@ pub enum Requirement {
     DestThroughVfs,
     /// The strategy drives `sqlite3_backup_step` itself.
     BackupApi,
+    /// The strategy ships the destination over the stream link.
+    Link,
+    /// The strategy reads the source through our fault VFS.
+    SourceThroughVfs,
 }
 
 /// What a draw needs to know about the iteration.
@@ -61,6 +75,8 @@ pub enum Requirement {
 pub struct DrawContext {
     /// Pages of the source: bounds the n-th destination write.
     pub pages: u32,
+    /// The source's page size: with `pages`, bounds the byte a link fault lands on.
+    pub page_size: u32,
     /// The strategy's `npage`: bounds the step an abort comes before.
     pub npage: i32,
     /// Bounds of `kill-delay`, in milliseconds (`min <= max`).
@@ -84,7 +100,7 @@ impl DrawContext {
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 14] = [
+    pub const ALL: [FaultKind; 19] = [
         FaultKind::KillAfterEvent,
         FaultKind::KillDestOp,
         FaultKind::KillDestWrite,
@@ -99,6 +115,11 @@ impl FaultKind {
         FaultKind::IoerrPersistent,
         FaultKind::Busy,
         FaultKind::Abort,
+        FaultKind::LinkBreak,
+        FaultKind::LinkDrop,
+        FaultKind::LinkStall,
+        FaultKind::ReceiverKill,
+        FaultKind::SourceIoerr,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -117,6 +138,11 @@ impl FaultKind {
             FaultKind::IoerrPersistent => "ioerr-persistent",
             FaultKind::Busy => "busy",
             FaultKind::Abort => "abort",
+            FaultKind::LinkBreak => "link-break",
+            FaultKind::LinkDrop => "link-drop",
+            FaultKind::LinkStall => "link-stall",
+            FaultKind::ReceiverKill => "receiver-kill",
+            FaultKind::SourceIoerr => "source-ioerr",
         }
     }
 
@@ -124,6 +150,11 @@ impl FaultKind {
         match self {
             FaultKind::KillAfterEvent | FaultKind::KillDelay => Requirement::Nothing,
             FaultKind::Abort => Requirement::BackupApi,
+            FaultKind::LinkBreak
+            | FaultKind::LinkDrop
+            | FaultKind::LinkStall
+            | FaultKind::ReceiverKill => Requirement::Link,
+            FaultKind::SourceIoerr => Requirement::SourceThroughVfs,
             _ => Requirement::DestThroughVfs,
         }
     }
@@ -142,6 +173,16 @@ impl FaultKind {
                 "fault `{}` needs a strategy that calls sqlite3_backup_step itself",
                 self.as_str()
             )),
+            Requirement::Link if !facts.link => Err(format!(
+                "fault `{}` needs a strategy that ships the destination over the stream link \
+                 (stream-vfs, stream-vfs-same-conn)",
+                self.as_str()
+            )),
+            Requirement::SourceThroughVfs if !facts.source_through_vfs => Err(format!(
+                "fault `{}` needs a strategy that reads the source through the harness's fault \
+                 VFS (stream-vfs, stream-vfs-same-conn)",
+                self.as_str()
+            )),
             _ => Ok(()),
         }
     }
@@ -153,6 +194,10 @@ impl FaultKind {
             OpSite::dest(OpKind::Write, FileKind::MainDb, rng.random_range(1..=pages))
         };
         let at = |site: OpSite| Placement::Op { site };
+        // A byte of the stream that a full copy ships (every page once, frame headers aside).
+        let link_byte = |rng: &mut ChaCha8Rng| Placement::LinkByte {
+            n: rng.random_range(1..=pages * u64::from(cx.page_size.max(512))),
+        };
         let (action, placement) = match self {
             FaultKind::KillAfterEvent => (
                 FaultAction::Kill {
@@ -258,6 +303,37 @@ impl FaultKind {
                     },
                 )
             }
+            FaultKind::LinkBreak => (FaultAction::LinkBreak, link_byte(rng)),
+            FaultKind::LinkDrop => (
+                FaultAction::LinkDrop {
+                    len: rng.random_range(1..=64),
+                },
+                link_byte(rng),
+            ),
+            FaultKind::LinkStall => (
+                FaultAction::LinkStall {
+                    ms: rng.random_range(cx.delay_min_ms..=cx.delay_max_ms),
+                },
+                link_byte(rng),
+            ),
+            FaultKind::ReceiverKill => (
+                FaultAction::ReceiverKill,
+                Placement::ReceiverFrame {
+                    n: rng.random_range(1..=pages),
+                },
+            ),
+            FaultKind::SourceIoerr => (
+                FaultAction::Ioerr {
+                    code: ErrorCode::IoerrRead,
+                    persistent: false,
+                },
+                at(OpSite {
+                    op: OpKind::Read,
+                    file: FileKind::MainDb,
+                    role: Some(super::SOURCE_ROLE.to_string()),
+                    nth: rng.random_range(1..=pages.div_ceil(2)),
+                }),
+            ),
         };
         Fault { action, placement }
     }
@@ -307,6 +383,7 @@ mod tests {
     fn cx() -> DrawContext {
         DrawContext {
             pages: 100,
+            page_size: 4096,
             npage: 10,
             delay_min_ms: 0,
             delay_max_ms: 50,
@@ -386,6 +463,18 @@ mod tests {
                     FaultKind::Abort => {
                         matches!(f.placement, Placement::BeforeStep { n } if (1..=10).contains(&n))
                     }
+                    FaultKind::LinkBreak | FaultKind::LinkDrop | FaultKind::LinkStall => {
+                        matches!(f.placement, Placement::LinkByte { n } if (1..=409_600).contains(&n))
+                            && f.link_fault().is_some()
+                    }
+                    FaultKind::ReceiverKill => {
+                        matches!(f.placement, Placement::ReceiverFrame { n } if (1..=100).contains(&n))
+                            && f.link_fault().is_some()
+                    }
+                    FaultKind::SourceIoerr => f
+                        .placement
+                        .site()
+                        .is_some_and(|s| s.role.as_deref() == Some(super::super::SOURCE_ROLE)),
                 };
                 assert!(ok, "{kind:?} drew {f:?}");
             }
@@ -413,7 +502,19 @@ mod tests {
                 FaultKind::KillAfterEvent | FaultKind::KillDelay => assert!(outside.is_ok()),
                 _ => assert!(outside.is_err(), "{kind:?}"),
             }
-            assert!(kind.check(&API_FACTS).is_ok());
+            let stream_only = matches!(
+                kind.requires(),
+                Requirement::Link | Requirement::SourceThroughVfs
+            );
+            assert_eq!(kind.check(&API_FACTS).is_ok(), !stream_only, "{kind:?}");
+            // The stream strategies: process kills, aborts, link and source faults; not
+            // destination VFS faults (their destination is not written through it).
+            let stream = kind.check(&crate::strategy::STREAM_FACTS);
+            assert_eq!(
+                stream.is_ok(),
+                kind.requires() != Requirement::DestThroughVfs,
+                "{kind:?}"
+            );
         }
     }
 }

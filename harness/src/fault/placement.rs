@@ -100,6 +100,10 @@ pub enum Placement {
     BeforeStep { n: u64 },
     /// Right after the strategy claimed its outcome (the claim is recorded first).
     AfterClaim,
+    /// After byte `n` of the stream to the receiver (stream strategies' link faults).
+    LinkByte { n: u64 },
+    /// On the receiver's n-th frame.
+    ReceiverFrame { n: u64 },
 }
 
 impl Placement {
@@ -128,6 +132,8 @@ impl Placement {
             ),
             Placement::BeforeStep { n } => format!("before step #{n}"),
             Placement::AfterClaim => "after the claim".into(),
+            Placement::LinkByte { n } => format!("at link byte {n}"),
+            Placement::ReceiverFrame { n } => format!("on receiver frame #{n}"),
         }
     }
 }
@@ -156,6 +162,26 @@ impl Fault {
         Some(OpFault {
             site: self.placement.site()?,
             action: self.action.to_vfs(power)?,
+        })
+    }
+
+    /// The link fault the stream strategies carry out, if this is one.
+    pub fn link_fault(&self) -> Option<crate::stream::link::LinkFault> {
+        use crate::stream::link::LinkFault;
+        Some(match (&self.action, &self.placement) {
+            (FaultAction::LinkBreak, Placement::LinkByte { n }) => LinkFault::Break { at_byte: *n },
+            (FaultAction::LinkDrop { len }, Placement::LinkByte { n }) => LinkFault::Drop {
+                at_byte: *n,
+                len: *len,
+            },
+            (FaultAction::LinkStall { ms }, Placement::LinkByte { n }) => LinkFault::Stall {
+                at_byte: *n,
+                ms: *ms,
+            },
+            (FaultAction::ReceiverKill, Placement::ReceiverFrame { n }) => {
+                LinkFault::KillReceiver { frame: *n }
+            }
+            _ => return None,
         })
     }
 

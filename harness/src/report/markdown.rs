@@ -147,11 +147,19 @@ pub fn render(r: &Report) -> String {
             escape(&s.untested_because.join("; "))
         ));
     }
+    for s in r.strategies.iter().filter(|s| !s.restarts_over.is_empty()) {
+        out.push_str(&format!(
+            "\n- {} restarted more often than its `max_restarts`: {}\n",
+            code(&s.name),
+            escape(&s.restarts_over.join("; "))
+        ));
+    }
     out.push_str(&remaining_zero(r));
     out.push_str(&stalls(r));
     out.push_str(&recoveries(r));
     out.push_str(&matrix(r));
     out.push_str(&super::tools::markdown(&r.tools));
+    out.push_str(&super::network::markdown(&r.network));
     out.push_str("\n## Destinations and checkpoints\n\n| strategy | destination file before -> after (header journal / page size) | untouched: same bytes / other bytes | restarts | checkpoints while backing up (busy) |\n|---|---|---|---|---|\n");
     for s in &r.strategies {
         let dests: Vec<String> = s

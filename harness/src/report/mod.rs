@@ -5,6 +5,7 @@
 
 pub mod known;
 pub mod markdown;
+pub mod network;
 mod output;
 mod replay;
 pub mod table;
@@ -194,6 +195,10 @@ pub struct StrategyReport {
     pub recovered: u64,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub recovery_failed: Vec<String>,
+    /// Entries with `max_restarts`: the iterations that restarted more often (replay ID and
+    /// count). Each fails a `safe` entry.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub restarts_over: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -215,6 +220,9 @@ pub struct Report {
     /// One row per external tool (`report::tools`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tools: Vec<tools::ToolRow>,
+    /// One row per entry that shipped its backup over the stream link (`report::network`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub network: Vec<network::NetworkRow>,
     /// Known findings of the scenario that were never checked (their iteration did not run).
     pub known_unchecked: Vec<String>,
     pub expectations_met: bool,
@@ -261,6 +269,7 @@ impl Report {
             standalone_commits_per_s: run.standalone_commits_per_s.round(),
             skipped: run.scenario.skipped.clone(),
             tools: tools::rows(run),
+            network: network::rows(run),
             strategies,
             known_unchecked,
             expectations_met,
@@ -400,6 +409,15 @@ fn summarize(
             Some(format!("{}: {}", r.replay, x.summary()))
         })
         .collect();
+    let restarts_over: Vec<String> = entry
+        .max_restarts
+        .map(|max| {
+            rs.iter()
+                .filter(|r| r.restarts > max)
+                .map(|r| format!("{}: {} restarts (max {max})", r.replay, r.restarts))
+                .collect()
+        })
+        .unwrap_or_default();
     // An entry SQLite must refuse is really tested without a snapshot; a snapshot is the
     // answer changing. A stuck case's snapshot is its recovery's.
     let mut untested_because = untested_reasons(
@@ -435,7 +453,7 @@ fn summarize(
     };
     let kc = known::check(&scenario.known, scenario.seed, entry.id(), ran, &ids);
     let counted = match entry.expect {
-        Expect::Safe => kc.unexpected + recovery_failed.len(),
+        Expect::Safe => kc.unexpected + recovery_failed.len() + restarts_over.len(),
         // A control counts as caught only by the violation kinds that name its mechanism.
         Expect::Unsafe if !entry.caught_as.is_empty() => {
             let wrong: Vec<&str> = violations
@@ -512,6 +530,7 @@ fn summarize(
         known_missing: kc.missing,
         recovered,
         recovery_failed,
+        restarts_over,
         expectation_met: result.is_met(),
     }
 }

@@ -84,6 +84,17 @@ pub fn render(report: &Report, max_replays: usize) -> String {
     {
         out.push('\n');
     }
+    for s in report
+        .strategies
+        .iter()
+        .filter(|s| !s.restarts_over.is_empty())
+    {
+        out.push_str(&format!(
+            "\n{} restarted more often than its max_restarts: {}\n",
+            s.name,
+            s.restarts_over.join("; ")
+        ));
+    }
     for k in &report.skipped {
         out.push_str(&format!("\n{:<17} skipped: {}", k.strategy, k.why));
     }

@@ -96,6 +96,9 @@ pub struct IterationResult {
     /// The next backup onto the same destination (entries with `recover = true`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovery: Option<Recovery>,
+    /// What a network backup shipped (stream strategies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<crate::stream::StreamStats>,
 }
 
 /// Runs iteration `plan` of `entry`. `Err(Interrupted)` on Ctrl-C.
@@ -133,8 +136,10 @@ pub fn run_iteration(
         crate::workload::create_app_tables(&src)
             .map_err(|e| RunError::Setup(format!("app tables on the source: {e}")))?;
     }
+    let writers = entry.writers.unwrap_or(scenario.workload.writers);
     let mut helpers = spawn_source_load(
         ctx,
+        writers,
         &checkpointer,
         app_order,
         plan.seed,
@@ -148,7 +153,7 @@ pub fn run_iteration(
     let mut acked_total = 0u64;
     let warm_deadline = Instant::now() + Duration::from_secs(5);
     while acked_total < scenario.workload.warmup_commits
-        && scenario.workload.writers > 0
+        && writers > 0
         && Instant::now() < warm_deadline
     {
         ctx.check_interrupt()?;
@@ -407,6 +412,7 @@ pub fn run_iteration(
         last_event: seen.last,
         stall,
         recovery,
+        stream: seen.stream,
     })
 }
 
@@ -458,6 +464,7 @@ struct BackupSeen {
     at_ms: u64,
     /// The worker VFS's last operation and its count, as last sampled.
     vfs: Option<(String, u64)>,
+    stream: Option<crate::stream::StreamStats>,
 }
 
 impl BackupSeen {
@@ -467,6 +474,7 @@ impl BackupSeen {
             Event::Start { k_start } => self.k_start = Some(*k_start),
             Event::End { k_end } => self.k_end = Some(*k_end),
             Event::Claim { claim } => self.claim = Some(claim.clone()),
+            Event::Stream { stats } => self.stream = Some(stats.clone()),
             Event::Step {
                 step,
                 restarts,

@@ -51,10 +51,12 @@ pub(super) fn start_blocker(
     )))
 }
 
-/// Spawns the writers, the app's pipeline workers (committing in `app_order`, their files
-/// drawn from `seed`) and the checkpointer on `src`.
+/// Spawns `writers` writers, the app's pipeline workers (committing in `app_order`, their
+/// files drawn from `seed`) and the checkpointer on `src`.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn spawn_source_load(
     ctx: &RunContext,
+    writers: u32,
     checkpointer: &crate::scenario::CheckpointerSection,
     app_order: crate::workload::AppOrder,
     seed: u64,
@@ -65,7 +67,7 @@ pub(super) fn spawn_source_load(
     let scenario = &ctx.scenario;
     let spec_json = serde_json::to_string(&ctx.spec).expect("spec serializes");
     let mut children = Vec::new();
-    for id in 0..scenario.workload.writers {
+    for id in 0..writers {
         let args = vec![
             "writer".to_string(),
             "--source".into(),

@@ -314,6 +314,7 @@ fn standalone_rate(ctx: &RunContext, window: Duration) -> Result<f64, RunError> 
     let (tx, rx) = mpsc::channel();
     let mut children = load::spawn_source_load(
         ctx,
+        ctx.scenario.workload.writers,
         &ctx.scenario.checkpointer,
         ctx.scenario.app.order,
         ctx.scenario.seed,

@@ -80,6 +80,7 @@ pub fn plan_iteration(scenario: &Scenario, entry: &StrategyEntry, iteration: u32
         (!fault_kinds.is_empty() && upto > before).then(|| fault_kinds[before % fault_kinds.len()]);
     let cx = DrawContext {
         pages: scenario.source.pages,
+        page_size: scenario.source.page_size,
         npage: entry.params.npage,
         delay_min_ms: entry.delay_min_ms.unwrap_or(scenario.faults.delay_min_ms),
         delay_max_ms: entry.delay_max_ms.unwrap_or(scenario.faults.delay_max_ms),

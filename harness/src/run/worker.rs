@@ -188,7 +188,10 @@ pub fn backup(
     let dest = absolute(dest)?;
     vfs.set_role(&dest.to_string_lossy(), DEST_ROLE);
     vfs.set_role(&source.to_string_lossy(), SOURCE_ROLE);
-    let source_vfs = std::env::var_os(SOURCE_VFS_ENV).map(|_| VFS_NAME);
+    // Crash exploration asks for it; strategies whose source faults are planned read it so.
+    let source_through_vfs = strategy::facts(strategy_name).is_some_and(|f| f.source_through_vfs);
+    let source_vfs =
+        (std::env::var_os(SOURCE_VFS_ENV).is_some() || source_through_vfs).then_some(VFS_NAME);
     if source_vfs.is_some() {
         let tmp = crate::strategy::common::sidecar(&dest, ".tmp");
         vfs.set_role(&tmp.to_string_lossy(), DEST_ROLE);
@@ -248,6 +251,7 @@ pub fn backup(
         params,
         workload: spec,
         abort_before_step,
+        link_fault: fault.and_then(Fault::link_fault),
         emit: &mut sink,
     };
     let claim = strategy.run(&mut ctx);

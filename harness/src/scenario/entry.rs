@@ -69,6 +69,15 @@ pub struct StrategyEntry {
     /// stale lock, journal or WAL may stand in its way).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub recover: bool,
+    /// The most restarts a backup of this entry may take and still meet its expectation
+    /// (`0`: the same-connection strategies while they are the only writer). Every iteration
+    /// over it is listed with its replay ID and fails a `safe` entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_restarts: Option<u64>,
+    /// Overrides `[workload] writers` for this entry's iterations (0: no writer processes, as
+    /// when the strategy's own connection is the only writer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writers: Option<u32>,
     /// Overrides `[app] order` for this entry's iterations (`wrong`: the negative control).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_order: Option<crate::workload::AppOrder>,
@@ -308,6 +317,8 @@ impl StrategyEntry {
             caught_as: Vec::new(),
             blocker: None,
             recover: false,
+            writers: None,
+            max_restarts: None,
             app_order: None,
             stalls: false,
             variant: None,

@@ -21,6 +21,8 @@ const STORM_ONLY_STRATEGY_KEYS: &[&str] = &[
     "unsafe_variants",
     "blocker",
     "recover",
+    "writers",
+    "max_restarts",
     "stalls",
     "app_order",
     "requires",

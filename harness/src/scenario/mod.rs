@@ -153,7 +153,7 @@ impl Scenario {
     pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
         let shown = path.display().to_string();
         let mut scenario: Scenario = toml::from_str(text).map_err(|e| {
-            let (line, key) = locate(text, e.span());
+            let (line, key) = locate(text, locate::narrow(text, e.span(), e.message()));
             ScenarioError::Parse {
                 path: shown.clone(),
                 line,

@@ -20,6 +20,8 @@ pub const REGISTRATION: super::Registration = super::Registration {
     facts: super::Facts {
         // start, phase "backup": the whole copy is one step.
         events_before_work: 2,
+        link: false,
+        source_through_vfs: false,
         ..super::API_FACTS
     },
     build: || Box::new(ApiOneshot),

@@ -33,23 +33,29 @@ impl Strategy for ApiSameConn {
             Err(claim) => return claim,
         };
         let src_ref = &src;
-        let mut commit = |ctx: &mut StrategyContext<'_>| -> Result<(), String> {
-            match workload::commit_next(src_ref, ctx.workload) {
-                Ok(k) => {
-                    (ctx.emit)(Event::Commit {
-                        k,
-                        writer: SAME_CONN_WRITER,
-                        latency_us: None,
-                    });
-                    Ok(())
-                }
-                // Another writer held the lock for longer than busy_timeout: the commit did not
-                // happen, the backup is unaffected; carry on with the next step.
-                Err(WorkloadError::Sqlite { ref source, .. }) if sqlite_busy(source) => Ok(()),
-                Err(e) => Err(format!("commit_next: {e}")),
-            }
-        };
+        let mut commit = |ctx: &mut StrategyContext<'_>| commit_own(src_ref, ctx);
         common::run_stepped(NAME, ctx, &mut dst, &src, &mut commit)
+    }
+}
+
+/// One workload transaction on the backup's own source connection, acknowledged as
+/// `Commit{k, writer: 99}`. BUSY (another writer held the lock past `busy_timeout`) is not an
+/// error: the commit did not happen and the backup carries on.
+pub fn commit_own(
+    src: &rusqlite::Connection,
+    ctx: &mut StrategyContext<'_>,
+) -> Result<(), String> {
+    match workload::commit_next(src, ctx.workload) {
+        Ok(k) => {
+            (ctx.emit)(Event::Commit {
+                k,
+                writer: SAME_CONN_WRITER,
+                latency_us: None,
+            });
+            Ok(())
+        }
+        Err(WorkloadError::Sqlite { ref source, .. }) if sqlite_busy(source) => Ok(()),
+        Err(e) => Err(format!("commit_next: {e}")),
     }
 }
 

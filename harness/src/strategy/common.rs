@@ -355,6 +355,7 @@ mod tests {
                 params,
                 workload: &workload,
                 abort_before_step: None,
+                link_fault: None,
                 emit: &mut sink,
             };
             let c = open_dest(&ctx).unwrap();

@@ -24,6 +24,8 @@ pub const REGISTRATION: super::Registration = super::Registration {
     facts: super::Facts {
         // start, phase "copy-db": one copy.
         events_before_work: 2,
+        link: false,
+        source_through_vfs: false,
         ..super::FILE_COPY_FACTS
     },
     build: || Box::new(CopyNaive),

@@ -224,6 +224,8 @@ pub const REGISTRATION: super::Registration = super::Registration {
     facts: super::Facts {
         // start, phase "external": the program reports nothing while it runs.
         events_before_work: 2,
+        link: false,
+        source_through_vfs: false,
         ..super::FILE_COPY_FACTS
     },
     build: || Box::new(External::new("external:unnamed")),

@@ -36,6 +36,8 @@ registry![
     copy_naive,
     api_early_finish,
     api_journal_off,
+    stream_vfs,
+    stream_vfs_same_conn,
 ];
 
 use crate::event::{Claim, Event};
@@ -60,6 +62,34 @@ pub struct StrategyParams {
     /// `PRAGMA journal_mode` on the destination connection (unset: the file's, or DELETE).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dest_journal_mode: Option<JournalMode>,
+    /// Stream strategies: the link's bandwidth limit in bytes/s (0: none).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub bandwidth_bps: u64,
+    /// Stream strategies: the send queue's bound in bytes.
+    #[serde(skip_serializing_if = "is_default_queue")]
+    pub queue_bytes: u64,
+    /// Stream strategies: `unix` (a Unix socket) or `tcp` (loopback).
+    #[serde(skip_serializing_if = "is_default")]
+    pub link: crate::stream::Transport,
+    /// Stream strategies: how the receiver applies frames (`atomic`, or `immediate`: the
+    /// negative control without commit atomicity).
+    #[serde(skip_serializing_if = "is_default")]
+    pub receiver_apply: crate::stream::receiver::ApplyMode,
+}
+
+/// The stream strategies' default send queue: 1 MiB.
+pub const DEFAULT_QUEUE_BYTES: u64 = 1 << 20;
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
+fn is_default_queue(v: &u64) -> bool {
+    *v == DEFAULT_QUEUE_BYTES
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
 }
 
 /// A `PRAGMA synchronous` level.
@@ -101,6 +131,10 @@ impl Default for StrategyParams {
             command: Vec::new(),
             dest_synchronous: None,
             dest_journal_mode: None,
+            bandwidth_bps: 0,
+            queue_bytes: DEFAULT_QUEUE_BYTES,
+            link: crate::stream::Transport::default(),
+            receiver_apply: crate::stream::receiver::ApplyMode::default(),
         }
     }
 }
@@ -120,6 +154,8 @@ pub struct StrategyContext<'a> {
     /// The planned application abort: call `sqlite3_backup_finish()` instead of step number
     /// `n` (1-based) and claim `Aborted` (backup-API strategies only; see [`Facts`]).
     pub abort_before_step: Option<u64>,
+    /// The planned link fault (stream strategies only; see [`Facts::link`]).
+    pub link_fault: Option<crate::stream::link::LinkFault>,
     /// Progress reporting: step, phase, commit events.
     pub emit: &'a mut dyn FnMut(Event),
 }
@@ -146,6 +182,12 @@ pub struct Facts {
     /// The events it always sends with its work still ahead (the worker's `start`, then its
     /// phases and first steps): a kill after event n ≤ this lands before its claim.
     pub events_before_work: u64,
+    /// Ships the destination over a link to a receiver process: link faults (a break, lost
+    /// bytes, a stall, a killed receiver) can reach it.
+    pub link: bool,
+    /// Reads the source through the worker's fault VFS (role `source`): source faults can
+    /// reach it.
+    pub source_through_vfs: bool,
 }
 
 /// One registered strategy.
@@ -164,6 +206,8 @@ pub const API_FACTS: Facts = Facts {
     dest_pragmas: true,
     // start, phase "backup", and the first steps of a stepped backup.
     events_before_work: 4,
+    link: false,
+    source_through_vfs: false,
 };
 
 /// Facts of the file-copy strategies (`std::fs` writes, no steps, no destination connection).
@@ -173,6 +217,20 @@ pub const FILE_COPY_FACTS: Facts = Facts {
     dest_pragmas: false,
     // start, then the lock and copy phases.
     events_before_work: 4,
+    link: false,
+    source_through_vfs: false,
+};
+
+/// Facts of the network strategies: a stepped backup whose destination is shipped through the
+/// stream link (not our fault VFS), with the source read through the fault VFS.
+pub const STREAM_FACTS: Facts = Facts {
+    dest_through_vfs: false,
+    backup_api: true,
+    dest_pragmas: false,
+    // start, phase "backup", and the first steps.
+    events_before_work: 4,
+    link: true,
+    source_through_vfs: true,
 };
 
 /// Every built-in strategy name, in report order.

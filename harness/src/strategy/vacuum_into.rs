@@ -29,6 +29,8 @@ pub const REGISTRATION: super::Registration = super::Registration {
         dest_pragmas: false,
         // start, phase "vacuum": the whole copy is one statement.
         events_before_work: 2,
+        link: false,
+        source_through_vfs: false,
     },
     build: || Box::new(VacuumInto),
 };

@@ -1,0 +1,144 @@
+//! Network backups end to end: the stream strategies ship a stepped backup to a receiver
+//! process; link faults, a killed receiver, a killed sender and source I/O errors leave the
+//! replica untouched or a snapshot, the next backup converges, the same-connection backup never
+//! restarts and re-sends changed pages, and a receiver without commit atomicity is caught.
+
+mod support;
+
+use serde_json::Value;
+
+const SCENARIO: &str = r#"
+seed = 3
+iterations = 9
+watchdog_ms = 8000
+budget_ms = 6000
+[source]
+pages = 120
+page_size = 4096
+[workload]
+writers = 1
+rate = 5
+max_row_bytes = 3000
+warmup_commits = 3
+[checkpointer]
+enabled = false
+[destination]
+kinds = ["fresh", "existing-delete"]
+[faults]
+complete_fraction = 0.12
+kinds = ["link-break", "link-drop", "link-stall", "receiver-kill", "kill-after-event", "source-ioerr"]
+delay_min_ms = 5
+delay_max_ms = 40
+
+[[strategy]]
+name = "stream-vfs-same-conn"
+expect = "safe"
+npage = 8
+bandwidth_bps = 3000000
+queue_bytes = 65536
+writers = 0
+max_restarts = 0
+recover = true
+
+[[strategy]]
+name = "stream-vfs"
+expect = "safe"
+npage = 32
+link = "tcp"
+recover = true
+
+[[strategy]]
+name = "stream-vfs"
+label = "no-atomicity"
+expect = "unsafe"
+npage = -1
+receiver_apply = "immediate"
+writers = 0
+faults = ["receiver-kill", "link-break"]
+destinations = ["existing-delete"]
+complete_fraction = 0.0
+"#;
+
+fn entry<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["strategies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no entry {name}"))
+}
+
+fn network<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["network"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["strategy"] == name)
+        .unwrap_or_else(|| panic!("no network row {name}: {}", report["network"]))
+}
+
+#[test]
+fn stream_backups_survive_link_and_process_faults_and_the_non_atomic_receiver_is_caught() {
+    let run = support::run_scenario_text(SCENARIO);
+    let r = &run.report;
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    for name in ["stream-vfs-same-conn", "stream-vfs"] {
+        let s = entry(r, name);
+        assert_eq!(s["result"], "ok", "{s}");
+        assert_eq!(s["violations"].as_array().unwrap().len(), 0, "{s}");
+        // Every planned fault fired, and every iteration's next backup converged.
+        for (kind, planned) in s["faults_planned"].as_object().unwrap() {
+            assert_eq!(&s["faults_hit"][kind], planned, "{kind}: {s}");
+        }
+        assert_eq!(s["recovered"], s["iterations"], "{s}");
+        let n = network(r, name);
+        assert!(n["bytes_shipped"].as_u64().unwrap() > 120 * 4096, "{n}");
+        assert!(n["finished"].as_u64().unwrap() >= 1, "{n}");
+    }
+    // Link faults really reached both strategies.
+    for name in ["stream-vfs-same-conn", "stream-vfs"] {
+        let hit = &entry(r, name)["faults_hit"];
+        assert!(hit["link-break"].as_u64().unwrap_or(0) >= 1, "{hit}");
+        assert!(hit["receiver-kill"].as_u64().unwrap_or(0) >= 1, "{hit}");
+    }
+    // The same-connection backup: its own commits re-send pages, none restarts it.
+    let same = network(r, "stream-vfs-same-conn");
+    assert_eq!(same["restarts"], 0, "{same}");
+    assert!(same["pages_resent"].as_u64().unwrap() > 0, "{same}");
+    assert!(same["changed_pages"].as_u64().unwrap() > 0, "{same}");
+    assert!(same["throttled_ms"].as_u64().unwrap() > 0, "{same}");
+    // Without commit atomicity, a stream cut mid-commit leaves a torn replica.
+    let control = entry(r, "no-atomicity");
+    assert_eq!(control["result"], "caught", "{control}");
+    assert_eq!(
+        control["violations"].as_array().unwrap().len() as u64,
+        control["iterations"].as_u64().unwrap(),
+        "{control}"
+    );
+    assert!(run.stdout.contains(":no-atomicity:"), "{}", run.stdout);
+}
+
+#[test]
+fn a_bad_link_value_is_exit_2_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(
+        &path,
+        SCENARIO.replace("link = \"tcp\"", "link = \"carrier-pigeon\""),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sqlite-backup-harness"))
+        .arg("scenario")
+        .arg(&path)
+        .arg("--report-dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("link") && stderr.contains("carrier-pigeon"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+}
