@@ -119,26 +119,39 @@ fn stream_backups_survive_link_and_process_faults_and_the_non_atomic_receiver_is
 }
 
 #[test]
-fn a_bad_link_value_is_exit_2_naming_the_key() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bad.toml");
-    std::fs::write(
-        &path,
-        SCENARIO.replace("link = \"tcp\"", "link = \"carrier-pigeon\""),
-    )
-    .unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sqlite-backup-harness"))
-        .arg("scenario")
-        .arg(&path)
-        .arg("--report-dir")
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains("link") && stderr.contains("carrier-pigeon"),
-        "{stderr}"
-    );
-    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+fn bad_stream_keys_are_exit_2_naming_the_key() {
+    let cases = [
+        (
+            SCENARIO.replace("link = \"tcp\"", "link = \"carrier-pigeon\""),
+            "strategy.link",
+        ),
+        // A stream key on a strategy that ships nothing would be silently ignored.
+        (
+            SCENARIO.replace(
+                "name = \"stream-vfs\"\nexpect",
+                "name = \"api-step\"\nexpect",
+            ),
+            "strategy[1].link",
+        ),
+        (
+            SCENARIO.replace("queue_bytes = 65536", "queue_bytes = 100"),
+            "queue_bytes",
+        ),
+    ];
+    for (text, key) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, &text).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_sqlite-backup-harness"))
+            .arg("scenario")
+            .arg(&path)
+            .arg("--report-dir")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{key}: {stderr}");
+        assert!(stderr.contains(key), "{key}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    }
 }

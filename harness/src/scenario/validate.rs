@@ -274,6 +274,36 @@ impl Scenario {
                     ),
                 );
             }
+            let link = strategy::facts(&s.name).is_some_and(|f| f.link);
+            let d = crate::strategy::StrategyParams::default();
+            let stream_keys = [
+                ("bandwidth_bps", s.params.bandwidth_bps != d.bandwidth_bps),
+                ("queue_bytes", s.params.queue_bytes != d.queue_bytes),
+                ("link", s.params.link != d.link),
+                (
+                    "receiver_apply",
+                    s.params.receiver_apply != d.receiver_apply,
+                ),
+            ];
+            if let Some((key, _)) = stream_keys.iter().find(|(_, set)| *set && !link) {
+                return bad(
+                    &format!("strategy[{i}].{key}"),
+                    format!(
+                        "{}: `{key}` applies to the stream strategies only (stream-vfs, \
+                         stream-vfs-same-conn)",
+                        s.name
+                    ),
+                );
+            }
+            if link && s.params.queue_bytes < 65536 {
+                return bad(
+                    &format!("strategy[{i}].queue_bytes"),
+                    format!(
+                        "{}: queue_bytes {} is below 65536 (a page and its frame must fit)",
+                        s.name, s.params.queue_bytes
+                    ),
+                );
+            }
             if s.params.npage == 0 || s.params.npage < -1 {
                 return bad(
                     &format!("strategy[{i}].npage"),

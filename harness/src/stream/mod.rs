@@ -28,6 +28,13 @@ use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
 
+/// `path` with `suffix` appended (`/d/x.db` + `.sock`).
+pub fn beside(path: &std::path::Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
 /// Where a receiver listens.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {

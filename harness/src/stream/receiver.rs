@@ -68,7 +68,7 @@ pub const FIRED_PREFIX: &str = "fired ";
 
 /// The temp file a commit is written to before it replaces the replica.
 pub fn temp_of(replica: &Path) -> PathBuf {
-    crate::strategy::common::sidecar(replica, ".stream-tmp")
+    super::beside(replica, ".stream-tmp")
 }
 
 /// Runs the receiver until its one connection ends.
@@ -77,7 +77,7 @@ pub fn run(args: &ReceiverArgs) -> Result<()> {
     let _ = std::fs::remove_file(temp_of(&args.replica));
     // The receiver owns the database file only: committed frames in a WAL beside it would be
     // replayed over every replica it writes.
-    let wal = crate::strategy::common::sidecar(&args.replica, "-wal");
+    let wal = super::beside(&args.replica, "-wal");
     if std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0) {
         bail!(
             "{} has content: a stream replica must not be in WAL mode with frames beside it",

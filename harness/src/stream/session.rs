@@ -48,7 +48,7 @@ impl Session {
     /// (an absolute path; the destination connection must open exactly it).
     pub fn start(replica: &Path, params: SessionParams) -> Result<Session, String> {
         let endpoint = match params.transport {
-            Transport::Unix => Endpoint::Unix(crate::strategy::common::sidecar(replica, ".sock")),
+            Transport::Unix => Endpoint::Unix(super::beside(replica, ".sock")),
             Transport::Tcp => Endpoint::Tcp,
         };
         let exe = crate::process::self_exe().map_err(|e| format!("finding the harness: {e}"))?;
