@@ -391,3 +391,112 @@ fn ship(shared: &Shared, mut out: Conn, bandwidth_bps: u64, mut fault: Option<Li
 fn fired(shared: &Shared, what: String) {
     shared.lock().fired.push(what);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+    use std::os::unix::net::UnixStream;
+
+    /// A link over a socket pair; the peer has sent an empty image.
+    fn pair(params: LinkParams, fault: Option<LinkFault>) -> (Link, UnixStream) {
+        let (ours, mut peer) = UnixStream::pair().unwrap();
+        Frame::Image { data: Vec::new() }
+            .write_to(&mut peer)
+            .unwrap();
+        let (link, image) = Link::open(Conn::Unix(ours), params, fault).unwrap();
+        assert!(image.is_empty());
+        (link, peer)
+    }
+
+    fn params(bandwidth_bps: u64, queue_bytes: u64) -> LinkParams {
+        LinkParams {
+            bandwidth_bps,
+            queue_bytes,
+            ack_timeout: Duration::from_secs(5),
+        }
+    }
+
+    fn page(n: u64) -> Frame {
+        Frame::Write {
+            offset: n * 4096,
+            data: vec![n as u8; 4096],
+        }
+    }
+
+    #[test]
+    fn a_break_cuts_the_stream_at_its_byte_and_later_sends_fail() {
+        let (link, mut peer) = pair(params(0, 1 << 20), Some(LinkFault::Break { at_byte: 5000 }));
+        link.send(&page(0)).unwrap();
+        link.send(&page(1)).unwrap();
+        let mut got = Vec::new();
+        peer.read_to_end(&mut got).unwrap();
+        assert_eq!(got.len(), 5000);
+        assert!(Frame::read(&mut got.as_slice()).is_ok());
+        assert!(Frame::read(&mut &got[page(0).encode().len()..]).is_err());
+        assert!(link.sync().is_err());
+        assert!(link.take_fired()[0].contains("broken after byte 5000"));
+    }
+
+    #[test]
+    fn lost_bytes_make_the_frame_unreadable_and_a_stall_delays_it_intact() {
+        let (link, mut peer) = pair(
+            params(0, 1 << 20),
+            Some(LinkFault::Drop {
+                at_byte: 100,
+                len: 3,
+            }),
+        );
+        link.send(&page(0)).unwrap();
+        link.send(&page(1)).unwrap();
+        let report = link.close(Duration::from_secs(5));
+        let mut got = Vec::new();
+        peer.read_to_end(&mut got).unwrap();
+        assert_eq!(got.len() as u64, report.shipped);
+        assert_eq!(got.len(), 2 * page(0).encode().len() - 3);
+        assert!(Frame::read(&mut got.as_slice()).is_err());
+
+        let (link, mut peer) = pair(
+            params(0, 1 << 20),
+            Some(LinkFault::Stall {
+                at_byte: 10,
+                ms: 150,
+            }),
+        );
+        let started = Instant::now();
+        link.send(&page(3)).unwrap();
+        assert_eq!(Frame::read(&mut peer).unwrap(), page(3));
+        assert!(started.elapsed() >= Duration::from_millis(150));
+        assert!(link.take_fired()[0].contains("stalled 150 ms"));
+    }
+
+    #[test]
+    fn the_queue_never_holds_more_than_its_bound_and_the_limit_paces_the_link() {
+        // 60 pages at 1 MB/s through a 64 KiB queue.
+        let (link, mut peer) = pair(params(1_000_000, 64 << 10), None);
+        let reader = std::thread::spawn(move || {
+            let mut n = 0;
+            while let Ok(f) = Frame::read(&mut peer) {
+                if let Frame::Sync { seq } = f {
+                    Frame::Ack { seq }.write_to(&mut peer).unwrap();
+                    break;
+                }
+                n += 1;
+            }
+            n
+        });
+        let started = Instant::now();
+        for n in 0..60 {
+            link.send(&page(n)).unwrap();
+        }
+        link.sync().unwrap();
+        let elapsed = started.elapsed();
+        let report = link.close(Duration::from_secs(5));
+        assert_eq!(reader.join().unwrap(), 60);
+        assert!(report.max_depth <= 64 << 10, "{report:?}");
+        assert!(report.blocked > Duration::ZERO, "{report:?}");
+        // 60 × 4 KiB at 1 MB/s cannot take less than about 0.24 s.
+        assert!(elapsed >= Duration::from_millis(200), "{elapsed:?}");
+        assert_eq!(report.syncs_acked, 1);
+    }
+}
