@@ -73,14 +73,21 @@ impl Session {
             .spawn()
             .map_err(|e| format!("starting the receiver: {e}"))?;
         let out = receiver.stdout.take().expect("stdout is piped");
+        // From here on, dropping `receiver` stops the process and removes its socket, whatever
+        // fails.
+        let socket = match &endpoint {
+            Endpoint::Unix(p) => Some(p.clone()),
+            Endpoint::Tcp => None,
+        };
+        let mut receiver = Receiver(receiver, socket);
         let mut lines = BufReader::new(out).lines();
         let address = match lines.next() {
             Some(Ok(l)) => l.strip_prefix("listening ").map(str::to_string),
             _ => None,
         };
         let Some(address) = address else {
-            let _ = receiver.kill();
-            let status = receiver.wait();
+            let _ = receiver.0.kill();
+            let status = receiver.0.wait();
             return Err(format!("the receiver did not start ({status:?})"));
         };
         let receiver_fired = Arc::new(Mutex::new(Vec::new()));
@@ -97,8 +104,6 @@ impl Session {
                 }
             })
         };
-        // From here on, dropping `receiver` stops the process whatever fails.
-        let receiver = Receiver(receiver);
         let conn = Conn::connect(&address).map_err(|e| format!("connecting to {address}: {e}"))?;
         let link_params = LinkParams {
             bandwidth_bps: params.bandwidth_bps,
@@ -209,12 +214,16 @@ impl Session {
     }
 }
 
-/// The receiver process: killed and reaped when dropped, so none outlives its backup.
-struct Receiver(Child);
+/// The receiver process and its Unix socket: killed, reaped and removed when dropped, so
+/// none outlives its backup.
+struct Receiver(Child, Option<std::path::PathBuf>);
 
 impl Drop for Receiver {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+        if let Some(p) = &self.1 {
+            let _ = std::fs::remove_file(p);
+        }
     }
 }
