@@ -336,3 +336,63 @@ fn a_control_caught_by_the_wrong_kind_is_not_caught() {
     assert_eq!(run_with("[\"out-of-window\", \"torn\"]"), Outcome::Caught);
     assert_eq!(run_with("[\"source-damaged\"]"), Outcome::NotCaught);
 }
+
+#[test]
+fn network_backup_table() {
+    let scenario = Scenario::parse(
+        "name = \"net\"\nseed = 3\niterations = 2\n\
+         [[strategy]]\nname = \"stream-vfs-same-conn\"\nexpect = \"safe\"\nfaults = [\"link-break\"]\n",
+        Path::new("net.toml"),
+    )
+    .unwrap();
+    let stats = |bytes: u64, resent: u64, depths: &[u64]| harness::stream::StreamStats {
+        transport: "unix".into(),
+        bytes_shipped: bytes,
+        pages_sent: 100 + resent,
+        pages_resent: resent,
+        syncs_acked: 1,
+        throttled_ms: 30,
+        bandwidth_bps: 4_000_000,
+        throughput_bps: 3_900_000,
+        queue_bytes: 262_144,
+        queue_max: depths.iter().copied().max().unwrap_or(0),
+        queue_samples: depths
+            .iter()
+            .enumerate()
+            .map(|(i, &d)| (i as u64 * 10, d))
+            .collect(),
+        changed_pages: Some(40),
+        link_error: None,
+    };
+    let mut a = result(
+        "stream-vfs-same-conn",
+        0,
+        VerdictKind::Snapshot,
+        None,
+        false,
+    );
+    a.stream = Some(stats(500_000, 6, &[0, 65_536, 262_144, 131_072, 0]));
+    let mut b = result(
+        "stream-vfs-same-conn",
+        1,
+        VerdictKind::Untouched,
+        None,
+        false,
+    );
+    b.claim = Some(Claim::Error {
+        message: "link broken".into(),
+    });
+    b.stream = Some(stats(120_000, 2, &[0, 262_144]));
+    let run = RunResult {
+        scenario,
+        duration_s: 1.0,
+        sqlite_version: "3.test".into(),
+        standalone_commits_per_s: 10.0,
+        results: vec![a, b],
+        interrupted: None,
+        error: None,
+    };
+    let report = Report::build(&run);
+    assert_eq!(report.network.len(), 1);
+    insta::assert_snapshot!(markdown::render(&report));
+}

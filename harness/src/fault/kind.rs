@@ -161,29 +161,45 @@ impl FaultKind {
 
     /// `Err(why)` when this kind cannot reach a strategy with `facts`.
     pub fn check(self, facts: &Facts) -> Result<(), String> {
+        if self.reaches(facts) {
+            return Ok(());
+        }
+        let what = match self.requires() {
+            Requirement::Nothing => unreachable!("a kill reaches every strategy"),
+            Requirement::DestThroughVfs => {
+                "the destination written through the harness's fault VFS, and this strategy \
+                 writes it with its own file I/O, program or link"
+            }
+            Requirement::BackupApi => "a strategy that calls sqlite3_backup_step itself",
+            Requirement::Link => {
+                "a strategy that ships the destination over the stream link (stream-vfs, \
+                 stream-vfs-same-conn)"
+            }
+            Requirement::SourceThroughVfs => {
+                "a strategy that reads the source through the harness's fault VFS (stream-vfs, \
+                 stream-vfs-same-conn)"
+            }
+        };
+        let reaching: Vec<&str> = FaultKind::ALL
+            .iter()
+            .filter(|k| k.reaches(facts))
+            .map(|k| k.as_str())
+            .collect();
+        Err(format!(
+            "fault `{}` needs {what} (the kinds that reach it: {})",
+            self.as_str(),
+            reaching.join(", ")
+        ))
+    }
+
+    /// Whether this kind can reach a strategy with `facts`.
+    pub fn reaches(self, facts: &Facts) -> bool {
         match self.requires() {
-            Requirement::Nothing => Ok(()),
-            Requirement::DestThroughVfs if !facts.dest_through_vfs => Err(format!(
-                "fault `{}` needs the destination written through the harness's fault VFS, and \
-                 this strategy writes it with its own file I/O or program (only \
-                 kill-after-event and kill-delay reach it)",
-                self.as_str()
-            )),
-            Requirement::BackupApi if !facts.backup_api => Err(format!(
-                "fault `{}` needs a strategy that calls sqlite3_backup_step itself",
-                self.as_str()
-            )),
-            Requirement::Link if !facts.link => Err(format!(
-                "fault `{}` needs a strategy that ships the destination over the stream link \
-                 (stream-vfs, stream-vfs-same-conn)",
-                self.as_str()
-            )),
-            Requirement::SourceThroughVfs if !facts.source_through_vfs => Err(format!(
-                "fault `{}` needs a strategy that reads the source through the harness's fault \
-                 VFS (stream-vfs, stream-vfs-same-conn)",
-                self.as_str()
-            )),
-            _ => Ok(()),
+            Requirement::Nothing => true,
+            Requirement::DestThroughVfs => facts.dest_through_vfs,
+            Requirement::BackupApi => facts.backup_api,
+            Requirement::Link => facts.link,
+            Requirement::SourceThroughVfs => facts.source_through_vfs,
         }
     }
 
