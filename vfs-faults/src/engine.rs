@@ -272,6 +272,9 @@ impl Shared {
         drop(e);
         self.rearm();
     }
+    pub(crate) fn plan(&self) -> FaultPlan {
+        self.engine().plan.clone()
+    }
     pub(crate) fn set_enabled(&self, on: bool) {
         self.engine().enabled = on;
         self.rearm();

@@ -130,6 +130,7 @@ mod engine;
 mod ffi;
 pub mod plan;
 mod powercut;
+pub mod preload;
 mod trace;
 
 pub use engine::{occurrence_fires, Fired, POWER_CUT_EXIT_CODE};
@@ -186,6 +187,18 @@ impl Counters {
     /// Count for one operation kind over all files.
     pub fn total(&self, op: OpKind) -> u64 {
         self.by_op.get(&kebab(&op)).map_or(0, |m| m.values().sum())
+    }
+}
+
+/// The `kind` tag of an internally tagged value (an [`Action`]: `kill`, `power-cut`, ...).
+pub(crate) fn kebab_tag<T: Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::Object(m)) => m
+            .get("kind")
+            .and_then(|k| k.as_str())
+            .unwrap_or_default()
+            .to_string(),
+        _ => String::new(),
     }
 }
 
@@ -278,6 +291,12 @@ impl FaultVfs {
     /// and the dead files of an in-process power cut are all reset. Counters and trace are kept.
     pub fn set_plan(&self, plan: FaultPlan) {
         self.shared.set_plan(plan);
+    }
+
+    /// The plan in force (as given to [`FaultVfs::set_plan`] or at registration): what to hand a
+    /// program that should be armed the same way (through [`PLAN_ENV`]).
+    pub fn plan(&self) -> FaultPlan {
+        self.shared.plan()
     }
 
     /// Stops applying the plan (counting and tracing continue); [`FaultVfs::arm`] resumes.
