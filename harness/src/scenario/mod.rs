@@ -4,7 +4,7 @@
 //! back up into, which strategies run with which parameters and expectations, which faults are
 //! injected, and how many iterations run. See `scenarios/wal-storm.toml` for a commented example.
 
-use crate::strategy::{self, external, is_known};
+use crate::strategy::{external, is_known};
 use crate::workload::WorkloadSpec;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};

@@ -258,6 +258,15 @@ impl Scenario {
                         s.name
                     ),
                 );
+            } else if !s.params.fault_vfs.is_none() {
+                return bad(
+                    &format!("strategy[{i}].fault_vfs"),
+                    format!(
+                        "{}: `fault_vfs` applies to external:<label> strategies only (the \
+                         built-in ones write through the fault VFS already)",
+                        s.name
+                    ),
+                );
             } else if !s.requires.is_empty() || s.optional || !s.version_command.is_empty() {
                 let key = if s.optional {
                     "optional"
@@ -348,11 +357,15 @@ impl Scenario {
                     return bad(&format!("strategy[{i}].destination.{}", m.0), m.1);
                 }
             }
-            let facts = strategy::facts(&s.name).expect("known strategy");
+            let facts = s.facts().expect("known strategy");
             if self.mode == Mode::Storm {
                 let kinds = s.faults.as_deref().unwrap_or(&self.faults.kinds);
                 for kind in kinds {
-                    if let Err(why) = kind.check(&facts) {
+                    let reach = kind
+                        .check(&facts)
+                        .map_err(|why| external::hint(&s.name, &s.params, why))
+                        .and_then(|()| external::check_kind(*kind, &s.params));
+                    if let Err(why) = reach {
                         return match s.faults {
                             Some(_) => bad(
                                 &format!("strategy[{i}].faults"),
