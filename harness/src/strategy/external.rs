@@ -259,7 +259,9 @@ impl FaultVfsRoute {
     /// What the tool table says reaches a tool on this route.
     pub fn faults_reach(self) -> &'static str {
         match self {
-            FaultVfsRoute::None => "process kills only (its own SQLite, not our fault VFS)",
+            FaultVfsRoute::None => {
+                "process kills only (it does not open the files through our fault VFS)"
+            }
             FaultVfsRoute::Preload => {
                 "process kills, and VFS faults through the preload shim (kills at an exact \
                  destination operation, power cuts, I/O errors)"
