@@ -37,9 +37,10 @@ fn tools_with_shim() -> &'static Path {
         );
         let tools = Path::new(env!("CARGO_TARGET_TMPDIR")).join("preload-tools");
         std::fs::create_dir_all(tools.join("lib")).unwrap();
+        let file = harness::strategy::external::PRELOAD_SHIM_FILE;
         std::fs::copy(
-            target.join("release/libvfs_faults_preload.so"),
-            tools.join("lib/libvfs_faults_preload.so"),
+            target.join("release").join(file),
+            tools.join("lib").join(file),
         )
         .unwrap();
         tools
@@ -153,7 +154,9 @@ fn the_shim_arms_the_programs_own_sqlite_from_its_environment() {
     if !have("sqlite3") {
         panic!("the sqlite3 shell is on every machine here (apt-get install sqlite3)");
     }
-    let shim = tools_with_shim().join("lib/libvfs_faults_preload.so");
+    let shim = tools_with_shim()
+        .join("lib")
+        .join(harness::strategy::external::PRELOAD_SHIM_FILE);
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("a.db");
     let sqlite3 = |env: &[(&str, String)], sql: &str| {
