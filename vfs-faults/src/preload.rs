@@ -11,7 +11,7 @@
 //! | variable | meaning |
 //! |---|---|
 //! | [`PLAN_ENV`] | the plan (JSON or TOML). Unset or empty: nothing is registered, the program runs as without the shim |
-//! | [`ROLES_ENV`] | JSON list `[{"path": GLOB, "role": ROLE}, ...]`: roles for [`Selector::role`], as [`FaultVfs::set_role`] gives them (later entries win) |
+//! | [`ROLES_ENV`] | JSON list `[{"path": GLOB, "role": ROLE}, ...]`: roles for [`crate::Selector::role`], as [`FaultVfs::set_role`] gives them (later entries win) |
 //! | [`EVENTS_ENV`] | a file that receives one JSON line ([`PreloadEvent`]) when the VFS is armed and one per rule that acts, written before the action takes effect (so also before a kill or a power cut ends the process) |
 //!
 //! The VFS ([`PRELOAD_VFS_NAME`]) wraps the default VFS of the moment and becomes the new
