@@ -292,6 +292,13 @@ impl Shared {
         r.1.set(pattern, role);
         r.0 += 1;
     }
+    pub(crate) fn roles(&self) -> Vec<(String, String)> {
+        self.roles
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .1
+            .list()
+    }
     pub(crate) fn set_fire_cb(&self, f: FireFn) {
         *self.fire_cb.lock().unwrap_or_else(|e| e.into_inner()) = Some(f);
     }

@@ -315,6 +315,17 @@ impl FaultVfs {
         self.shared.set_role(path_glob, role);
     }
 
+    /// The roles given with [`FaultVfs::set_role`], in the order they apply (later entries
+    /// win): what to hand a program that should be armed the same way (through
+    /// [`preload::ROLES_ENV`]).
+    pub fn roles(&self) -> Vec<preload::RoleEntry> {
+        self.shared
+            .roles()
+            .into_iter()
+            .map(|(path, role)| preload::RoleEntry { path, role })
+            .collect()
+    }
+
     pub fn set_trace(&self, on: bool) {
         self.shared.set_trace(on);
     }

@@ -323,5 +323,20 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(vfs.plan().rules.len(), 2, "the plan is readable back");
+        vfs.set_role("/elsewhere/*.db", "elsewhere");
+        vfs.set_role(&dest.to_string_lossy(), "destination");
+        let back: Vec<(String, String)> =
+            vfs.roles().into_iter().map(|r| (r.path, r.role)).collect();
+        assert_eq!(
+            back,
+            vec![
+                ("/elsewhere/*.db".to_string(), "elsewhere".to_string()),
+                (
+                    dest.to_string_lossy().into_owned(),
+                    "destination".to_string()
+                ),
+            ],
+            "the roles are readable back, in the order they apply"
+        );
     }
 }

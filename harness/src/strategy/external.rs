@@ -38,7 +38,8 @@ use std::sync::{Arc, Mutex};
 mod preload;
 use preload::Preload;
 pub use preload::{
-    check_kind, facts, hint, preload_shim, FaultVfsRoute, PRELOAD_SHIM_FILE, TOOL_PRELOAD_ENV,
+    facts, hint, preload_shim, vfs_outlives_the_tool, FaultVfsRoute, PRELOAD_SHIM_FILE,
+    TOOL_PRELOAD_ENV,
 };
 
 /// Scenario names of external strategies start with this.

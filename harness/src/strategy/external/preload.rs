@@ -2,8 +2,8 @@
 //!
 //! Why its own module: the LD_PRELOAD shim (`vfs-preload/`) is the one way our VFS gets into
 //! a program we do not control; how it is found, armed and read back (and what it changes in
-//! the fault model: [`facts`], [`check_kind`]) is a concern of its own next to running the
-//! program, which is `external`'s.
+//! the fault model: [`facts`], [`vfs_outlives_the_tool`]) is a concern of its own next to
+//! running the program, which is `external`'s.
 
 use super::{error, is_external, tools_dir, REGISTRATION};
 use crate::event::Claim;
@@ -64,6 +64,14 @@ pub const PRELOAD_SHIM_FILE: &str = "libvfs_faults_preload.so";
 /// into the tool, never into the harness process that executes it).
 pub const TOOL_PRELOAD_ENV: &str = "HARNESS_TOOL_PRELOAD";
 
+/// `write`, `main-db`: a plan enum as the plan spells it.
+fn kebab<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
 /// The marker rule the strategy adds to the tool's plan: it fires at the first operation on
 /// the destination, so the events file tells whether the shim saw the destination at all.
 const REACHED_MARKER: &str = "preload:destination-reached";
@@ -99,18 +107,11 @@ pub fn hint(name: &str, params: &StrategyParams, why: String) -> String {
     }
 }
 
-/// `Err(why)` when fault `kind` cannot reach an external entry with `params` although its
-/// facts let it: a power cut *after the claim* needs the VFS (and what it knows was never
-/// synced) in the process that claims, and the preloaded tool has exited by then.
-pub fn check_kind(kind: crate::fault::FaultKind, params: &StrategyParams) -> Result<(), String> {
-    match (kind, params.fault_vfs) {
-        (crate::fault::FaultKind::PowerCutAfterClaim, FaultVfsRoute::Preload) => Err(format!(
-            "fault `{}` needs the fault VFS in the process that claims; a preloaded tool has \
-             exited (its record of unsynced writes with it) before its exit status is the claim",
-            kind.as_str()
-        )),
-        _ => Ok(()),
-    }
+/// Whether the fault VFS that reaches the tool is still there in the process that claims
+/// (the backup worker), for faults placed after the claim: not for a preloaded tool, which
+/// has exited (its record of unsynced writes with it) before its exit status is the claim.
+pub fn vfs_outlives_the_tool(params: &StrategyParams) -> bool {
+    params.fault_vfs != FaultVfsRoute::Preload
 }
 
 /// The fault VFS preloaded into one run of a tool: its events file.
@@ -119,12 +120,12 @@ pub(super) struct Preload {
 }
 
 impl Preload {
-    /// Arms `cmd` (the `exec-tool` launcher): the shim to preload, the worker's plan (the
-    /// iteration's fault, as the worker's own VFS has it) plus the destination-reached marker,
-    /// the roles of the source and the destination, and a fresh events file next to the
-    /// destination (inside the iteration's directory, removed with it).
+    /// Arms `cmd` (the `exec-tool` launcher): the shim to preload, the plan and the roles of
+    /// the worker's own VFS (the iteration's fault; the destination and source paths) plus the
+    /// destination-reached marker, and a fresh events file next to the destination (inside
+    /// the iteration's directory, removed with it).
     pub(super) fn arm(cmd: &mut Command, ctx: &StrategyContext<'_>) -> Result<Preload, String> {
-        use vfs_faults::preload::{RoleEntry, EVENTS_ENV, ROLES_ENV};
+        use vfs_faults::preload::{EVENTS_ENV, ROLES_ENV};
         let shim = preload_shim();
         if !shim.is_file() {
             return Err(format!(
@@ -132,29 +133,25 @@ impl Preload {
                 shim.display()
             ));
         }
-        let mut plan = ctx
-            .dest_vfs
-            .and_then(vfs_faults::FaultVfs::get)
-            .map(|v| v.plan())
-            .unwrap_or_default();
+        // The worker's VFS: the tool gets its plan and its roles, so a rule selects in the
+        // tool what it would select in the worker.
+        let worker = ctx.dest_vfs.and_then(vfs_faults::FaultVfs::get);
+        let roles = worker.as_ref().map(|v| v.roles()).unwrap_or_default();
+        let mut plan = worker.as_ref().map(|v| v.plan()).unwrap_or_default();
+        let dest = ctx.dest.to_string_lossy();
+        let dest_role = roles.iter().rev().find(|r| r.path == dest).map(|r| &r.role);
         plan.rules.push(vfs_faults::Rule {
             name: Some(REACHED_MARKER.into()),
             select: vfs_faults::Selector {
-                role: Some(crate::fault::DEST_ROLE.into()),
+                // The destination's role, as the worker gave it; without one, its path.
+                role: dest_role.cloned(),
+                path: dest_role.is_none().then(|| dest.clone().into_owned()),
                 when: vfs_faults::Occurrence::Nth(1),
                 ..vfs_faults::Selector::default()
             },
             action: vfs_faults::Action::Marker {
                 name: REACHED_MARKER.into(),
             },
-        });
-        let roles = [
-            (ctx.source, crate::fault::SOURCE_ROLE),
-            (ctx.dest, crate::fault::DEST_ROLE),
-        ]
-        .map(|(path, role)| RoleEntry {
-            path: path.to_string_lossy().into_owned(),
-            role: role.into(),
         });
         let dir = ctx.dest.parent().unwrap_or(Path::new("."));
         let events = tempfile::Builder::new()
@@ -207,8 +204,8 @@ impl Preload {
                 what: format!(
                     "{} (op {} on {}, occurrence {}, in the tool)",
                     fired.name.as_deref().unwrap_or("rule"),
-                    crate::fault::action::kebab(&fired.op),
-                    crate::fault::action::kebab(&fired.file),
+                    kebab(&fired.op),
+                    kebab(&fired.file),
                     fired.occurrence
                 ),
             });
