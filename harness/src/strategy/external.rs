@@ -17,8 +17,8 @@
 //!
 //! With `fault_vfs = "preload"` ([`FaultVfsRoute::Preload`]) the tool gets the fault VFS too:
 //! `exec-tool` preloads the shim built from `vfs-preload/` ([`preload_shim`]) into it, with the
-//! worker's fault plan, the roles of the two paths and an events file in its environment
-//! (`vfs_faults::preload`). The shim registers the VFS as the default of the tool's own
+//! plan and the path roles of the worker's own fault VFS and an events file in its
+//! environment (`vfs_faults::preload`). The shim registers the VFS as the default of the tool's own
 //! (dynamically linked) libsqlite3, so kills at an exact destination operation, power cuts and
 //! I/O errors happen inside the tool. After the tool ends, every rule that acted becomes a
 //! `fired` event, and a tool that the VFS killed or whose power it cut ends this worker the
