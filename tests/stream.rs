@@ -123,7 +123,7 @@ fn bad_stream_keys_are_exit_2_naming_the_key() {
     let cases = [
         (
             SCENARIO.replace("link = \"tcp\"", "link = \"carrier-pigeon\""),
-            "strategy.link",
+            "strategy[1].link",
         ),
         // A stream key on a strategy that ships nothing would be silently ignored.
         (

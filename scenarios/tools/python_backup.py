@@ -1,7 +1,8 @@
 """Python's sqlite3 `Connection.backup` as its documentation shows it.
 
 Usage: python_backup.py PAGES SRC DST. PAGES is the `pages` argument (-1: all at once). The
-module links the machine's libsqlite3 (no fault VFS): only process kills reach it.
+module links the machine's libsqlite3 dynamically: process kills reach it, and with the
+preload shim (`fault_vfs = "preload"`) our fault VFS too, unchanged.
 """
 import sqlite3
 import sys

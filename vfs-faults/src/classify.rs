@@ -166,6 +166,14 @@ impl Roles {
         });
     }
 
+    /// Every `(pattern, role)` given, oldest first (a pattern given again moved to the end).
+    pub(crate) fn list(&self) -> Vec<(String, String)> {
+        self.entries
+            .iter()
+            .map(|e| (e.pattern.clone(), e.role.clone()))
+            .collect()
+    }
+
     /// The role of the database `db_path` (exact path, absolute form or glob; last set wins).
     pub(crate) fn lookup(&self, db_path: &str) -> Option<&str> {
         self.entries

@@ -272,6 +272,9 @@ impl Shared {
         drop(e);
         self.rearm();
     }
+    pub(crate) fn plan(&self) -> FaultPlan {
+        self.engine().plan.clone()
+    }
     pub(crate) fn set_enabled(&self, on: bool) {
         self.engine().enabled = on;
         self.rearm();
@@ -288,6 +291,13 @@ impl Shared {
         let mut r = self.roles.write().unwrap_or_else(|e| e.into_inner());
         r.1.set(pattern, role);
         r.0 += 1;
+    }
+    pub(crate) fn roles(&self) -> Vec<(String, String)> {
+        self.roles
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .1
+            .list()
     }
     pub(crate) fn set_fire_cb(&self, f: FireFn) {
         *self.fire_cb.lock().unwrap_or_else(|e| e.into_inner()) = Some(f);

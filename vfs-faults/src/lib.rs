@@ -130,6 +130,7 @@ mod engine;
 mod ffi;
 pub mod plan;
 mod powercut;
+pub mod preload;
 pub mod storage;
 mod trace;
 
@@ -188,6 +189,18 @@ impl Counters {
     /// Count for one operation kind over all files.
     pub fn total(&self, op: OpKind) -> u64 {
         self.by_op.get(&kebab(&op)).map_or(0, |m| m.values().sum())
+    }
+}
+
+/// The `kind` tag of an internally tagged value (an [`Action`]: `kill`, `power-cut`, ...).
+pub(crate) fn kebab_tag<T: Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::Object(m)) => m
+            .get("kind")
+            .and_then(|k| k.as_str())
+            .unwrap_or_default()
+            .to_string(),
+        _ => String::new(),
     }
 }
 
@@ -282,6 +295,12 @@ impl FaultVfs {
         self.shared.set_plan(plan);
     }
 
+    /// The plan in force (as given to [`FaultVfs::set_plan`] or at registration): what to hand a
+    /// program that should be armed the same way (through [`PLAN_ENV`]).
+    pub fn plan(&self) -> FaultPlan {
+        self.shared.plan()
+    }
+
     /// Stops applying the plan (counting and tracing continue); [`FaultVfs::arm`] resumes.
     pub fn disarm(&self) {
         self.shared.set_enabled(false);
@@ -296,6 +315,17 @@ impl FaultVfs {
     /// super-journals inherit it. The last matching call wins.
     pub fn set_role(&self, path_glob: &str, role: &str) {
         self.shared.set_role(path_glob, role);
+    }
+
+    /// The roles given with [`FaultVfs::set_role`], in the order they apply (later entries
+    /// win): what to hand a program that should be armed the same way (through
+    /// [`preload::ROLES_ENV`]).
+    pub fn roles(&self) -> Vec<preload::RoleEntry> {
+        self.shared
+            .roles()
+            .into_iter()
+            .map(|(path, role)| preload::RoleEntry { path, role })
+            .collect()
     }
 
     pub fn set_trace(&self, on: bool) {

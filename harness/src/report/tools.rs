@@ -8,11 +8,9 @@
 
 use crate::event::Claim;
 use crate::run::{IterationResult, RunResult};
+use crate::strategy::external::FaultVfsRoute;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-
-/// What reaches a program that opens the files with its own SQLite.
-pub const FAULTS_REACHING_TOOLS: &str = "process kills only (its own SQLite, not our fault VFS)";
 
 /// One external tool of a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -25,15 +23,22 @@ pub struct ToolRow {
     pub finished: u64,
     /// Median time from the backup's start to its end (claim, error or kill), ms.
     pub median_ms: u64,
-    /// Iterations with a kill planned.
+    /// Iterations with a fault planned (kills; with the preload shim also power cuts and the
+    /// other VFS faults).
     pub kills_planned: u64,
-    /// Planned kills that landed before the tool's claim (it was killed, not done). Kill
+    /// Planned faults that ended the tool before its claim (a kill, a power cut). Kill
     /// delays count from the backup worker's start, so such a kill may also have come before
-    /// the tool itself had started.
+    /// the tool itself had started; a kill at an exact operation (`kill-dest-op`, preload
+    /// shim) lands at the tool's own n-th destination operation.
     pub kills_before_claim: u64,
     /// Verdicts that occurred, by kind.
     pub verdicts: BTreeMap<String, u64>,
+    /// Which faults could reach it, in words (from its entry's `fault_vfs`).
     pub faults_reach: String,
+    /// Its entry's `fault_vfs`: `none`, `preload` (VFS faults through the preload shim) or
+    /// `static-sqlite` (no preload route: its SQLite is statically linked).
+    #[serde(default)]
+    pub fault_vfs: FaultVfsRoute,
 }
 
 /// The rows of the external entries of `run`, in the scenario's order.
@@ -51,13 +56,19 @@ pub fn rows(run: &RunResult) -> Vec<ToolRow> {
             row(
                 e.id(),
                 run.scenario.tool_versions.get(e.id()).map(String::as_str),
+                e.params.fault_vfs,
                 &rs,
             )
         })
         .collect()
 }
 
-fn row(strategy: &str, version: Option<&str>, rs: &[&IterationResult]) -> ToolRow {
+fn row(
+    strategy: &str,
+    version: Option<&str>,
+    fault_vfs: FaultVfsRoute,
+    rs: &[&IterationResult],
+) -> ToolRow {
     let mut times: Vec<u64> = rs.iter().map(|r| r.backup_ms).collect();
     times.sort_unstable();
     let mut verdicts = BTreeMap::new();
@@ -81,7 +92,8 @@ fn row(strategy: &str, version: Option<&str>, rs: &[&IterationResult]) -> ToolRo
             .filter(|r| r.fault.is_some() && r.fault_hit && r.claim.is_none())
             .count() as u64,
         verdicts,
-        faults_reach: FAULTS_REACHING_TOOLS.to_string(),
+        faults_reach: fault_vfs.faults_reach().to_string(),
+        fault_vfs,
     }
 }
 
@@ -91,7 +103,7 @@ pub fn markdown(rows: &[ToolRow]) -> String {
         return String::new();
     }
     let mut out = String::from(
-        "\n## Tools\n\n| tool | version | finished / iterations | median ms | kills before the claim / planned (delays from the worker's start) | verdicts | faults that reach it |\n|---|---|---|---|---|---|---|\n",
+        "\n## Tools\n\n| tool | version | finished / iterations | median ms | faults that ended it before its claim / planned (kill delays from the worker's start) | verdicts | faults that could reach it |\n|---|---|---|---|---|---|---|\n",
     );
     for t in rows {
         let verdicts: Vec<String> = t.verdicts.iter().map(|(k, n)| format!("{k} {n}")).collect();

@@ -84,7 +84,7 @@ pub fn plan_iteration(scenario: &Scenario, entry: &StrategyEntry, iteration: u32
         npage: entry.params.npage,
         delay_min_ms: entry.delay_min_ms.unwrap_or(scenario.faults.delay_min_ms),
         delay_max_ms: entry.delay_max_ms.unwrap_or(scenario.faults.delay_max_ms),
-        events_before_work: crate::strategy::facts(&entry.name).map_or(1, |f| f.events_before_work),
+        events_before_work: entry.facts().map_or(1, |f| f.events_before_work),
         dest_journal: dest.journal_mode,
         metadata: scenario.faults.power_cut_metadata,
         unsynced: scenario.faults.power_cut_unsynced,

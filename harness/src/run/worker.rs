@@ -88,17 +88,28 @@ pub fn checkpointer(source: &Path, interval_ms: u64, modes: &[CheckpointMode]) -
 /// `worker exec-tool -- PROG ARGS...`: sets the parent-death signal, checks that the parent
 /// (the backup worker, which hands over its pid) is still there, then replaces this process
 /// with PROG. The death signal survives `execve`, so the tool dies with the worker however
-/// the worker dies. Returns only when PROG cannot be executed.
+/// the worker dies. With [`crate::strategy::external::TOOL_PRELOAD_ENV`] set, PROG gets that
+/// library in `LD_PRELOAD` (the fault VFS's shim). Returns only when PROG cannot be executed.
 pub fn exec_tool(argv: &[std::ffi::OsString]) -> Result<()> {
     use std::os::unix::process::CommandExt;
     die_with_parent();
     let (program, args) = argv
         .split_first()
         .ok_or_else(|| anyhow!("exec-tool: no program given"))?;
-    let err = std::process::Command::new(program)
-        .args(args)
-        .env_remove(crate::process::PARENT_PID_ENV)
-        .exec();
+    let mut cmd = std::process::Command::new(program);
+    cmd.args(args).env_remove(crate::process::PARENT_PID_ENV);
+    // The fault VFS's shim, for the tool only (this process is the harness, with its own
+    // SQLite): first in LD_PRELOAD, before whatever the environment preloads already.
+    let preload = crate::strategy::external::TOOL_PRELOAD_ENV;
+    if let Some(shim) = std::env::var_os(preload).filter(|s| !s.is_empty()) {
+        let mut list = shim;
+        if let Some(rest) = std::env::var_os("LD_PRELOAD").filter(|s| !s.is_empty()) {
+            list.push(" ");
+            list.push(rest);
+        }
+        cmd.env("LD_PRELOAD", list).env_remove(preload);
+    }
+    let err = cmd.exec();
     Err(anyhow!(
         "exec-tool: cannot execute `{}`: {err}",
         program.to_string_lossy()

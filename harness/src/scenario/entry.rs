@@ -295,6 +295,15 @@ impl StrategyEntry {
         self.label.as_deref().unwrap_or(&self.name)
     }
 
+    /// What the fault model knows about this entry: its strategy's facts, as its parameters
+    /// change them (an external tool with `fault_vfs = "preload"` writes through the VFS).
+    pub fn facts(&self) -> Option<crate::strategy::Facts> {
+        if crate::strategy::external::is_external(&self.name) {
+            return Some(crate::strategy::external::facts(&self.params));
+        }
+        crate::strategy::facts(&self.name)
+    }
+
     /// An entry for `name` with no expectation and default parameters.
     pub fn any(name: &str) -> StrategyEntry {
         StrategyEntry {

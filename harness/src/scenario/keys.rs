@@ -28,6 +28,7 @@ const STORM_ONLY_STRATEGY_KEYS: &[&str] = &[
     "requires",
     "optional",
     "version_command",
+    "fault_vfs",
 ];
 
 /// The keys `mode` uses in `section` (`""` = top level); `None` = every key of the section.

@@ -25,54 +25,6 @@ pub(super) fn locate(text: &str, span: Option<std::ops::Range<usize>>) -> (usize
     (line, key)
 }
 
-/// A value error reported on a whole table (serde loses the key of a flattened field, such as
-/// a strategy parameter): the span of the line inside it that holds the offending value, when
-/// the message quotes it (`unknown variant `x``) and one line of the table has `= "x"`.
-pub(super) fn narrow(
-    text: &str,
-    span: Option<std::ops::Range<usize>>,
-    message: &str,
-) -> Option<std::ops::Range<usize>> {
-    let span = span?;
-    Some(value_line(text, &span, message).unwrap_or(span))
-}
-
-fn value_line(
-    text: &str,
-    span: &std::ops::Range<usize>,
-    message: &str,
-) -> Option<std::ops::Range<usize>> {
-    let mut region = text.get(span.clone())?;
-    if region.trim_start().starts_with("[[") && !region.contains('\n') {
-        // The span of an array-of-tables entry is its header: the entry runs to the next one.
-        let rest = &text[span.start..];
-        let end = rest[1..]
-            .find("\n[[")
-            .map_or(text.len(), |i| span.start + 1 + i);
-        region = &text[span.start..end];
-    }
-    if !region.contains('\n') {
-        return None;
-    }
-    let value = message
-        .split_once("unknown variant `")?
-        .1
-        .split_once('`')?
-        .0;
-    let wanted = format!("\"{value}\"");
-    let mut offset = span.start;
-    for line in region.split_inclusive('\n') {
-        if line
-            .split_once('=')
-            .is_some_and(|(_, v)| v.contains(&wanted))
-        {
-            return Some(offset..offset + line.trim_end().len());
-        }
-        offset += line.len();
-    }
-    None
-}
-
 /// The `[table]` or `[[table]]` header in force at `line` (1-based).
 fn table_at(text: &str, line: usize) -> Option<String> {
     text.lines()
@@ -129,30 +81,4 @@ pub(super) fn key_line(text: &str, key: &str) -> usize {
         .map(|at| start + at + 1)
         .or(header_line)
         .unwrap_or(1)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_bad_value_of_a_flattened_key_is_found_inside_its_table() {
-        let text = "[[strategy]]\nname = \"s\"\nlink = \"pigeon\"\n";
-        let all = Some(0..text.len());
-        let span = narrow(
-            text,
-            all.clone(),
-            "unknown variant `pigeon`, expected `unix`",
-        );
-        assert_eq!(locate(text, span), (3, "strategy.link".to_string()));
-        assert_eq!(narrow(text, all.clone(), "invalid type"), all);
-        // toml gives an array-of-tables entry's header as its span.
-        let two = format!("{text}[[strategy]]\nlink = \"pigeon\"\n");
-        let span = narrow(
-            &two,
-            Some(0..12),
-            "unknown variant `pigeon`, expected `unix`",
-        );
-        assert_eq!(locate(&two, span), (3, "strategy.link".to_string()));
-    }
 }

@@ -4,7 +4,7 @@
 //! back up into, which strategies run with which parameters and expectations, which faults are
 //! injected, and how many iterations run. See `scenarios/wal-storm.toml` for a commented example.
 
-use crate::strategy::{self, external, is_known};
+use crate::strategy::{external, is_known};
 use crate::workload::WorkloadSpec;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -153,12 +153,25 @@ impl Scenario {
     pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
         let shown = path.display().to_string();
         let mut scenario: Scenario = toml::from_str(text).map_err(|e| {
-            let (line, key) = locate(text, locate::narrow(text, e.span(), e.message()));
+            let (line, key) = locate(text, e.span());
+            let message = e.message().lines().next().unwrap_or("").to_string();
+            // A strategy's parameters are flattened into its entry, where serde loses the
+            // span: find the parameter that failed, by trying each one alone.
+            let (key, message) = if key.starts_with("strategy") {
+                bad_strategy_param(text).unwrap_or((key, message))
+            } else {
+                (key, message)
+            };
+            let line = if key == "strategy" {
+                line
+            } else {
+                key_line(text, &key)
+            };
             ScenarioError::Parse {
                 path: shown.clone(),
                 line,
                 key,
-                message: e.message().lines().next().unwrap_or("").to_string(),
+                message,
             }
         })?;
         if scenario.name.is_empty() {
@@ -258,6 +271,28 @@ impl Scenario {
 /// The directory holding the bundled scenarios.
 pub fn scenarios_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")
+}
+
+/// The first `[[strategy]]` parameter (a [`strategy::StrategyParams`] key such as
+/// `fault_vfs`) whose value does not parse, as `(strategy[i].key, message)`.
+fn bad_strategy_param(text: &str) -> Option<(String, String)> {
+    let table: toml::Table = toml::from_str(text).ok()?;
+    let entries = table.get("strategy")?.as_array()?;
+    for (i, entry) in entries.iter().enumerate() {
+        for (key, value) in entry.as_table()? {
+            let mut one = toml::Table::new();
+            one.insert(key.clone(), value.clone());
+            match one.try_into::<crate::strategy::StrategyParams>() {
+                Err(e) if !e.to_string().contains("unknown field") => {
+                    let message = e.to_string();
+                    let first = message.lines().next().unwrap_or("").to_string();
+                    return Some((format!("strategy[{i}].{key}"), first));
+                }
+                _ => {}
+            }
+        }
+    }
+    None
 }
 
 /// An entry that did not run, and why (one line).

@@ -454,3 +454,61 @@ fn requires_and_optional_belong_to_external_entries() {
         );
     }
 }
+
+#[test]
+fn fault_vfs_decides_which_faults_reach_an_external_tool() {
+    let tool = |route: &str, faults: &str| {
+        format!(
+            "[[strategy]]\nname = \"external:cli\"\nexpect = \"safe\"\n{route}faults = [{faults}]\n\
+             command = [\"sqlite3\", \"{{src}}\", \".backup {{dst}}\"]\n"
+        )
+    };
+    // Without the shim, a VFS fault cannot reach a tool: refused, with the way out named.
+    let err = parse(&tool("", "\"power-cut\"")).unwrap_err().to_string();
+    assert!(
+        err.contains("key `strategy[0].faults`")
+            && err.contains("fault_vfs = \"preload\"")
+            && !err.contains('\n'),
+        "{err}"
+    );
+    let err = parse(&tool("fault_vfs = \"static-sqlite\"\n", "\"kill-dest-op\""))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("statically linked"), "{err}");
+    // With it, power cuts and kills at an operation reach it; a power cut after the claim
+    // cannot (the tool has exited).
+    let s = parse(&tool(
+        "fault_vfs = \"preload\"\n",
+        "\"power-cut\", \"kill-dest-op\", \"kill-delay\"",
+    ))
+    .unwrap();
+    assert!(s.strategies[0].facts().unwrap().dest_through_vfs);
+    let err = parse(&tool(
+        "fault_vfs = \"preload\"\n",
+        "\"power-cut-after-claim\"",
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("key `strategy[0].faults`") && err.contains("power-cut-after-claim"),
+        "{err}"
+    );
+    // An unknown route names its line and key; the key belongs to external entries.
+    let err = parse(&tool("fault_vfs = \"ld\"\n", "\"kill-delay\""))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("scenarios/t.toml:4: key `strategy[0].fault_vfs`")
+            && err.contains("preload")
+            && !err.contains('\n'),
+        "{err}"
+    );
+    let err = parse(&format!("{MINIMAL}fault_vfs = \"preload\"\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("key `strategy[0].fault_vfs`")
+            && err.contains("external:<label> strategies only"),
+        "{err}"
+    );
+}

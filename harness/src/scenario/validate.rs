@@ -258,6 +258,15 @@ impl Scenario {
                         s.name
                     ),
                 );
+            } else if !s.params.fault_vfs.is_none() {
+                return bad(
+                    &format!("strategy[{i}].fault_vfs"),
+                    format!(
+                        "{}: `fault_vfs` applies to external:<label> strategies only (the \
+                         built-in ones write through the fault VFS already)",
+                        s.name
+                    ),
+                );
             } else if !s.requires.is_empty() || s.optional || !s.version_command.is_empty() {
                 let key = if s.optional {
                     "optional"
@@ -274,7 +283,7 @@ impl Scenario {
                     ),
                 );
             }
-            let link = strategy::facts(&s.name).is_some_and(|f| f.link);
+            let link = crate::strategy::facts(&s.name).is_some_and(|f| f.link);
             let d = crate::strategy::StrategyParams::default();
             let stream_keys = [
                 ("bandwidth_bps", s.params.bandwidth_bps != d.bandwidth_bps),
@@ -378,11 +387,15 @@ impl Scenario {
                     return bad(&format!("strategy[{i}].destination.{}", m.0), m.1);
                 }
             }
-            let facts = strategy::facts(&s.name).expect("known strategy");
+            let facts = s.facts().expect("known strategy");
             if self.mode == Mode::Storm {
                 let kinds = s.faults.as_deref().unwrap_or(&self.faults.kinds);
                 for kind in kinds {
-                    if let Err(why) = kind.check(&facts) {
+                    let reach = kind
+                        .check(&facts)
+                        .map_err(|why| external::hint(&s.name, &s.params, why))
+                        .and_then(|()| after_claim(*kind, &s.params));
+                    if let Err(why) = reach {
                         return match s.faults {
                             Some(_) => bad(
                                 &format!("strategy[{i}].faults"),
@@ -415,6 +428,24 @@ impl Scenario {
         }
         Ok(())
     }
+}
+
+/// `Err(why)` for a power cut after the claim on an entry whose fault VFS is gone by then
+/// (a preloaded tool: its facts let VFS faults reach it, but only while it runs).
+fn after_claim(
+    kind: crate::fault::FaultKind,
+    params: &crate::strategy::StrategyParams,
+) -> Result<(), String> {
+    if kind == crate::fault::FaultKind::PowerCutAfterClaim
+        && !external::vfs_outlives_the_tool(params)
+    {
+        return Err(format!(
+            "fault `{}` needs the fault VFS in the process that claims; a preloaded tool has \
+             exited (its record of unsynced writes with it) before its exit status is the claim",
+            kind.as_str()
+        ));
+    }
+    Ok(())
 }
 
 /// Whether `label` is letters, digits, `.`, `_`, `-` (no `:`, which separates replay-ID parts).

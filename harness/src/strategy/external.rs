@@ -14,6 +14,16 @@
 //! process kills reach it (its [`REGISTRATION`] facts say so). It claims `Success` on
 //! exit 0, `Error` with the exit status and the last stderr line otherwise; its stderr is
 //! copied to the worker's stderr as it arrives (so it survives a kill), its stdout tail at exit.
+//!
+//! With `fault_vfs = "preload"` ([`FaultVfsRoute::Preload`]) the tool gets the fault VFS too:
+//! `exec-tool` preloads the shim built from `vfs-preload/` ([`preload_shim`]) into it, with the
+//! plan and the path roles of the worker's own fault VFS and an events file in its
+//! environment (`vfs_faults::preload`). The shim registers the VFS as the default of the tool's own
+//! (dynamically linked) libsqlite3, so kills at an exact destination operation, power cuts and
+//! I/O errors happen inside the tool. After the tool ends, every rule that acted becomes a
+//! `fired` event, and a tool that the VFS killed or whose power it cut ends this worker the
+//! same way, without a claim: the oracle then judges the destination as the fault left it,
+//! as for the built-in strategies ([`facts`] lets the VFS fault kinds reach such an entry).
 
 use super::common::{self, error};
 use super::{Strategy, StrategyContext, StrategyParams};
@@ -24,6 +34,13 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
+
+mod preload;
+use preload::Preload;
+pub use preload::{
+    facts, hint, preload_shim, vfs_outlives_the_tool, FaultVfsRoute, PRELOAD_SHIM_FILE,
+    TOOL_PRELOAD_ENV,
+};
 
 /// Scenario names of external strategies start with this.
 pub const PREFIX: &str = "external:";
@@ -69,6 +86,8 @@ pub enum ExternalError {
     NotFound { name: String, program: String },
     #[error("strategy {name}: `{path}` does not exist (not installed: run ci/install-tools.sh)")]
     Missing { name: String, path: String },
+    #[error("strategy {name}: the preload shim `{path}` is not built (run ci/install-tools.sh, or cargo build --release --manifest-path vfs-preload/Cargo.toml and copy it there)")]
+    NoShim { name: String, path: String },
 }
 
 /// The label of an `external:<label>` name, if `name` is one with a valid label: non-empty,
@@ -119,6 +138,13 @@ pub fn check_installed(
         return Err(ExternalError::Missing {
             name: name.into(),
             path: path.clone(),
+        });
+    }
+    let shim = preload_shim();
+    if params.fault_vfs == FaultVfsRoute::Preload && !shim.is_file() {
+        return Err(ExternalError::NoShim {
+            name: name.into(),
+            path: shim.display().to_string(),
         });
     }
     Ok(found)
@@ -217,7 +243,7 @@ pub fn render(template: &[String], src: &Path, dst: &Path) -> Vec<OsString> {
 }
 
 /// Every `external:<label>` strategy: the program opens the files with its own SQLite, so only
-/// process kills reach it.
+/// process kills reach it (unless its entry preloads the fault VFS: see [`facts`]).
 pub const REGISTRATION: super::Registration = super::Registration {
     name: "external:<label>",
     describe: DESCRIBE,
@@ -269,9 +295,18 @@ impl Strategy for External {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            // The worker's fault plan is for our VFS; the tool has its own SQLite.
+            // The worker's fault plan is for our VFS; the tool has its own SQLite (with the
+            // preload shim, `Preload::arm` gives it the plan again).
             .env_remove(vfs_faults::PLAN_ENV)
-            .env_remove(crate::event::SOURCE_VFS_ENV);
+            .env_remove(crate::event::SOURCE_VFS_ENV)
+            .env_remove(TOOL_PRELOAD_ENV);
+        let preload = match ctx.params.fault_vfs {
+            FaultVfsRoute::Preload => match Preload::arm(&mut cmd, ctx) {
+                Ok(p) => Some(p),
+                Err(e) => return error(name, format!("preloading the fault VFS: {e}")),
+            },
+            FaultVfsRoute::None | FaultVfsRoute::StaticSqlite => None,
+        };
         let mut child = match cmd.spawn() {
             Ok(c) => c,
             Err(e) => return error(name, format!("spawn `{program}`: {e}")),
@@ -282,6 +317,11 @@ impl Strategy for External {
         let (out, err) = (out.finish(), err.finish());
         if !out.trim().is_empty() {
             eprintln!("{name}: stdout tail: {}", out.trim());
+        }
+        if let (Some(p), Ok(s)) = (preload, &status) {
+            if let Some(claim) = p.finish(name, *s, ctx) {
+                return claim;
+            }
         }
         match status {
             Ok(s) if s.success() => Claim::Success,

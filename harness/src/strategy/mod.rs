@@ -56,6 +56,9 @@ pub struct StrategyParams {
     pub busy_timeout_ms: u64,
     /// For `external`: the argv template, with `{src}` and `{dst}`.
     pub command: Vec<String>,
+    /// For `external`: which fault VFS reaches the tool (`preload`: the LD_PRELOAD shim).
+    #[serde(skip_serializing_if = "external::FaultVfsRoute::is_none")]
+    pub fault_vfs: external::FaultVfsRoute,
     /// `PRAGMA synchronous` on the destination connection (unset: SQLite's default, FULL).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dest_synchronous: Option<Synchronous>,
@@ -129,6 +132,7 @@ impl Default for StrategyParams {
             sleep_ms: 0,
             busy_timeout_ms: 5000,
             command: Vec::new(),
+            fault_vfs: external::FaultVfsRoute::None,
             dest_synchronous: None,
             dest_journal_mode: None,
             bandwidth_bps: 0,
