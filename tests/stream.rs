@@ -106,6 +106,7 @@ fn stream_backups_survive_link_and_process_faults_and_the_non_atomic_receiver_is
     assert_eq!(same["restarts"], 0, "{same}");
     assert!(same["pages_resent"].as_u64().unwrap() > 0, "{same}");
     assert!(same["changed_pages"].as_u64().unwrap() > 0, "{same}");
+    assert!(same["resent_per_changed"].as_f64().unwrap() > 0.0, "{same}");
     assert!(same["throttled_ms"].as_u64().unwrap() > 0, "{same}");
     // Without commit atomicity, a stream cut mid-commit leaves a torn replica.
     let control = entry(r, "no-atomicity");
@@ -136,6 +137,27 @@ fn bad_stream_keys_are_exit_2_naming_the_key() {
         (
             SCENARIO.replace("queue_bytes = 65536", "queue_bytes = 100"),
             "queue_bytes",
+        ),
+        // Even its default value: the key would still be ignored.
+        (
+            SCENARIO.replace(
+                "name = \"stream-vfs\"\nexpect = \"safe\"\nnpage = 32\nlink = \"tcp\"",
+                "name = \"api-step\"\nexpect = \"safe\"\nnpage = 32\nlink = \"unix\"",
+            ),
+            "strategy[1].link",
+        ),
+        // A receiver owns the database file only.
+        (
+            SCENARIO.replace(
+                "kinds = [\"fresh\", \"existing-delete\"]",
+                "kinds = [\"existing-wal\"]",
+            ),
+            "destinations",
+        ),
+        // A full queue that drains slower than the watchdog turns a slow link into a stall.
+        (
+            SCENARIO.replace("bandwidth_bps = 3000000", "bandwidth_bps = 10000"),
+            "strategy[0].bandwidth_bps",
         ),
     ];
     for (text, key) in cases {

@@ -137,7 +137,9 @@ mod trace;
 pub use engine::{occurrence_fires, Fired, POWER_CUT_EXIT_CODE};
 pub use plan::*;
 pub use powercut::CutReport;
-pub use storage::{register_storage, MemFile, OpenRequest, Storage, StorageError, StoredFile};
+pub use storage::{
+    register_storage, retire_storage, MemFile, OpenRequest, Storage, StorageError, StoredFile,
+};
 
 use engine::Shared;
 use serde::{Deserialize, Serialize};

@@ -81,6 +81,13 @@ pub fn register_storage(name: &str, storage: Arc<dyn Storage>) -> Result<(), Str
     crate::ffi::storage::register(name, storage)
 }
 
+/// Takes the storage VFS `name` out of SQLite's list (the name can be registered again) and
+/// drops its [`Storage`], so what it held is freed once the files still open on it close.
+/// Later opens through a connection that still names it fail with `SQLITE_CANTOPEN`.
+pub fn retire_storage(name: &str) -> Result<(), String> {
+    crate::ffi::storage::retire(name)
+}
+
 /// The bytes of one in-memory file, shared between the handles that open it.
 pub type SharedBytes = Arc<Mutex<Vec<u8>>>;
 

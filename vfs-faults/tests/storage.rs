@@ -7,7 +7,9 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use vfs_faults::storage::SharedBytes;
-use vfs_faults::{register_storage, MemFile, OpenRequest, Storage, StorageError, StoredFile};
+use vfs_faults::{
+    register_storage, retire_storage, MemFile, OpenRequest, Storage, StorageError, StoredFile,
+};
 
 #[derive(Default)]
 struct MapStorage {
@@ -108,6 +110,39 @@ fn a_database_in_storage_is_a_real_sqlite_file_and_its_journal_comes_and_goes() 
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .unwrap();
     assert_eq!(ok, "ok");
+}
+
+#[test]
+fn a_retired_storage_is_dropped_and_its_name_can_be_registered_again() {
+    let storage = Arc::new(MapStorage::default());
+    register_storage("storage-test-4", storage.clone()).unwrap();
+    let conn = Connection::open_with_flags_and_vfs(
+        "/virtual/d.db",
+        OpenFlags::default(),
+        "storage-test-4",
+    )
+    .unwrap();
+    conn.execute_batch("CREATE TABLE t(x)").unwrap();
+    drop(conn);
+    assert_eq!(Arc::strong_count(&storage), 2);
+    retire_storage("storage-test-4").unwrap();
+    assert_eq!(
+        Arc::strong_count(&storage),
+        1,
+        "the VFS still holds the storage"
+    );
+    assert!(Connection::open_with_flags_and_vfs(
+        "/virtual/d.db",
+        OpenFlags::default(),
+        "storage-test-4"
+    )
+    .is_err());
+    register_storage("storage-test-4", Arc::new(MapStorage::default())).unwrap();
+    assert!(retire_storage("no-such-vfs").is_err());
+    assert!(
+        retire_storage("unix").is_err(),
+        "only storage VFSes are retired"
+    );
 }
 
 #[test]

@@ -210,9 +210,10 @@ impl FaultKind {
             OpSite::dest(OpKind::Write, FileKind::MainDb, rng.random_range(1..=pages))
         };
         let at = |site: OpSite| Placement::Op { site };
-        // A byte of the stream that a full copy ships (every page once, frame headers aside).
+        // A byte of the stream a full copy ships: every page once in a write frame, then the
+        // commit's sync frame and the final flush's (18 bytes each).
         let link_byte = |rng: &mut ChaCha8Rng| Placement::LinkByte {
-            n: rng.random_range(1..=pages * u64::from(cx.page_size.max(512))),
+            n: rng.random_range(1..=pages * (u64::from(cx.page_size.max(512)) + 18) + 36),
         };
         let (action, placement) = match self {
             FaultKind::KillAfterEvent => (
@@ -334,8 +335,9 @@ impl FaultKind {
             ),
             FaultKind::ReceiverKill => (
                 FaultAction::ReceiverKill,
+                // The frames of a full copy: a write per page, the commit's sync, the flush.
                 Placement::ReceiverFrame {
-                    n: rng.random_range(1..=pages),
+                    n: rng.random_range(1..=pages + 2),
                 },
             ),
             FaultKind::SourceIoerr => (
@@ -480,11 +482,11 @@ mod tests {
                         matches!(f.placement, Placement::BeforeStep { n } if (1..=10).contains(&n))
                     }
                     FaultKind::LinkBreak | FaultKind::LinkDrop | FaultKind::LinkStall => {
-                        matches!(f.placement, Placement::LinkByte { n } if (1..=409_600).contains(&n))
+                        matches!(f.placement, Placement::LinkByte { n } if (1..=411_436).contains(&n))
                             && f.link_fault().is_some()
                     }
                     FaultKind::ReceiverKill => {
-                        matches!(f.placement, Placement::ReceiverFrame { n } if (1..=100).contains(&n))
+                        matches!(f.placement, Placement::ReceiverFrame { n } if (1..=102).contains(&n))
                             && f.link_fault().is_some()
                     }
                     FaultKind::SourceIoerr => f

@@ -26,10 +26,13 @@ pub struct NetworkRow {
     /// Pages shipped, and pages shipped again within the same backup.
     pub pages_sent: u64,
     pub pages_resent: u64,
-    /// Same-connection strategy: source pages its own commits changed while backing up, and
-    /// pages re-sent per changed page.
+    /// Same-connection strategy, over the finished backups only (a failed one's rollback
+    /// writes old pages back, which are not re-sends): source pages its own commits changed
+    /// while backing up, the pages re-sent meanwhile, and their ratio.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changed_pages: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resent_finished: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resent_per_changed: Option<f64>,
     /// Restarts over the iterations with statistics, and the most in one finished backup.
@@ -86,9 +89,12 @@ fn row(strategy: &str, rs: &[&IterationResult]) -> Option<NetworkRow> {
         )
     };
     let pages_resent = stats().map(|s| s.pages_resent).sum();
-    let changed: Option<u64> = stats()
+    let finished_stats = || finished.iter().filter_map(|r| r.stream.as_ref());
+    let changed: Option<u64> = finished_stats()
         .map(|s| s.changed_pages)
-        .try_fold(0u64, |acc, c| c.map(|c| acc + c));
+        .try_fold(0u64, |acc, c| c.map(|c| acc + c))
+        .filter(|_| !finished.is_empty());
+    let resent_finished: u64 = finished_stats().map(|s| s.pages_resent).sum();
     let longest = finished
         .iter()
         .filter_map(|r| r.stream.as_ref())
@@ -103,9 +109,10 @@ fn row(strategy: &str, rs: &[&IterationResult]) -> Option<NetworkRow> {
         pages_sent: stats().map(|s| s.pages_sent).sum(),
         pages_resent,
         changed_pages: changed,
+        resent_finished: changed.map(|_| resent_finished),
         resent_per_changed: changed
             .filter(|&c| c > 0)
-            .map(|c| (pages_resent as f64 / c as f64 * 1000.0).round() / 1000.0),
+            .map(|c| (resent_finished as f64 / c as f64 * 1000.0).round() / 1000.0),
         restarts: rs.iter().map(|r| r.restarts).sum(),
         restarts_max_finished: finished.iter().map(|r| r.restarts).max().unwrap_or(0),
         throttled_ms: stats().map(|s| s.throttled_ms).sum(),
@@ -131,7 +138,8 @@ pub fn sparkline(samples: &[(u64, u64)], bound: u64, width: usize) -> String {
         .chunks(group)
         .map(|c| {
             let deepest = c.iter().map(|&(_, b)| b).max().unwrap_or(0);
-            let level = (deepest.min(bound.max(1)) * 7).div_ceil(bound.max(1));
+            let bound = u128::from(bound.max(1));
+            let level = (u128::from(deepest).min(bound) * 7).div_ceil(bound);
             BARS[level as usize]
         })
         .collect()
@@ -153,7 +161,7 @@ pub fn markdown(rows: &[NetworkRow]) -> String {
         return String::new();
     }
     let mut out = String::from(
-        "\n## Network backups\n\n| strategy | link | finished / iterations | shipped (per finished backup) | pages sent / re-sent | re-sent per changed page | restarts (max in a finished backup) | throttled | throughput / limit | queue max / bound | queue depth, longest finished backup |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "\n## Network backups\n\n| strategy | link | finished / iterations | shipped (per finished backup) | pages sent / re-sent | re-sent per changed page (finished backups) | restarts (max in a finished backup) | throttled | throughput / limit | queue max / bound | queue depth, longest finished backup |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in rows {
         let limit = if r.bandwidth_bps == 0 {
@@ -171,8 +179,8 @@ pub fn markdown(rows: &[NetworkRow]) -> String {
             human_bytes(r.bytes_per_finished),
             r.pages_sent,
             r.pages_resent,
-            match (r.resent_per_changed, r.changed_pages) {
-                (Some(x), Some(c)) => format!("{x} ({} / {c})", r.pages_resent),
+            match (r.resent_per_changed, r.changed_pages, r.resent_finished) {
+                (Some(x), Some(c), Some(re)) => format!("{x} ({re} / {c})"),
                 _ => "-".into(),
             },
             r.restarts,

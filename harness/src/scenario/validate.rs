@@ -9,8 +9,9 @@ use super::*;
 impl Scenario {
     /// Range checks. Errors are `(key, message)`. The limits are documented in
     /// `scenarios/wal-storm.toml`.
-    pub(super) fn validate(&self, _text: &str) -> Result<(), (String, String)> {
+    pub(super) fn validate(&self, text: &str) -> Result<(), (String, String)> {
         let bad = |key: &str, msg: String| Err((key.to_string(), msg));
+        stream_keys_only_where_read(text)?;
         if self.iterations == 0 || self.iterations > 100_000 {
             return bad(
                 "iterations",
@@ -198,7 +199,7 @@ impl Scenario {
         if let Err(m) = check_destination_keys(&self.destination.keys) {
             return bad(&format!("destination.{}", m.0), m.1);
         }
-        if !self.checkpointer.modes.is_empty() && text_sets(_text, "checkpointer", "truncate_every")
+        if !self.checkpointer.modes.is_empty() && text_sets(text, "checkpointer", "truncate_every")
         {
             return bad(
                 "checkpointer.truncate_every",
@@ -284,34 +285,53 @@ impl Scenario {
                 );
             }
             let link = crate::strategy::facts(&s.name).is_some_and(|f| f.link);
-            let d = crate::strategy::StrategyParams::default();
-            let stream_keys = [
-                ("bandwidth_bps", s.params.bandwidth_bps != d.bandwidth_bps),
-                ("queue_bytes", s.params.queue_bytes != d.queue_bytes),
-                ("link", s.params.link != d.link),
-                (
-                    "receiver_apply",
-                    s.params.receiver_apply != d.receiver_apply,
-                ),
-            ];
-            if let Some((key, _)) = stream_keys.iter().find(|(_, set)| *set && !link) {
-                return bad(
-                    &format!("strategy[{i}].{key}"),
-                    format!(
-                        "{}: `{key}` applies to the stream strategies only (stream-vfs, \
-                         stream-vfs-same-conn)",
-                        s.name
-                    ),
+            if link {
+                if s.params.queue_bytes < 65536 {
+                    return bad(
+                        &format!("strategy[{i}].queue_bytes"),
+                        format!(
+                            "{}: queue_bytes {} is below 65536 (a page and its frame must fit)",
+                            s.name, s.params.queue_bytes
+                        ),
+                    );
+                }
+                // A sync waits for a full queue to drain: longer than the watchdog would turn
+                // every slow link into a stall.
+                let ack = crate::stream::session::ack_timeout(
+                    s.params.bandwidth_bps,
+                    s.params.queue_bytes,
                 );
-            }
-            if link && s.params.queue_bytes < 65536 {
-                return bad(
-                    &format!("strategy[{i}].queue_bytes"),
-                    format!(
-                        "{}: queue_bytes {} is below 65536 (a page and its frame must fit)",
-                        s.name, s.params.queue_bytes
-                    ),
-                );
+                if ack.as_millis() as u64 > self.watchdog_ms {
+                    return bad(
+                        &format!("strategy[{i}].bandwidth_bps"),
+                        format!(
+                            "{}: a full queue of {} bytes at {} bytes/s makes a sync wait up to \
+                             {} ms, more than watchdog_ms {}: raise the bandwidth or lower \
+                             queue_bytes",
+                            s.id(),
+                            s.params.queue_bytes,
+                            s.params.bandwidth_bps,
+                            ack.as_millis(),
+                            self.watchdog_ms
+                        ),
+                    );
+                }
+                let kinds = s.destinations.as_ref().unwrap_or(&self.destination.kinds);
+                if let Some(d) = kinds
+                    .iter()
+                    .find(|d| d.preset().1 == Some(crate::workload::JournalMode::Wal))
+                {
+                    return bad(
+                        &format!("strategy[{i}].destinations"),
+                        format!(
+                            "{}: destination `{}` is in WAL mode, and a stream receiver owns \
+                             the database file only (frames in its -wal would be replayed over \
+                             the replica)",
+                            s.id(),
+                            d.as_str()
+                        ),
+                    );
+                }
             }
             if s.params.npage == 0 || s.params.npage < -1 {
                 return bad(
@@ -478,4 +498,37 @@ fn text_sets(text: &str, section: &str, key: &str) -> bool {
         .ok()
         .and_then(|t| t.get(section)?.as_table()?.get(key).cloned())
         .is_some()
+}
+
+/// Keys of `[[strategy]]` entries that only the stream strategies read.
+const STREAM_KEYS: [&str; 4] = ["bandwidth_bps", "queue_bytes", "link", "receiver_apply"];
+
+/// A stream key written on an entry whose strategy ships nothing would be silently ignored
+/// (even with its default value): refused, by the key as written.
+fn stream_keys_only_where_read(text: &str) -> Result<(), (String, String)> {
+    let Ok(raw) = toml::from_str::<toml::Table>(text) else {
+        return Ok(());
+    };
+    let Some(entries) = raw.get("strategy").and_then(|v| v.as_array()) else {
+        return Ok(());
+    };
+    for (i, entry) in entries.iter().enumerate() {
+        let Some(t) = entry.as_table() else {
+            continue;
+        };
+        let name = t.get("name").and_then(|v| v.as_str()).unwrap_or("");
+        if crate::strategy::facts(name).is_some_and(|f| f.link) {
+            continue;
+        }
+        if let Some(key) = STREAM_KEYS.iter().find(|k| t.contains_key(**k)) {
+            return Err((
+                format!("strategy[{i}].{key}"),
+                format!(
+                    "{name}: `{key}` applies to the stream strategies only (stream-vfs, \
+                     stream-vfs-same-conn)"
+                ),
+            ));
+        }
+    }
+    Ok(())
 }

@@ -23,8 +23,10 @@ pub enum Frame {
     Sync { seq: u64 },
     /// Sender → receiver: remove the replica (at the next sync).
     Delete,
-    /// Receiver → sender, once, first: the replica's committed bytes.
+    /// Receiver → sender, first: a piece of the replica's committed bytes...
     Image { data: Vec<u8> },
+    /// ...and their end, with the total length.
+    ImageEnd { len: u64 },
     /// Receiver → sender: sync `seq` is durable.
     Ack { seq: u64 },
 }
@@ -33,6 +35,9 @@ pub enum Frame {
 pub enum FrameError {
     #[error("link closed")]
     Closed,
+    /// A read timeout between frames: nothing was lost, the peer is just quiet.
+    #[error("link idle")]
+    Idle,
     #[error("link: {0}")]
     Io(#[from] io::Error),
     #[error("damaged frame: {0}")]
@@ -48,6 +53,7 @@ impl Frame {
             Frame::Delete => 4,
             Frame::Image { .. } => 10,
             Frame::Ack { .. } => 11,
+            Frame::ImageEnd { .. } => 12,
         }
     }
 
@@ -59,12 +65,14 @@ impl Frame {
                 payload.extend_from_slice(&offset.to_le_bytes());
                 payload.extend_from_slice(data);
             }
-            Frame::Truncate { size: n } | Frame::Sync { seq: n } | Frame::Ack { seq: n } => {
-                payload.extend_from_slice(&n.to_le_bytes())
-            }
+            Frame::Truncate { size: n }
+            | Frame::Sync { seq: n }
+            | Frame::Ack { seq: n }
+            | Frame::ImageEnd { len: n } => payload.extend_from_slice(&n.to_le_bytes()),
             Frame::Delete => {}
             Frame::Image { data } => payload.extend_from_slice(data),
         }
+        assert!(payload.len() <= MAX_PAYLOAD, "a frame over MAX_PAYLOAD");
         let mut out = Vec::with_capacity(payload.len() + 10);
         out.push(MAGIC);
         out.push(self.kind());
@@ -85,6 +93,8 @@ impl Frame {
                 Ok(0) => return Err(FrameError::Damaged("stream ended inside a header".into())),
                 Ok(n) => got += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if timed_out(&e) && got == 0 => return Err(FrameError::Idle),
+                Err(e) if timed_out(&e) => return Err(stalled()),
                 Err(e) => return Err(e.into()),
             }
         }
@@ -100,6 +110,7 @@ impl Frame {
             io::ErrorKind::UnexpectedEof => {
                 FrameError::Damaged("stream ended inside a frame".into())
             }
+            _ if timed_out(&e) => stalled(),
             _ => FrameError::Io(e),
         })?;
         let (payload, sum) = rest.split_at(len);
@@ -131,6 +142,9 @@ impl Frame {
             11 => Frame::Ack {
                 seq: u64_at(payload)?,
             },
+            12 => Frame::ImageEnd {
+                len: u64_at(payload)?,
+            },
             k => return Err(FrameError::Damaged(format!("unknown kind {k}"))),
         })
     }
@@ -140,6 +154,20 @@ impl Frame {
         w.write_all(&self.encode())?;
         w.flush()
     }
+}
+
+/// A read timeout (`set_read_timeout` reports `WouldBlock` on Unix).
+fn timed_out(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+/// A frame whose rest never came: bytes were lost (their length field now promises more than
+/// will arrive), or the peer stopped mid-frame.
+fn stalled() -> FrameError {
+    FrameError::Damaged("the stream stalled inside a frame".into())
 }
 
 fn checksum(bytes: &[u8]) -> u32 {
@@ -160,6 +188,7 @@ mod tests {
             Just(Frame::Delete),
             proptest::collection::vec(any::<u8>(), 0..300).prop_map(|data| Frame::Image { data }),
             any::<u64>().prop_map(|seq| Frame::Ack { seq }),
+            any::<u64>().prop_map(|len| Frame::ImageEnd { len }),
         ]
     }
 

@@ -91,7 +91,8 @@ impl Shared {
 /// An open link to a receiver.
 pub struct Link {
     shared: Arc<Shared>,
-    conn: Conn,
+    /// Taken and dropped by [`Link::close`]: the socket is closed with the link.
+    conn: Mutex<Option<Conn>>,
     params: LinkParams,
     seq: Mutex<u64>,
     threads: Mutex<Vec<JoinHandle<()>>>,
@@ -117,14 +118,20 @@ impl Link {
         fault: Option<LinkFault>,
     ) -> Result<(Link, Vec<u8>), FrameError> {
         let mut reader = conn.try_clone()?;
-        let image = match Frame::read(&mut reader)? {
-            Frame::Image { data } => data,
-            other => {
-                return Err(FrameError::Damaged(format!(
-                    "expected the replica's image first, got {other:?}"
-                )))
+        // The replica's image comes first, in pieces, then its end with the total length.
+        let mut image = Vec::new();
+        loop {
+            match Frame::read(&mut reader)? {
+                Frame::Image { data } => image.extend_from_slice(&data),
+                Frame::ImageEnd { len } if len == image.len() as u64 => break,
+                other => {
+                    return Err(FrameError::Damaged(format!(
+                        "expected the replica's image first, got {other:?} after {} bytes",
+                        image.len()
+                    )))
+                }
             }
-        };
+        }
         let shared = Arc::new(Shared {
             state: Mutex::new(State::default()),
             changed: Condvar::new(),
@@ -141,7 +148,7 @@ impl Link {
         Ok((
             Link {
                 shared,
-                conn,
+                conn: Mutex::new(Some(conn)),
                 params,
                 seq: Mutex::new(0),
                 threads: Mutex::new(vec![acks, ship]),
@@ -230,7 +237,9 @@ impl Link {
         let error = g.broken.clone();
         drop(g);
         self.shared.changed.notify_all();
-        self.conn.shutdown();
+        if let Some(conn) = self.conn.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            conn.shutdown();
+        }
         let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|p| p.into_inner()));
         for t in threads {
             let _ = t.join();
@@ -291,8 +300,9 @@ fn ship(shared: &Shared, mut out: Conn, bandwidth_bps: u64, mut fault: Option<Li
     if matches!(fault, Some(LinkFault::KillReceiver { .. })) {
         fault = None;
     }
-    // Pacing counts from the first byte: the link is idle until there is something to send.
-    let mut started: Option<Instant> = None;
+    // The limit is a rate, not an average: pacing counts from the first byte after the queue
+    // ran empty, so an idle link earns no credit to burst with later.
+    let mut paced: Option<(Instant, u64)> = None;
     loop {
         let frame = {
             let mut g = shared.lock();
@@ -306,6 +316,7 @@ fn ship(shared: &Shared, mut out: Conn, bandwidth_bps: u64, mut fault: Option<Li
                 if g.closing {
                     return;
                 }
+                paced = None;
                 g = shared.wait(g, Duration::from_millis(50));
             }
         };
@@ -341,10 +352,11 @@ fn ship(shared: &Shared, mut out: Conn, bandwidth_bps: u64, mut fault: Option<Li
                 g.last_byte = Some(now);
                 let shipped = g.shipped;
                 drop(g);
-                let started = *started.get_or_insert(now);
+                let (since, base) = *paced.get_or_insert((now, shipped - (end - at) as u64));
                 if bandwidth_bps > 0 {
-                    let due = Duration::from_secs_f64(shipped as f64 / bandwidth_bps as f64);
-                    let elapsed = started.elapsed();
+                    let due =
+                        Duration::from_secs_f64((shipped - base) as f64 / bandwidth_bps as f64);
+                    let elapsed = since.elapsed();
                     if due > elapsed {
                         std::thread::sleep(due - elapsed);
                     }
@@ -404,6 +416,7 @@ mod tests {
         Frame::Image { data: Vec::new() }
             .write_to(&mut peer)
             .unwrap();
+        Frame::ImageEnd { len: 0 }.write_to(&mut peer).unwrap();
         let (link, image) = Link::open(Conn::Unix(ours), params, fault).unwrap();
         assert!(image.is_empty());
         (link, peer)

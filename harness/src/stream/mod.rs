@@ -141,6 +141,14 @@ impl Conn {
         })
     }
 
+    /// Reads that wait longer than `d` fail with a timeout (`None`: wait for ever).
+    pub fn set_read_timeout(&self, d: Option<std::time::Duration>) -> io::Result<()> {
+        match self {
+            Conn::Unix(s) => s.set_read_timeout(d),
+            Conn::Tcp(s) => s.set_read_timeout(d),
+        }
+    }
+
     /// Cuts the link both ways: the peer's reads end, our writes fail.
     pub fn shutdown(&self) {
         let _ = match self {

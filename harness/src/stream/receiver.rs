@@ -59,7 +59,8 @@ pub struct ReceiverArgs {
     pub replica: PathBuf,
     pub listen: Endpoint,
     pub apply: ApplyMode,
-    /// SIGKILL itself on receiving the n-th frame, before applying it (a planned fault).
+    /// SIGKILL itself on the n-th frame (a planned fault): before applying a write, truncate
+    /// or delete; after making a sync durable and before acknowledging it.
     pub die_at_frame: Option<u64>,
 }
 
@@ -77,12 +78,17 @@ pub fn run(args: &ReceiverArgs) -> Result<()> {
     let _ = std::fs::remove_file(temp_of(&args.replica));
     // The receiver owns the database file only: committed frames in a WAL beside it would be
     // replayed over every replica it writes.
-    let wal = super::beside(&args.replica, "-wal");
-    if std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0) {
-        bail!(
-            "{} has content: a stream replica must not be in WAL mode with frames beside it",
-            wal.display()
-        );
+    // replayed over every replica it writes; a hot journal beside it would be rolled back
+    // over it by the next open.
+    for suffix in ["-wal", "-journal"] {
+        let side = super::beside(&args.replica, suffix);
+        if std::fs::metadata(&side).is_ok_and(|m| m.len() > 0) {
+            bail!(
+                "{} has content: the receiver owns the database file only, and this would be \
+                 applied over the replica by the next open",
+                side.display()
+            );
+        }
     }
     let listener = args
         .listen
@@ -91,6 +97,13 @@ pub fn run(args: &ReceiverArgs) -> Result<()> {
     println!("listening {}", listener.address());
     std::io::stdout().flush()?;
     let stream = listener.accept().context("accepting the sender")?;
+    // The connection does not need the path: nothing is left behind however this ends.
+    if let Endpoint::Unix(p) = &args.listen {
+        let _ = std::fs::remove_file(p);
+    }
+    // Between frames the sender may be quiet for long; inside one, a pause this long means
+    // bytes were lost.
+    stream.set_read_timeout(Some(FRAME_STALL))?;
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut writer = BufWriter::new(stream);
     let mut image = match std::fs::read(&args.replica) {
@@ -98,8 +111,14 @@ pub fn run(args: &ReceiverArgs) -> Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(e).with_context(|| format!("reading {}", args.replica.display())),
     };
-    Frame::Image {
-        data: image.clone(),
+    for piece in image.chunks(IMAGE_PIECE) {
+        Frame::Image {
+            data: piece.to_vec(),
+        }
+        .write_to(&mut writer)?;
+    }
+    Frame::ImageEnd {
+        len: image.len() as u64,
     }
     .write_to(&mut writer)?;
     let mut frames = 0u64;
@@ -109,13 +128,15 @@ pub fn run(args: &ReceiverArgs) -> Result<()> {
             Ok(f) => f,
             // The sender went away between frames: nothing pending is applied.
             Err(FrameError::Closed) => return Ok(()),
+            Err(FrameError::Idle) => continue,
             Err(e) => bail!("receiver: {e}; dropping what was not synced"),
         };
         frames += 1;
-        if args.die_at_frame == Some(frames) {
-            println!("{FIRED_PREFIX}receiver SIGKILLed itself on frame #{frames}");
-            std::io::stdout().flush()?;
-            let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
+        let die_here = args.die_at_frame == Some(frames);
+        if die_here && !matches!(frame, Frame::Sync { .. }) {
+            die(&format!(
+                "receiver SIGKILLed itself on frame #{frames}, before applying it"
+            ))?;
         }
         match (frame, args.apply) {
             (Frame::Write { offset, data }, ApplyMode::Atomic) => {
@@ -135,20 +156,52 @@ pub fn run(args: &ReceiverArgs) -> Result<()> {
             }
             (Frame::Sync { seq }, mode) => {
                 if delete {
-                    let _ = std::fs::remove_file(&args.replica);
+                    remove(&args.replica)?;
                     delete = false;
                 } else if mode == ApplyMode::Atomic {
                     commit(&args.replica, &image)?;
                 } else {
                     replica_file(&args.replica)?.sync_all()?;
                 }
+                if die_here {
+                    die(&format!(
+                        "receiver SIGKILLed itself on frame #{frames}, a sync made durable and \
+                         not acknowledged"
+                    ))?;
+                }
                 Frame::Ack { seq }.write_to(&mut writer)?;
             }
-            (f @ (Frame::Image { .. } | Frame::Ack { .. }), _) => {
+            (f @ (Frame::Image { .. } | Frame::ImageEnd { .. } | Frame::Ack { .. }), _) => {
                 bail!("receiver: unexpected frame from the sender: {f:?}")
             }
         }
     }
+}
+
+/// How long a frame may stall before the receiver takes it as damaged.
+const FRAME_STALL: std::time::Duration = std::time::Duration::from_secs(3);
+/// The replica's image goes to the sender in pieces of this size.
+const IMAGE_PIECE: usize = 1 << 20;
+
+/// Reports the planned kill on stdout (the session reads it), then SIGKILLs this process.
+fn die(what: &str) -> Result<()> {
+    println!("{FIRED_PREFIX}{what}");
+    std::io::stdout().flush()?;
+    let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
+    Ok(())
+}
+
+/// Removes the replica, durably.
+fn remove(replica: &Path) -> Result<()> {
+    match std::fs::remove_file(replica) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("removing {}", replica.display())),
+    }
+    if let Some(dir) = replica.parent().filter(|d| !d.as_os_str().is_empty()) {
+        File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
 fn replica_file(path: &Path) -> Result<File> {
@@ -216,9 +269,16 @@ mod tests {
     }
 
     fn image(conn: &mut Conn) -> Vec<u8> {
-        match Frame::read(conn).unwrap() {
-            Frame::Image { data } => data,
-            f => panic!("{f:?}"),
+        let mut image = Vec::new();
+        loop {
+            match Frame::read(conn).unwrap() {
+                Frame::Image { data } => image.extend(data),
+                Frame::ImageEnd { len } => {
+                    assert_eq!(len, image.len() as u64);
+                    return image;
+                }
+                f => panic!("{f:?}"),
+            }
         }
     }
 
@@ -266,6 +326,33 @@ mod tests {
         conn.shutdown();
         server.join().unwrap();
         assert_eq!(std::fs::read(&replica).unwrap(), expect);
+    }
+
+    #[test]
+    fn a_frame_that_stops_halfway_is_damaged_after_the_stall_limit_and_nothing_is_applied() {
+        // Bytes lost from a length field: the frame promises more than ever comes.
+        let (_dir, replica, server, mut conn) = serve(ApplyMode::Atomic);
+        image(&mut conn);
+        let frame = Frame::Write {
+            offset: 0,
+            data: vec![2; 4096],
+        }
+        .encode();
+        conn.write_all(&frame[..frame.len() - 10]).unwrap();
+        let started = std::time::Instant::now();
+        server.join().unwrap();
+        assert!(started.elapsed() >= FRAME_STALL);
+        assert_eq!(std::fs::read(&replica).unwrap(), vec![OLD; 8192]);
+    }
+
+    #[test]
+    fn the_socket_path_is_gone_once_the_sender_is_connected() {
+        let (dir, _replica, server, conn) = serve(ApplyMode::Atomic);
+        let mut conn = conn;
+        image(&mut conn);
+        assert!(!dir.path().join("r.sock").exists());
+        conn.shutdown();
+        server.join().unwrap();
     }
 
     #[test]

@@ -14,7 +14,11 @@
 //! * `xTruncate` (a commit that shrinks the replica, after the commit's sync): a `Truncate`
 //!   frame, applied at the session's final flush;
 //! * `xLock`/`xUnlock`/`xCheckReservedLock`: local only (one connection, exclusive mode);
-//! * `xClose`: nothing is shipped.
+//! * `xClose`: nothing is shipped;
+//! * `xFileControl` (`SIZE_HINT`, `SYNC`, `COMMIT_PHASETWO`): answered `SQLITE_NOTFOUND`.
+//!
+//! A failed step or an abort rolls the destination back: the pager writes the old pages back
+//! and syncs, so those frames are shipped too, and the receiver commits the old image.
 //!
 //! Stubs: `xDelete` of the database is shipped as a `Delete` frame, but a backup never deletes
 //! its destination. Journals, the WAL (only while a WAL-flagged image is switched to MEMORY) and
@@ -98,8 +102,9 @@ impl Storage for StreamStorage {
 
     fn delete(&self, path: &str) -> Result<(), StorageError> {
         if path == self.main {
+            self.link.send(&Frame::Delete).map_err(StorageError::Io)?;
             lock(&self.image).clear();
-            return self.link.send(&Frame::Delete).map_err(StorageError::Io);
+            return Ok(());
         }
         lock(&self.others)
             .remove(path)
@@ -129,13 +134,14 @@ impl StoredFile for StreamFile {
 
     fn write(&mut self, buf: &[u8], offset: u64) -> Result<(), StorageError> {
         write_at(&mut lock(&self.image), buf, offset)?;
-        lock(&self.counts).record(offset, buf.len());
         self.link
             .send(&Frame::Write {
                 offset,
                 data: buf.to_vec(),
             })
-            .map_err(StorageError::Io)
+            .map_err(StorageError::Io)?;
+        lock(&self.counts).record(offset, buf.len());
+        Ok(())
     }
 
     fn truncate(&mut self, size: u64) -> Result<(), StorageError> {

@@ -108,7 +108,7 @@ impl Session {
         let link_params = LinkParams {
             bandwidth_bps: params.bandwidth_bps,
             queue_bytes: params.queue_bytes.max(1),
-            ack_timeout: Duration::from_secs(10),
+            ack_timeout: ack_timeout(params.bandwidth_bps, params.queue_bytes),
         };
         let (link, image) = Link::open(conn, link_params, params.fault)
             .map_err(|e| format!("opening the link: {e}"))?;
@@ -170,8 +170,12 @@ impl Session {
 
     /// Closes the link, waits for the receiver to end, and says what was shipped, with the
     /// receiver's own fired faults.
+    /// The destination connection must be closed by now: the VFS is retired here.
     pub fn finish(mut self, changed_pages: Option<u64>) -> (StreamStats, Vec<String>) {
         let report = self.link.close(Duration::from_secs(5));
+        // The VFS holds the image and the link: free them, so a process that runs many
+        // sessions (crash exploration) does not keep every replica and socket.
+        let _ = vfs_faults::retire_storage(&self.vfs_name);
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
             match self.receiver.0.try_wait() {
@@ -212,6 +216,17 @@ impl Session {
         };
         (stats, fired)
     }
+}
+
+/// How long a sync waits for its acknowledgement: a full queue drained at the bandwidth limit,
+/// twice, and a second for the receiver's own commit.
+pub fn ack_timeout(bandwidth_bps: u64, queue_bytes: u64) -> Duration {
+    let drain = if bandwidth_bps == 0 {
+        Duration::ZERO
+    } else {
+        Duration::from_secs_f64(queue_bytes as f64 / bandwidth_bps as f64)
+    };
+    2 * drain + Duration::from_secs(1)
 }
 
 /// The receiver process and its Unix socket: killed, reaped and removed when dropped, so

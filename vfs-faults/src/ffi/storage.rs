@@ -9,11 +9,12 @@ use crate::storage::{OpenRequest, Storage, StorageError, StoredFile};
 use rusqlite::ffi as sq;
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::ptr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// What `pAppData` points to (leaked: a registered VFS lives as long as the process).
 struct StorageVfs {
-    storage: Arc<dyn Storage>,
+    /// `None` once retired: opens fail, nothing is kept alive.
+    storage: Mutex<Option<Arc<dyn Storage>>>,
     /// The default VFS at registration: randomness, sleep and time come from it.
     default: *mut sq::sqlite3_vfs,
 }
@@ -63,7 +64,10 @@ pub(crate) fn register(name: &str, storage: Arc<dyn Storage>) -> Result<(), Stri
     if default.is_null() {
         return Err("no default VFS".to_string());
     }
-    let data = Box::new(StorageVfs { storage, default });
+    let data = Box::new(StorageVfs {
+        storage: Mutex::new(Some(storage)),
+        default,
+    });
     let vfs = Box::new(sq::sqlite3_vfs {
         iVersion: 2,
         szOsFile: std::mem::size_of::<Handle>() as c_int,
@@ -94,6 +98,46 @@ pub(crate) fn register(name: &str, storage: Arc<dyn Storage>) -> Result<(), Stri
         return Err(format!("sqlite3_vfs_register failed: {rc}"));
     }
     Ok(())
+}
+
+/// Takes the VFS `name` out of SQLite's list and drops its storage. The small registration
+/// record stays allocated (a connection still open on it may hold its pointer); files still open
+/// keep working on what they hold.
+pub(crate) fn retire(name: &str) -> Result<(), String> {
+    let cname = CString::new(name).map_err(|_| "name contains NUL".to_string())?;
+    // SAFETY: sqlite3_vfs_find takes a NUL-terminated string that outlives the call.
+    let vfs = unsafe { sq::sqlite3_vfs_find(cname.as_ptr()) };
+    if vfs.is_null() {
+        return Err(format!("no VFS named `{name}`"));
+    }
+    // SAFETY: a registered VFS is a valid sqlite3_vfs; ours are recognised by their xOpen.
+    let ours = unsafe { (*vfs).xOpen }.is_some_and(|f| std::ptr::fn_addr_eq(f, x_open as OpenFn));
+    if !ours {
+        return Err(format!("`{name}` is not a storage VFS"));
+    }
+    // SAFETY: vfs is registered; unregistering leaves the struct itself alone.
+    unsafe { sq::sqlite3_vfs_unregister(vfs) };
+    // SAFETY: ours, so pAppData is a leaked Box<StorageVfs>.
+    let d = unsafe { data(vfs) };
+    d.storage.lock().unwrap_or_else(|p| p.into_inner()).take();
+    Ok(())
+}
+
+type OpenFn = unsafe extern "C" fn(
+    *mut sq::sqlite3_vfs,
+    sq::sqlite3_filename,
+    *mut sq::sqlite3_file,
+    c_int,
+    *mut c_int,
+) -> c_int;
+
+impl StorageVfs {
+    fn storage(&self) -> Option<Arc<dyn Storage>> {
+        self.storage
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
 }
 
 /// SAFETY (for callers): `vfs` must be a VFS registered by [`register`].
@@ -157,7 +201,10 @@ unsafe extern "C" fn x_open(
             create: flags & classify::OPEN_CREATE != 0,
             delete_on_close: flags & OPEN_DELETEONCLOSE != 0,
         };
-        match d.storage.open(&req) {
+        let Some(storage) = d.storage() else {
+            return sq::SQLITE_CANTOPEN;
+        };
+        match storage.open(&req) {
             Ok(f) => {
                 // SAFETY: as above; the boxed file is freed in x_close.
                 unsafe {
@@ -179,10 +226,13 @@ unsafe extern "C" fn x_delete(vfs: *mut sq::sqlite3_vfs, z: *const c_char, _sync
     guard(sq::SQLITE_IOERR_DELETE, || {
         // SAFETY: SQLite passes our VFS.
         let d = unsafe { data(vfs) };
+        let Some(storage) = d.storage() else {
+            return sq::SQLITE_IOERR_DELETE;
+        };
         match path_of(z) {
-            Some(p) => match d.storage.delete(&p) {
+            Some(p) => match storage.delete(&p) {
                 Ok(()) => sq::SQLITE_OK,
-                Err(_) if !d.storage.exists(&p) => sq::SQLITE_IOERR_DELETE_NOENT,
+                Err(_) if !storage.exists(&p) => sq::SQLITE_IOERR_DELETE_NOENT,
                 Err(e) => code(&e, sq::SQLITE_IOERR_DELETE),
             },
             None => sq::SQLITE_IOERR_DELETE,
@@ -199,7 +249,10 @@ unsafe extern "C" fn x_access(
     guard(sq::SQLITE_IOERR_ACCESS, || {
         // SAFETY: SQLite passes our VFS and a valid out pointer.
         let d = unsafe { data(vfs) };
-        let exists = path_of(z).is_some_and(|p| d.storage.exists(&p));
+        let exists = match (d.storage(), path_of(z)) {
+            (Some(s), Some(p)) => s.exists(&p),
+            _ => false,
+        };
         // SAFETY: as above.
         unsafe { *out = c_int::from(exists) };
         sq::SQLITE_OK
