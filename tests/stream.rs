@@ -177,3 +177,56 @@ fn bad_stream_keys_are_exit_2_naming_the_key() {
         assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     }
 }
+
+#[test]
+fn no_receiver_outlives_a_supervisor_killed_mid_backup() {
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let path = dir.path().join("slow.toml");
+    // Backups of half a second (0.5 MB at 1 MB/s), so a receiver is running when the kill comes.
+    std::fs::write(
+        &path,
+        "iterations = 50\nwatchdog_ms = 8000\nbudget_ms = 6000\n[source]\npages = 120\n\
+         [workload]\nwriters = 0\nwarmup_commits = 0\n[checkpointer]\nenabled = false\n\
+         [destination]\nkinds = [\"fresh\"]\n[faults]\ncomplete_fraction = 1.0\n\
+         kinds = [\"link-break\"]\n\
+         [[strategy]]\nname = \"stream-vfs-same-conn\"\nexpect = \"safe\"\nnpage = 8\n\
+         bandwidth_bps = 1000000\nqueue_bytes = 65536\n",
+    )
+    .unwrap();
+    let mut supervisor = std::process::Command::new(env!("CARGO_BIN_EXE_sqlite-backup-harness"))
+        .arg("scenario")
+        .arg(&path)
+        .arg("--report-dir")
+        .arg(dir.path())
+        .env("HARNESS_TMPDIR", &tmp)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let needle = tmp.to_string_lossy().into_owned();
+    let receivers = || {
+        support::processes_mentioning("stream-receiver")
+            .into_iter()
+            .filter(|c| c.contains(&needle))
+            .count()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while receivers() == 0 {
+        assert!(Instant::now() < deadline, "no receiver started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    supervisor.kill().unwrap();
+    supervisor.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !support::processes_mentioning(&needle).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "left running: {:?}",
+            support::processes_mentioning(&needle)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
