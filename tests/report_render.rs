@@ -396,3 +396,34 @@ fn network_backup_table() {
     assert_eq!(report.network.len(), 1);
     insta::assert_snapshot!(markdown::render(&report));
 }
+
+#[test]
+fn a_backup_over_max_restarts_fails_a_safe_entry_with_its_replay_id() {
+    let scenario = Scenario::parse(
+        "name = \"fixed\"\nseed = 3\niterations = 2\n\
+         [[strategy]]\nname = \"api-step\"\nexpect = \"safe\"\nmax_restarts = 1\n",
+        Path::new("fixed.toml"),
+    )
+    .unwrap();
+    let mut over = result("api-step", 1, VerdictKind::Snapshot, None, false);
+    over.restarts = 2;
+    let mut at = result("api-step", 0, VerdictKind::Snapshot, None, false);
+    at.restarts = 1;
+    let run = RunResult {
+        scenario,
+        duration_s: 1.0,
+        sqlite_version: "3.test".into(),
+        standalone_commits_per_s: 10.0,
+        results: vec![at, over],
+        interrupted: None,
+        error: None,
+    };
+    let report = Report::build(&run);
+    let s = &report.strategies[0];
+    assert_eq!(
+        s.restarts_over,
+        vec!["fixed:3:api-step:1: 2 restarts (max 1)"]
+    );
+    assert!(!s.expectation_met, "{s:?}");
+    assert!(markdown::render(&report).contains("restarted more often than its `max_restarts`"));
+}
