@@ -14,6 +14,7 @@
 //! * [`explore`]: systematic crash exploration (every operation × every fault), fuzzing,
 //!   shrinking and the bug base.
 //! * [`bench`]: the `bench` subcommands.
+//! * [`heap`]: keeping freed memory in the process (exploration's many short connections).
 
 pub mod bench;
 pub mod cli;
@@ -22,6 +23,7 @@ pub mod event;
 pub mod explore;
 pub mod fault;
 pub mod gate;
+pub mod heap;
 pub mod oracle;
 pub mod process;
 pub mod replay_id;

@@ -184,6 +184,7 @@ impl std::error::Error for Usage {}
 
 /// Runs the command line; returns the process exit code.
 pub fn main() -> i32 {
+    crate::heap::keep_freed_memory();
     let cli = Cli::parse();
     let _ = tracing_subscriber::fmt()
         .with_env_filter(

@@ -68,6 +68,7 @@ impl Explorer {
         dests: &[DestinationChoice],
         parallel: usize,
     ) -> Result<Explorer, ExploreError> {
+        crate::heap::keep_freed_memory();
         let mut spec = scenario.workload_spec();
         spec.ddl = scenario.workload.ddl;
         Ok(Explorer {
