@@ -8,6 +8,7 @@
 
 use crate::classify::{self, Roles, FILE_KINDS};
 use crate::codes::{dead_code, error_code, returns_code, runs_when_dead, ALL_OPS, OK};
+use crate::disk::Disk;
 use crate::plan::*;
 use crate::powercut::{CutReport, Device, PowerState};
 use crate::{RuleHits, TraceEntry};
@@ -146,6 +147,8 @@ pub(crate) struct Shared {
     fire_cb: Mutex<Option<FireFn>>,
     exit: ExitFn,
     marker_file: Mutex<Option<std::fs::File>>,
+    /// The base VFS's files, for power cuts and a deleted file's saved content.
+    disk: Arc<dyn Disk>,
     epoch: AtomicU64,
     /// The last operation counted: `1 + counter index` (0: none yet).
     last: AtomicU32,
@@ -158,6 +161,7 @@ impl Shared {
         trace: bool,
         track_power: bool,
         exit: ExitFn,
+        disk: Arc<dyn Disk>,
     ) -> Shared {
         let engine = Engine {
             states: new_states(&plan),
@@ -186,6 +190,7 @@ impl Shared {
             fire_cb: Mutex::new(None),
             exit,
             marker_file: Mutex::new(None),
+            disk,
             epoch: AtomicU64::new(0),
             last: AtomicU32::new(0),
         };
@@ -390,7 +395,9 @@ impl Shared {
     ) -> Option<CutReport> {
         let mut e = self.engine();
         let Engine { power, rng, .. } = &mut *e;
-        let report = power.cut(rng, unsynced, metadata).unwrap_or_default();
+        let report = power
+            .cut(rng, unsynced, metadata, self.disk.as_ref())
+            .unwrap_or_default();
         if mode == PowerCutMode::Exit {
             (self.exit)(POWER_CUT_EXIT_CODE);
         }
@@ -519,8 +526,8 @@ impl Shared {
         if v.tracking && matches!(v.act, Act::Pass | Act::Torn { .. }) {
             match op.op {
                 OpKind::Write | OpKind::Truncate => v.record_undo = op.path.is_some(),
-                OpKind::Open => v.pre_exists = op.path.is_some_and(|p| Path::new(p).exists()),
-                OpKind::Delete => v.saved = op.path.and_then(|p| std::fs::read(p).ok()),
+                OpKind::Open => v.pre_exists = op.path.is_some_and(|p| self.disk.len(p).is_some()),
+                OpKind::Delete => v.saved = op.path.and_then(|p| self.disk.read(p).ok()),
                 _ => {}
             }
         }

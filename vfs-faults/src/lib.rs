@@ -126,15 +126,19 @@
 
 mod classify;
 mod codes;
+pub mod disk;
 mod engine;
 mod ffi;
+pub mod memdisk;
 pub mod plan;
 mod powercut;
 pub mod preload;
 pub mod storage;
 mod trace;
 
+pub use disk::{Disk, RealDisk};
 pub use engine::{occurrence_fires, Fired, POWER_CUT_EXIT_CODE};
+pub use memdisk::MemDisk;
 pub use plan::*;
 pub use powercut::CutReport;
 pub use storage::{
@@ -171,6 +175,9 @@ pub struct Options {
     pub marker_fd: Option<i32>,
     /// Keep power-cut undo logs even without a `power-cut` rule (for [`FaultVfs::power_cut_now`]).
     pub track_power: bool,
+    /// How power cuts reach the base VFS's files: `None` = the real files ([`RealDisk`]); a
+    /// [`MemDisk`] when the base is that disk's storage VFS.
+    pub disk: Option<Arc<dyn Disk>>,
 }
 
 /// Counts of operations, by operation kind and file kind.
@@ -265,6 +272,7 @@ impl FaultVfs {
             opts.trace,
             opts.track_power,
             ffi::exit_now,
+            opts.disk.unwrap_or_else(|| Arc::new(RealDisk)),
         ));
         shared.set_marker_file(opts.marker_fd.and_then(ffi::dup_fd));
         ffi::register(Arc::clone(&shared), opts.base.as_deref(), opts.make_default).map_err(

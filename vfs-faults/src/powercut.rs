@@ -13,14 +13,14 @@
 //! the unsynced ones in sequence order: those before it persist, those from it on are reverted
 //! (a sync that made a change durable makes every earlier one durable too). With
 //! [`MetadataOrder::Independent`] each entry, and each file's size, is drawn on its own.
-//! It works on the real files with `std::fs`, so other processes see the crash state.
+//! It works on the base VFS's files through a [`Disk`]: with the platform's VFS those are the
+//! real files, so other processes see the crash state.
 
+use crate::disk::Disk;
 use crate::plan::{MetadataOrder, Unsynced};
 use rand::{Rng, RngExt};
 use std::collections::BTreeMap;
-use std::fs;
 use std::io;
-use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 /// Undo log of one file since its last sync.
@@ -278,6 +278,7 @@ impl PowerState {
         rng: &mut impl Rng,
         policy: Unsynced,
         metadata: MetadataOrder,
+        disk: &dyn Disk,
     ) -> io::Result<CutReport> {
         let mut report = CutReport::default();
         let mut affected: Vec<String> = self.undo.keys().cloned().collect();
@@ -308,7 +309,7 @@ impl PowerState {
             match pend {
                 Pending::Created { .. } if revert_create => {
                     report.entries_reverted += 1;
-                    let _ = fs::remove_file(&path);
+                    let _ = disk.remove(&path);
                     undo.remove(&path);
                 }
                 Pending::Deleted {
@@ -317,7 +318,7 @@ impl PowerState {
                     ..
                 } if revert_delete => {
                     report.entries_reverted += 1;
-                    fs::write(&path, &content)?;
+                    disk.write(&path, &content)?;
                     undo.remove(&path);
                     if let Some(u) = old_undo {
                         undo.insert(path.clone(), u);
@@ -325,19 +326,19 @@ impl PowerState {
                 }
                 Pending::Deleted { .. } if revert_create && cut_seq.is_some() => {
                     report.entries_reverted += 1;
-                    let _ = fs::remove_file(&path);
+                    let _ = disk.remove(&path);
                     undo.remove(&path);
                 }
                 _ => {}
             }
         }
         for (path, u) in undo {
-            if Path::new(&path).exists() {
-                apply_undo(&path, &u, rng, policy, cut_seq, &mut report)?;
+            if disk.len(&path).is_some() {
+                apply_undo(disk, &path, &u, rng, policy, cut_seq, &mut report)?;
             }
         }
         for path in &affected {
-            reset_shm(path);
+            reset_shm(disk, path);
         }
         report.affected = affected;
         Ok(report)
@@ -356,6 +357,7 @@ fn draw_bool(rng: &mut impl Rng, policy: Unsynced) -> bool {
 /// `cut_seq`: ordered metadata, size changes from this sequence number on are reverted; `None`:
 /// the size is kept or reverted on its own.
 fn apply_undo(
+    disk: &dyn Disk,
     path: &str,
     u: &FileUndo,
     rng: &mut impl Rng,
@@ -363,7 +365,7 @@ fn apply_undo(
     cut_seq: Option<u64>,
     report: &mut CutReport,
 ) -> io::Result<()> {
-    let cur = fs::read(path)?;
+    let cur = disk.read(path)?;
     let mut synced = cur.clone();
     for (off, old, _) in u.writes.iter().rev() {
         let off = *off as usize;
@@ -439,10 +441,7 @@ fn apply_undo(
         }
         s = e;
     }
-    let f = fs::OpenOptions::new().write(true).open(path)?;
-    f.set_len(new_len as u64)?;
-    f.write_all_at(&out, 0)?;
-    Ok(())
+    disk.write(path, &out)
 }
 
 fn padded(buf: &[u8], s: usize, e: usize) -> Vec<u8> {
@@ -456,16 +455,14 @@ fn padded(buf: &[u8], s: usize, e: usize) -> Vec<u8> {
 
 /// The `-shm` file is memory, not disk: after a power cut its wal-index header is gone, so
 /// the next connection rebuilds it from the WAL.
-fn reset_shm(path: &str) {
+fn reset_shm(disk: &dyn Disk, path: &str) {
     let db = path
         .strip_suffix("-wal")
         .or_else(|| path.strip_suffix("-journal"))
         .unwrap_or(path);
     let shm = format!("{db}-shm");
-    if let Ok(f) = fs::OpenOptions::new().write(true).open(&shm) {
-        if f.metadata().map(|m| m.len() >= 136).unwrap_or(false) {
-            let _ = f.write_all_at(&[0u8; 136], 0);
-        }
+    if disk.len(&shm).is_some_and(|n| n >= 136) {
+        let _ = disk.write_at(&shm, 0, &[0u8; 136]);
     }
 }
 

@@ -2,8 +2,11 @@
 //! line numbers, which `ci/mutants-equivalent.txt` cites, stay put.
 
 use super::*;
+use crate::disk::RealDisk;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use std::fs;
+use std::os::unix::fs::FileExt;
 
 /// A 4096-byte file, durable as 0xAA, with one unsynced 512-byte write of 0xBB at 512;
 /// returns the file after a random cut with the given seed.
@@ -29,7 +32,12 @@ fn cut_partial_sector_write(psow: bool, seed: u64) -> (Vec<u8>, CutReport) {
         .unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let report = st
-        .cut(&mut rng, Unsynced::Random, MetadataOrder::Ordered)
+        .cut(
+            &mut rng,
+            Unsynced::Random,
+            MetadataOrder::Ordered,
+            &RealDisk,
+        )
         .unwrap();
     (fs::read(&path).unwrap(), report)
 }
@@ -157,7 +165,7 @@ impl Disk {
 
     fn cut(&mut self, seed: u64, policy: Unsynced, metadata: MetadataOrder) -> CutReport {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        self.st.cut(&mut rng, policy, metadata).unwrap()
+        self.st.cut(&mut rng, policy, metadata, &RealDisk).unwrap()
     }
 }
 

@@ -57,6 +57,11 @@ pub trait Storage: Send + Sync + 'static {
     fn delete(&self, path: &str) -> Result<(), StorageError>;
     /// Whether `path` exists (SQLite asks before it opens a journal or WAL).
     fn exists(&self, path: &str) -> bool;
+    /// Whether the VFS gives its files shared memory (the WAL index, in this process's
+    /// memory, per path). Without it a WAL database opens only in exclusive locking mode.
+    fn shared_memory(&self) -> bool {
+        false
+    }
 }
 
 /// One open file.
@@ -72,6 +77,10 @@ pub trait StoredFile: Send {
     /// Called once when SQLite closes the file.
     fn close(&mut self) -> Result<(), StorageError> {
         Ok(())
+    }
+    /// `xDeviceCharacteristics`: the `SQLITE_IOCAP_*` flags the file promises (none by default).
+    fn device_characteristics(&self) -> i32 {
+        0
     }
 }
 

@@ -190,6 +190,7 @@ macro_rules! real {
 }
 
 mod io;
+mod shm;
 pub(crate) mod storage;
 use io::{IO_V1, IO_V2, IO_V3};
 

@@ -1,9 +1,13 @@
 //! The `sqlite3_vfs` / `sqlite3_io_methods` callbacks of [`crate::storage`]: a VFS whose files
 //! are `Box<dyn StoredFile>`s. Each file is a small `#[repr(C)]` header (`sqlite3_file` first,
-//! then the boxed file and the lock level); `pAppData` holds the [`Storage`]. Every callback
-//! catches panics and turns errors into the SQLite code of its operation.
+//! then the boxed [`Open`] file and the lock level); `pAppData` holds the [`Storage`]. Every
+//! callback catches panics and turns errors into the SQLite code of its operation.
+//!
+//! Shared memory, for a storage that offers it ([`Storage::shared_memory`]), is in
+//! [`super::shm`].
 
 use super::guard;
+use super::shm::{shm_detach, x_shm_barrier, x_shm_lock, x_shm_map, x_shm_unmap, ShmConn};
 use crate::classify;
 use crate::storage::{OpenRequest, Storage, StorageError, StoredFile};
 use rusqlite::ffi as sq;
@@ -23,8 +27,17 @@ struct StorageVfs {
 #[repr(C)]
 struct Handle {
     base: sq::sqlite3_file,
-    file: *mut Box<dyn StoredFile>,
+    file: *mut Open,
     lock: c_int,
+}
+
+/// What an open file holds.
+pub(super) struct Open {
+    pub(super) file: Box<dyn StoredFile>,
+    /// (VFS, path) of its shared memory, when the storage offers shared memory.
+    pub(super) shm_key: Option<(usize, String)>,
+    /// Its connection to that shared memory once mapped.
+    pub(super) shm: Option<ShmConn>,
 }
 
 const OPEN_DELETEONCLOSE: c_int = 0x0000_0008;
@@ -50,6 +63,16 @@ static METHODS: sq::sqlite3_io_methods = sq::sqlite3_io_methods {
     xShmUnmap: None,
     xFetch: None,
     xUnfetch: None,
+};
+
+/// [`METHODS`] with shared memory.
+static METHODS_SHM: sq::sqlite3_io_methods = sq::sqlite3_io_methods {
+    iVersion: 2,
+    xShmMap: Some(x_shm_map),
+    xShmLock: Some(x_shm_lock),
+    xShmBarrier: Some(x_shm_barrier),
+    xShmUnmap: Some(x_shm_unmap),
+    ..METHODS
 };
 
 /// Registers the VFS `name` over `storage`.
@@ -153,9 +176,15 @@ unsafe fn handle<'a>(f: *mut sq::sqlite3_file) -> &'a mut Handle {
 }
 
 /// SAFETY (for callers): as for [`handle`].
-unsafe fn stored<'a>(f: *mut sq::sqlite3_file) -> &'a mut Box<dyn StoredFile> {
+pub(super) unsafe fn open_of<'a>(f: *mut sq::sqlite3_file) -> &'a mut Open {
     // SAFETY: Handle::file is the Box leaked by x_open, freed only by x_close.
     unsafe { &mut *handle(f).file }
+}
+
+/// SAFETY (for callers): as for [`handle`].
+unsafe fn stored<'a>(f: *mut sq::sqlite3_file) -> &'a mut Box<dyn StoredFile> {
+    // SAFETY: as for open_of.
+    unsafe { &mut open_of(f).file }
 }
 
 fn path_of(z: *const c_char) -> Option<String> {
@@ -204,13 +233,27 @@ unsafe extern "C" fn x_open(
         let Some(storage) = d.storage() else {
             return sq::SQLITE_CANTOPEN;
         };
+        let shm_key = match &req.path {
+            Some(p) if storage.shared_memory() => Some((vfs as usize, p.clone())),
+            _ => None,
+        };
+        let methods = if shm_key.is_some() {
+            &METHODS_SHM
+        } else {
+            &METHODS
+        };
         match storage.open(&req) {
-            Ok(f) => {
+            Ok(file) => {
+                let open = Open {
+                    file,
+                    shm_key,
+                    shm: None,
+                };
                 // SAFETY: as above; the boxed file is freed in x_close.
                 unsafe {
-                    (*h).file = Box::into_raw(Box::new(f));
+                    (*h).file = Box::into_raw(Box::new(open));
                     (*h).lock = sq::SQLITE_LOCK_NONE;
-                    (*h).base.pMethods = &METHODS;
+                    (*h).base.pMethods = methods;
                     if !out_flags.is_null() {
                         *out_flags = flags;
                     }
@@ -334,9 +377,10 @@ unsafe extern "C" fn x_close(f: *mut sq::sqlite3_file) -> c_int {
             return sq::SQLITE_OK;
         }
         // SAFETY: the Box leaked by x_open; nulled so it is freed once.
-        let mut file = unsafe { Box::from_raw(h.file) };
+        let mut open = unsafe { Box::from_raw(h.file) };
         h.file = ptr::null_mut();
-        rc_of(file.close(), sq::SQLITE_IOERR_CLOSE)
+        shm_detach(&mut open);
+        rc_of(open.file.close(), sq::SQLITE_IOERR_CLOSE)
     })
 }
 
@@ -453,6 +497,9 @@ unsafe extern "C" fn x_sector_size(_f: *mut sq::sqlite3_file) -> c_int {
     4096
 }
 
-unsafe extern "C" fn x_device_characteristics(_f: *mut sq::sqlite3_file) -> c_int {
-    0
+unsafe extern "C" fn x_device_characteristics(f: *mut sq::sqlite3_file) -> c_int {
+    guard(0, || {
+        // SAFETY: `f` is one of our open files.
+        unsafe { stored(f) }.device_characteristics()
+    })
 }

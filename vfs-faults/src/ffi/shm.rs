@@ -1,0 +1,222 @@
+//! Shared memory of the storage VFS ([`crate::Storage::shared_memory`]): the WAL index of a
+//! database kept in this process. One [`ShmFile`] per (VFS, database path) in [`SHM`], whose
+//! regions are heap blocks at fixed addresses that every connection of this process maps, and
+//! the eight WAL locks with the unix VFS's rules (a shared lock conflicts with another
+//! connection's exclusive one; an exclusive lock with any other connection's lock).
+//!
+//! Why its own module: the storage VFS's file methods do not need it, and a WAL database on an
+//! in-memory disk does ([`crate::MemDisk`]).
+
+use super::guard;
+use super::storage::{open_of, Open};
+use rusqlite::ffi as sq;
+use std::collections::HashMap;
+use std::ffi::{c_int, c_void};
+use std::ptr;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Number of WAL locks (`SQLITE_SHM_NLOCK`).
+const SHM_NLOCK: usize = 8;
+
+/// The shared memory of one database: regions and lock counts.
+struct ShmFile {
+    /// Heap blocks of `region_size` bytes each (`Box<[u8]>` turned into raw pointers: SQLite
+    /// writes them through the pointers it was given, so Rust keeps no reference to them).
+    regions: Vec<*mut u8>,
+    region_size: usize,
+    shared: [u32; SHM_NLOCK],
+    exclusive: [bool; SHM_NLOCK],
+    /// Connections that mapped it and have not unmapped it.
+    maps: usize,
+}
+
+// SAFETY: the region pointers are owned by the ShmFile (freed in Drop) and only handed to
+// SQLite; every access to the struct itself goes through its Mutex.
+unsafe impl Send for ShmFile {}
+
+impl Drop for ShmFile {
+    fn drop(&mut self) {
+        for &p in &self.regions {
+            // SAFETY: each region came from Box::<[u8]>::into_raw with region_size bytes and is
+            // freed once, here; no connection maps it any more (maps == 0).
+            drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(p, self.region_size)) });
+        }
+    }
+}
+
+/// One connection's hold on a [`ShmFile`]: the locks it holds, as bit masks.
+pub(super) struct ShmConn {
+    file: Arc<Mutex<ShmFile>>,
+    shared: u8,
+    exclusive: u8,
+}
+
+type ShmTable = HashMap<(usize, String), Arc<Mutex<ShmFile>>>;
+
+/// Every mapped shared memory of this process's storage VFSes.
+static SHM: Mutex<Option<ShmTable>> = Mutex::new(None);
+
+/// Releases `open`'s locks and its mapping; the last connection to unmap frees the memory.
+pub(super) fn shm_detach(open: &mut Open) {
+    let Some(conn) = open.shm.take() else {
+        return;
+    };
+    let last = {
+        let mut sf = locked(&conn.file);
+        for i in 0..SHM_NLOCK {
+            if conn.shared & (1 << i) != 0 {
+                sf.shared[i] = sf.shared[i].saturating_sub(1);
+            }
+            if conn.exclusive & (1 << i) != 0 {
+                sf.exclusive[i] = false;
+            }
+        }
+        sf.maps = sf.maps.saturating_sub(1);
+        sf.maps == 0
+    };
+    if let (true, Some(key)) = (last, &open.shm_key) {
+        if let Some(t) = locked(&SHM).as_mut() {
+            t.remove(key);
+        }
+    }
+}
+
+pub(super) unsafe extern "C" fn x_shm_map(
+    f: *mut sq::sqlite3_file,
+    region: c_int,
+    size: c_int,
+    extend: c_int,
+    pp: *mut *mut c_void,
+) -> c_int {
+    guard(sq::SQLITE_IOERR_SHMMAP, || {
+        // SAFETY: `f` is one of our open files; `pp` is SQLite's out-pointer.
+        let open = unsafe { open_of(f) };
+        unsafe { *pp = ptr::null_mut() };
+        let Some(key) = open.shm_key.clone() else {
+            return sq::SQLITE_IOERR_SHMOPEN;
+        };
+        let (Ok(region), Ok(size)) = (usize::try_from(region), usize::try_from(size)) else {
+            return sq::SQLITE_IOERR_SHMMAP;
+        };
+        if open.shm.is_none() {
+            let file = Arc::clone(
+                locked(&SHM)
+                    .get_or_insert_with(HashMap::new)
+                    .entry(key)
+                    .or_insert_with(|| {
+                        Arc::new(Mutex::new(ShmFile {
+                            regions: Vec::new(),
+                            region_size: size,
+                            shared: [0; SHM_NLOCK],
+                            exclusive: [false; SHM_NLOCK],
+                            maps: 0,
+                        }))
+                    }),
+            );
+            locked(&file).maps += 1;
+            open.shm = Some(ShmConn {
+                file,
+                shared: 0,
+                exclusive: 0,
+            });
+        }
+        let Some(conn) = &open.shm else {
+            return sq::SQLITE_IOERR_SHMMAP;
+        };
+        let mut sf = locked(&conn.file);
+        if sf.region_size != size {
+            return sq::SQLITE_IOERR_SHMMAP;
+        }
+        if region >= sf.regions.len() {
+            if extend == 0 {
+                return sq::SQLITE_OK;
+            }
+            while sf.regions.len() <= region {
+                let block = vec![0u8; size].into_boxed_slice();
+                sf.regions.push(Box::into_raw(block).cast::<u8>());
+            }
+        }
+        // SAFETY: as above.
+        unsafe { *pp = sf.regions[region].cast() };
+        sq::SQLITE_OK
+    })
+}
+
+pub(super) unsafe extern "C" fn x_shm_lock(
+    f: *mut sq::sqlite3_file,
+    ofst: c_int,
+    n: c_int,
+    flags: c_int,
+) -> c_int {
+    guard(sq::SQLITE_IOERR_SHMLOCK, || {
+        // SAFETY: `f` is one of our open files.
+        let open = unsafe { open_of(f) };
+        let Some(conn) = open.shm.as_mut() else {
+            return sq::SQLITE_IOERR_SHMLOCK;
+        };
+        let (Ok(ofst), Ok(n)) = (usize::try_from(ofst), usize::try_from(n)) else {
+            return sq::SQLITE_IOERR_SHMLOCK;
+        };
+        if n == 0 || ofst + n > SHM_NLOCK {
+            return sq::SQLITE_IOERR_SHMLOCK;
+        }
+        let slots = ofst..ofst + n;
+        let mask = slots.clone().fold(0u8, |m, i| m | (1 << i));
+        let mut sf = locked(&conn.file);
+        if flags & sq::SQLITE_SHM_UNLOCK != 0 {
+            for i in slots {
+                if conn.shared & (1 << i) != 0 {
+                    sf.shared[i] = sf.shared[i].saturating_sub(1);
+                }
+                if conn.exclusive & (1 << i) != 0 {
+                    sf.exclusive[i] = false;
+                }
+            }
+            conn.shared &= !mask;
+            conn.exclusive &= !mask;
+            return sq::SQLITE_OK;
+        }
+        let others_exclusive =
+            |sf: &ShmFile, i: usize| sf.exclusive[i] && conn.exclusive & (1 << i) == 0;
+        if flags & sq::SQLITE_SHM_SHARED != 0 {
+            if slots.clone().any(|i| others_exclusive(&sf, i)) {
+                return sq::SQLITE_BUSY;
+            }
+            for i in slots {
+                if conn.shared & (1 << i) == 0 {
+                    sf.shared[i] += 1;
+                }
+            }
+            conn.shared |= mask;
+        } else {
+            let own_shared = |i: usize| u32::from(conn.shared & (1 << i) != 0);
+            if slots
+                .clone()
+                .any(|i| others_exclusive(&sf, i) || sf.shared[i] > own_shared(i))
+            {
+                return sq::SQLITE_BUSY;
+            }
+            for i in slots {
+                sf.exclusive[i] = true;
+            }
+            conn.exclusive |= mask;
+        }
+        sq::SQLITE_OK
+    })
+}
+
+pub(super) unsafe extern "C" fn x_shm_barrier(_f: *mut sq::sqlite3_file) {
+    std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+}
+
+pub(super) unsafe extern "C" fn x_shm_unmap(f: *mut sq::sqlite3_file, _delete: c_int) -> c_int {
+    guard(sq::SQLITE_IOERR, || {
+        // SAFETY: `f` is one of our open files.
+        shm_detach(unsafe { open_of(f) });
+        sq::SQLITE_OK
+    })
+}
