@@ -89,7 +89,7 @@ pub(crate) struct FileCtx {
     pub(crate) kind: FileKind,
     pub(crate) path: Option<String>,
     epoch: u64,
-    role: Mutex<(u64, Option<String>)>,
+    role: Mutex<(u64, Option<Arc<str>>)>,
     dirsync_pending: AtomicBool,
     pub(crate) sector: AtomicU32,
     /// The base file promises powersafe overwrite (`SQLITE_IOCAP_POWERSAFE_OVERWRITE`): a
@@ -343,13 +343,13 @@ impl Shared {
 
     // ----- roles -----
 
-    fn role_of_path(&self, path: &str, kind: FileKind) -> Option<String> {
+    fn role_of_path(&self, path: &str, kind: FileKind) -> Option<Arc<str>> {
         let r = self.roles.read().unwrap_or_else(|e| e.into_inner());
-        r.1.lookup(classify::db_path_of(path, kind))
-            .map(str::to_string)
+        r.1.lookup(classify::db_path_of(path, kind)).map(Arc::from)
     }
 
-    fn role_of(&self, op: &Op<'_>) -> Option<String> {
+    /// The role of the operation's file (cached per open file: a shared string, no copy).
+    fn role_of(&self, op: &Op<'_>) -> Option<Arc<str>> {
         let gen = self.roles.read().unwrap_or_else(|e| e.into_inner()).0;
         if let Some(f) = op.file {
             let mut cache = f.role.lock().unwrap_or_else(|e| e.into_inner());
@@ -600,7 +600,7 @@ impl Shared {
                     index,
                     op: op.op,
                     file: op.kind,
-                    role,
+                    role: role.map(|r| r.to_string()),
                     path: op.path.map(str::to_string),
                     offset: op.offset,
                     len: op.len,

@@ -9,8 +9,9 @@
 //!
 //! What it promises, so that SQLite behaves as it does on the platform's VFS:
 //! - `xAccess` says a file exists when it has at least one byte (as the unix VFS does);
-//! - files report `SQLITE_IOCAP_POWERSAFE_OVERWRITE` and 4096-byte sectors (the unix VFS's
-//!   defaults), so SQLite lays out its journals the same way;
+//! - files report `SQLITE_IOCAP_POWERSAFE_OVERWRITE | SQLITE_IOCAP_SUBPAGE_READ` and 4096-byte
+//!   sectors, and answer the pager's file controls, as the unix VFS does by default, so SQLite
+//!   makes the same calls and lays out its journals the same way;
 //! - shared memory (the WAL index) is in-process memory per database, with the eight WAL
 //!   locks: a WAL database opens as it does on disk. It is gone once no connection maps it,
 //!   as after a reboot.
@@ -25,8 +26,9 @@ use std::collections::BTreeMap;
 use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-/// `SQLITE_IOCAP_POWERSAFE_OVERWRITE`.
-const IOCAP_POWERSAFE_OVERWRITE: i32 = 0x0000_1000;
+/// `SQLITE_IOCAP_POWERSAFE_OVERWRITE | SQLITE_IOCAP_SUBPAGE_READ`: what the unix VFS says of
+/// a file by default.
+const IOCAP_LIKE_UNIX: i32 = 0x0000_1000 | 0x0000_8000;
 /// Buffers of deleted files kept for reuse.
 const MAX_SPARE: usize = 8;
 
@@ -95,6 +97,12 @@ impl MemDisk {
         }
     }
 
+    /// Removes every file and every kept buffer.
+    pub fn clear(&self) {
+        lock(&self.files).clear();
+        lock(&self.spare).clear();
+    }
+
     /// Removes `path`; its buffer is kept for a later file when no handle holds it.
     fn unlink(&self, path: &str) -> Result<(), StorageError> {
         let file = lock(&self.files)
@@ -134,7 +142,7 @@ impl StoredFile for DiskFile {
         Ok(lock(&self.0).len() as u64)
     }
     fn device_characteristics(&self) -> i32 {
-        IOCAP_POWERSAFE_OVERWRITE
+        IOCAP_LIKE_UNIX
     }
 }
 

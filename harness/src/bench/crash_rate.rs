@@ -38,6 +38,8 @@ pub struct CrashRate {
     pub kill_parallel: usize,
     pub reference_pages: u32,
     pub strategy: String,
+    /// The lane the in-process states ran on, and why.
+    pub lane: String,
     /// Seconds per phase at most (four phases: in-process and kill, each without and with the
     /// cache); an in-process phase also ends after one pass over the points.
     pub seconds_per_phase: f64,
@@ -73,6 +75,7 @@ pub fn run(seconds: f64) -> Result<CrashRate, ExploreError> {
     let parallel = 2;
     let mut ex = Explorer::new(&scenario, &[d], parallel)?;
     let traced = ex.trace(strategy, &params, d)?;
+    let lane = ex.lane_reason.clone();
     let points = enumerate(&traced.trace, &PointKind::ALL);
     let inproc: Vec<_> = points.iter().filter(|p| !p.kind.needs_child()).collect();
     let kills: Vec<_> = points.iter().filter(|p| p.kind.needs_child()).collect();
@@ -143,6 +146,7 @@ pub fn run(seconds: f64) -> Result<CrashRate, ExploreError> {
         kill_parallel: parallel,
         reference_pages: scenario.source.pages,
         strategy: strategy.into(),
+        lane,
         seconds_per_phase: seconds,
         where_the_time_goes: format!(
             "per in-process state (medians): materialize {m:.3} ms (the source and destination \

@@ -9,16 +9,19 @@
 //! trace the crash points are enumerated from.
 
 use super::reference::{ram_dir, Reference};
+use super::state_files::{EntryRef, StateFiles};
 use super::ExploreError;
 use crate::event::Claim;
 use crate::fault::{DEST_ROLE, SOURCE_ROLE};
 use crate::oracle::{self, Observation, SourceCheck, Verdict, Window};
 use crate::scenario::DestinationChoice;
 use crate::strategy::{self, StrategyContext, StrategyParams};
+use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
-use vfs_faults::{FaultPlan, FaultVfs, Options, RuleHits, TraceEntry};
+use vfs_faults::{FaultPlan, FaultVfs, MemDisk, Options, RuleHits, TraceEntry};
 
 /// What one in-process run of a strategy gave.
 #[derive(Debug, Clone)]
@@ -45,12 +48,68 @@ pub struct Timing {
     pub verify_ms: f64,
 }
 
-/// One fault VFS and one scratch directory, reused across states.
+/// Where the runner's crash states live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Lane {
+    /// Real files in a scratch directory (on `/dev/shm` when there is one), through the fault
+    /// VFS over the platform's VFS.
+    #[default]
+    Disk,
+    /// Files of a [`MemDisk`], through the fault VFS over the disk's storage VFS: no system
+    /// call per operation, no page-cache allocation per journal. Chosen per strategy and
+    /// destination only after its fault-free run gave the same trace, claim and files as on
+    /// disk (`Explorer::trace` in `explore::sweep`).
+    Memory,
+}
+
+impl Lane {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lane::Disk => "disk",
+            Lane::Memory => "memory",
+        }
+    }
+}
+
+/// Whether in-process states may run on the memory lane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LanePolicy {
+    /// The memory lane for each strategy × destination whose fault-free run there is the same
+    /// as on disk ([`Explorer::trace`]), the disk otherwise.
+    #[default]
+    Auto,
+    /// Every state on real files.
+    Disk,
+}
+
+/// The memory lane: a memory disk, its storage VFS, and a fault VFS over it.
+struct MemoryLane {
+    disk: Arc<MemDisk>,
+    /// The storage VFS: the oracle opens the files through it, nothing armed.
+    plain: String,
+    vfs: FaultVfs,
+    root: PathBuf,
+}
+
+impl Drop for MemoryLane {
+    fn drop(&mut self) {
+        // The fault VFS stays registered (a VFS cannot be taken back while SQLite may hold
+        // it); the bytes go.
+        self.disk.clear();
+        let _ = vfs_faults::retire_storage(&self.plain);
+    }
+}
+
+/// One fault VFS and one scratch directory, reused across states (and, once asked for, the
+/// same in memory).
 pub struct Runner {
     vfs: FaultVfs,
     scratch: tempfile::TempDir,
-    pub source: PathBuf,
-    pub dest: PathBuf,
+    /// The disk lane's directory (canonical).
+    disk_root: PathBuf,
+    memory: Option<MemoryLane>,
+    lane: Lane,
     pub last: Timing,
 }
 
@@ -75,26 +134,110 @@ impl Runner {
             .path()
             .canonicalize()
             .map_err(|e| ExploreError::Setup(format!("resolving the scratch dir: {e}")))?;
-        let source = dir.join("source.db");
-        let dest = dir.join("dest.db");
-        assign_roles(&vfs, &source, &dest);
+        assign_roles(&vfs, &dir.join("source.db"), &dir.join("dest.db"));
         Ok(Runner {
             vfs,
             scratch,
-            source,
-            dest,
+            disk_root: dir,
+            memory: None,
+            lane: Lane::Disk,
             last: Timing::default(),
         })
     }
 
-    pub fn scratch(&self) -> &Path {
-        self.scratch.path()
+    /// The lane the next states run on.
+    pub fn lane(&self) -> Lane {
+        self.lane
     }
 
-    /// Copies the reference into the scratch dir.
+    /// Runs the next states on `lane` (the memory lane is set up the first time).
+    pub fn set_lane(&mut self, lane: Lane) -> Result<(), ExploreError> {
+        if lane == Lane::Memory && self.memory.is_none() {
+            let n = INSTANCE.fetch_add(1, Ordering::Relaxed);
+            let tag = format!("{}-{n}", std::process::id());
+            let disk = MemDisk::new();
+            let plain = format!("harness-mem-{tag}");
+            vfs_faults::register_storage(&plain, disk.clone()).map_err(ExploreError::Setup)?;
+            let vfs = FaultVfs::register_with(
+                &format!("harness-explore-mem-{tag}"),
+                Options {
+                    base: Some(plain.clone()),
+                    disk: Some(disk.clone()),
+                    ..Options::default()
+                },
+            )
+            .map_err(|e| ExploreError::Setup(e.to_string()))?;
+            let root = PathBuf::from(format!("/harness-memory-{tag}"));
+            assign_roles(&vfs, &root.join("source.db"), &root.join("dest.db"));
+            self.memory = Some(MemoryLane {
+                disk,
+                plain,
+                vfs,
+                root,
+            });
+        }
+        self.lane = lane;
+        Ok(())
+    }
+
+    fn current_vfs(&self) -> &FaultVfs {
+        match (&self.memory, self.lane) {
+            (Some(m), Lane::Memory) => &m.vfs,
+            _ => &self.vfs,
+        }
+    }
+
+    /// The files of the current lane.
+    pub fn files(&self) -> StateFiles<'_> {
+        match (&self.memory, self.lane) {
+            (Some(m), Lane::Memory) => StateFiles::Memory {
+                disk: &m.disk,
+                root: &m.root,
+                vfs: &m.plain,
+            },
+            _ => StateFiles::Dir(&self.disk_root),
+        }
+    }
+
+    /// The source's path on the current lane.
+    pub fn source(&self) -> PathBuf {
+        self.files().root().join("source.db")
+    }
+
+    /// The destination's path on the current lane.
+    pub fn dest(&self) -> PathBuf {
+        self.files().root().join("dest.db")
+    }
+
+    /// The current lane's files after a run: each name with its length, and a hash of the
+    /// bytes of every database file (`*.db`; a journal's or WAL's header holds a random nonce or
+    /// salt that differs from run to run).
+    pub fn file_summary(&self) -> Result<Vec<(String, u64, Option<u64>)>, ExploreError> {
+        let files = self.files();
+        let mut out = Vec::new();
+        files
+            .for_each_entry(files.root(), &mut Vec::new(), &mut |name, e| {
+                if let EntryRef::File(bytes) = e {
+                    let hash = name
+                        .ends_with(".db")
+                        .then(|| xxhash_rust::xxh3::xxh3_64(bytes));
+                    out.push((name.to_string(), bytes.len() as u64, hash));
+                } else {
+                    out.push((name.to_string(), 0, None));
+                }
+                Ok(())
+            })
+            .map_err(ExploreError::Setup)?;
+        Ok(out)
+    }
+
+    /// Copies the reference into the current lane's scratch.
     pub fn materialize(&mut self, r: &Reference, d: DestinationChoice) -> Result<(), ExploreError> {
         let t = Instant::now();
-        r.materialize(self.scratch.path(), d)?;
+        match (&self.memory, self.lane) {
+            (Some(m), Lane::Memory) => r.materialize_in_memory(&m.disk, &m.root, d)?,
+            _ => r.materialize(self.scratch.path(), d)?,
+        }
         self.last.materialize_ms = t.elapsed().as_secs_f64() * 1e3;
         Ok(())
     }
@@ -123,14 +266,16 @@ impl Runner {
         let s = strategy::by_name(strategy)
             .ok_or_else(|| ExploreError::Setup(format!("unknown strategy `{strategy}`")))?;
         let t = Instant::now();
-        self.vfs.set_plan(plan);
-        self.vfs.clear_trace();
-        self.vfs.set_trace(trace);
+        let (source, dest) = (self.source(), self.dest());
+        let vfs = self.current_vfs().clone();
+        vfs.set_plan(plan);
+        vfs.clear_trace();
+        vfs.set_trace(trace);
         let mut sink = |_| {};
-        let name = self.vfs.name().to_string();
+        let name = vfs.name().to_string();
         let mut ctx = StrategyContext {
-            source: &self.source,
-            dest: &self.dest,
+            source: &source,
+            dest: &dest,
             source_vfs: Some(&name),
             dest_vfs: Some(&name),
             params,
@@ -141,7 +286,7 @@ impl Runner {
         };
         let claim = s.run(&mut ctx);
         if let Some(metadata) = cut_after {
-            self.vfs.power_cut_now_with(
+            vfs.power_cut_now_with(
                 vfs_faults::PowerCutMode::InProcess,
                 vfs_faults::Unsynced::Revert,
                 metadata,
@@ -149,14 +294,14 @@ impl Runner {
         }
         let out = RunOutcome {
             claim,
-            rule_hits: self.vfs.rule_hits(),
-            trace: if trace { self.vfs.trace() } else { Vec::new() },
-            trace_hash: self.vfs.trace_hash(),
+            rule_hits: vfs.rule_hits(),
+            trace: if trace { vfs.trace() } else { Vec::new() },
+            trace_hash: vfs.trace_hash(),
         };
-        self.vfs.set_trace(false);
-        self.vfs.clear_trace();
+        vfs.set_trace(false);
+        vfs.clear_trace();
         // Back to an unarmed VFS: no dead files, no counting rules.
-        self.vfs.set_plan(FaultPlan::default());
+        vfs.set_plan(FaultPlan::default());
         self.last.run_ms = t.elapsed().as_secs_f64() * 1e3;
         Ok(out)
     }
@@ -172,7 +317,8 @@ impl Runner {
         seed: u64,
         metadata: vfs_faults::MetadataOrder,
     ) -> Result<RunOutcome, ExploreError> {
-        self.vfs.set_power_tracking(true);
+        let vfs = self.current_vfs().clone();
+        vfs.set_power_tracking(true);
         let out = self.run_inner(
             strategy,
             params,
@@ -184,12 +330,12 @@ impl Runner {
             false,
             Some(metadata),
         );
-        self.vfs.set_power_tracking(false);
-        self.vfs.set_plan(FaultPlan::default());
+        vfs.set_power_tracking(false);
+        vfs.set_plan(FaultPlan::default());
         out
     }
 
-    /// The oracle on the scratch files (default VFS, nothing armed).
+    /// The oracle on the current lane's files (nothing armed).
     pub fn verify(
         &mut self,
         r: &mut Reference,
@@ -197,21 +343,17 @@ impl Runner {
         claim: Option<Claim>,
     ) -> Result<Verdict, ExploreError> {
         let t = Instant::now();
-        let dir = self
-            .source
-            .parent()
-            .unwrap_or(self.scratch.path())
-            .to_path_buf();
-        let v = verify_state(&dir, &self.source, &self.dest, r, d, claim)?;
+        let (source, dest) = (self.source(), self.dest());
+        let v = verify_state(self.files(), &source, &dest, r, d, claim)?;
         self.last.verify_ms = t.elapsed().as_secs_f64() * 1e3;
         Ok(v)
     }
 }
 
-/// The verdict on the state in `dir` (which holds `source` and `dest`): from the reference's
-/// verdict cache when this exact state was judged before, else [`verify_files`].
+/// The verdict on the state in `files` (which holds `source` and `dest`): from the
+/// reference's verdict cache when this exact state was judged before, else [`verify_files`].
 pub fn verify_state(
-    dir: &Path,
+    files: StateFiles<'_>,
     source: &Path,
     dest: &Path,
     r: &mut Reference,
@@ -219,8 +361,8 @@ pub fn verify_state(
     claim: Option<Claim>,
 ) -> Result<Verdict, ExploreError> {
     let mut cache = std::mem::take(&mut r.verdicts);
-    let v = cache.verdict(dir, d, claim.as_ref(), || {
-        verify_files(source, dest, r, d, claim.clone())
+    let v = cache.verdict(files, d, claim.as_ref(), || {
+        verify_files(files, source, dest, r, d, claim.clone())
     });
     r.verdicts = cache;
     v
@@ -230,6 +372,7 @@ pub fn verify_state(
 /// is `[0, 0]`). A source whose bytes still equal the template's is `S(0)`, undamaged; any
 /// other source goes through the full source check.
 pub fn verify_files(
+    files: StateFiles<'_>,
     source: &Path,
     dest: &Path,
     r: &mut Reference,
@@ -239,14 +382,16 @@ pub fn verify_files(
     let oracle_err = |e: oracle::OracleError| ExploreError::Oracle(e.to_string());
     let pre = r.pre_image(d)?.clone();
     let wal = crate::strategy::common::sidecar(source, "-wal");
-    let unchanged = !std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0)
-        && std::fs::read(source).is_ok_and(|b| b == r.source_bytes);
+    let unchanged = files.len(&wal).is_none_or(|n| n == 0) && files.holds(source, &r.source_bytes);
+    let vfs = files.vfs();
     let src = if unchanged {
         SourceCheck { k: 0, damage: None }
     } else {
-        oracle::check_source(source, &mut r.model, 0).map_err(oracle_err)?
+        oracle::check_source_via(source, vfs, files.exists(source), &mut r.model, 0)
+            .map_err(oracle_err)?
     };
-    let state = oracle::inspect_destination(dest, &pre, &mut r.model).map_err(oracle_err)?;
+    let state = oracle::inspect_destination_via(dest, vfs, files.exists(dest), &pre, &mut r.model)
+        .map_err(oracle_err)?;
     let obs = Observation {
         claim,
         window: Window {

@@ -145,7 +145,7 @@ impl KillPool {
                 )));
             }
             let verdict = super::inprocess::verify_state(
-                &slot.files,
+                super::state_files::StateFiles::Dir(&slot.files),
                 &slot.files.join("source.db"),
                 &slot.files.join("dest.db"),
                 r,

@@ -9,8 +9,11 @@
 //!
 //! * [`reference`]: the reference source and destinations, built once, digests precomputed.
 //! * [`points`]: trace × fault kinds → crash points, each a one-rule fault plan, and their IDs.
-//! * [`inprocess`]: the fast path: one VFS, one scratch dir, no child process.
+//! * [`inprocess`]: the fast path: one VFS, one scratch dir (or a memory disk), no child process.
+//! * [`state_files`]: a state's files on disk or on the memory disk, as the cache and oracle read them.
+//! * [`verdict_cache`]: verdicts by the content of a state's files.
 //! * [`kill`]: kill points, the only ones that need a (child) process to die.
+//! * [`lane_choice`]: whether a strategy's in-process states may run on the memory disk.
 //! * [`sweep`]: the `crash-points` scenario mode and its report.
 //! * [`replay`]: replaying one crash point (its ID is [`points`]'s).
 //! * [`report`]: the sweep's report and the `--doublecheck` hashes.
@@ -22,11 +25,12 @@ pub mod commands;
 pub mod fuzz;
 pub mod inprocess;
 pub mod kill;
+pub mod lane_choice;
 pub mod points;
-
 pub mod reference;
 pub mod replay;
 pub mod report;
+pub mod state_files;
 pub mod sweep;
 pub mod verdict_cache;
 

@@ -13,6 +13,7 @@ use crate::scenario::DestinationChoice;
 use crate::workload::{self, Model, WorkloadSpec};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use vfs_faults::MemDisk;
 
 /// The source, destination templates and the oracle's precomputed digests.
 pub struct Reference {
@@ -123,6 +124,38 @@ impl Reference {
         overwrite(&scratch.join("source.db"), &self.source_bytes)?;
         if let Some(bytes) = dest {
             overwrite(&scratch.join("dest.db"), bytes)?;
+        }
+        Ok(())
+    }
+}
+
+impl Reference {
+    /// [`Reference::materialize`] on a memory disk: `root/source.db` and `root/dest.db` hold
+    /// the templates' bytes, and nothing else is left under `root`.
+    pub fn materialize_in_memory(
+        &self,
+        disk: &MemDisk,
+        root: &Path,
+        d: DestinationChoice,
+    ) -> Result<(), ExploreError> {
+        if !self.dests.contains_key(&d) {
+            return Err(ExploreError::Setup(format!(
+                "destination {} not built",
+                d.as_str()
+            )));
+        }
+        let source = root.join("source.db").to_string_lossy().into_owned();
+        let dest = root.join("dest.db").to_string_lossy().into_owned();
+        let bytes = self.dest_bytes.get(&d);
+        let keep: &[&str] = if bytes.is_some() {
+            &[&source, &dest]
+        } else {
+            &[&source]
+        };
+        disk.remove_under_except(&format!("{}/", root.to_string_lossy()), keep);
+        disk.put(&source, &self.source_bytes);
+        if let Some(b) = bytes {
+            disk.put(&dest, b);
         }
         Ok(())
     }

@@ -61,7 +61,8 @@ pub struct Doublecheck {
     pub trace_hash_a: String,
     pub trace_hash_b: String,
     pub equal: bool,
-    /// Runs compared (fault-free traces and faulted plans).
+    /// Runs compared (fault-free traces and faulted plans run twice, and a sample of the
+    /// states run in memory run again on real files).
     pub runs: u64,
 }
 
@@ -116,6 +117,10 @@ pub struct ComboReport {
     pub known_missing: Vec<String>,
     /// Planned points whose fault did not fire (non-determinism; listed, at most 20).
     pub not_hit: Vec<String>,
+    /// Where the in-process states ran, and why: `memory: …` (the fault-free run in memory
+    /// gave the disk's trace, claim and files) or `disk: …`. Kill states always run on disk.
+    #[serde(default)]
+    pub lane: String,
     pub expectation_met: bool,
     pub duration_s: f64,
 }
@@ -297,10 +302,11 @@ impl CrashReport {
         }
         for c in &self.strategies {
             md.push_str(&format!(
-                "\n## {} on {}\n\nfaults hit (states run): {:?}\n\nkill points inferred: {}\n\n\
-                 not modelled: {:?}\n\nverdicts by fault: {:?}\n",
+                "\n## {} on {}\n\nin-process states: {}\n\nfaults hit (states run): {:?}\n\n\
+                 kill points inferred: {}\n\nnot modelled: {:?}\n\nverdicts by fault: {:?}\n",
                 escape(&c.name),
                 escape(&c.destination),
+                escape(&c.lane),
                 escape(&format!("{:?}", c.faults_hit)),
                 c.kill_points_inferred,
                 escape(&format!("{:?}", c.not_modelled)),

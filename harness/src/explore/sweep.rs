@@ -17,7 +17,8 @@
 //! Sampling (`--sample N`) draws each strategy × destination's sample from its own ChaCha8
 //! stream, seeded with FNV-1a of the scenario seed, the strategy and the destination.
 
-use super::inprocess::{RunOutcome, Runner};
+pub use super::inprocess::LanePolicy;
+use super::inprocess::{Lane, RunOutcome, Runner};
 use super::kill::KillPool;
 use super::points::{enumerate, kinds_for, replay_id, CrashPoint, PointKind};
 use super::reference::Reference;
@@ -52,6 +53,9 @@ pub struct Explorer {
     pub reference: Reference,
     pub runner: Runner,
     pub pool: KillPool,
+    pub lanes: LanePolicy,
+    /// Why the last traced strategy × destination runs on the lane it runs on.
+    pub lane_reason: String,
 }
 
 /// What one crash point gave.
@@ -75,24 +79,13 @@ impl Explorer {
             reference: Reference::build(&spec, dests)?,
             runner: Runner::new()?,
             pool: KillPool::new(parallel)?,
+            lanes: if scenario.crash.memory_lane {
+                LanePolicy::Auto
+            } else {
+                LanePolicy::Disk
+            },
+            lane_reason: String::new(),
         })
-    }
-
-    /// The fault-free run with tracing on.
-    pub fn trace(
-        &mut self,
-        strategy: &str,
-        params: &StrategyParams,
-        d: DestinationChoice,
-    ) -> Result<RunOutcome, ExploreError> {
-        self.runner.materialize(&self.reference, d)?;
-        self.runner.run(
-            strategy,
-            params,
-            &self.reference,
-            FaultPlan::default(),
-            true,
-        )
     }
 
     /// Runs one in-process plan and verifies the result. Power cuts are judged as a dead
@@ -215,6 +208,7 @@ fn sweep_combo(
     let id = entry.id();
     let params = &entry.params;
     let traced = ex.trace(name, params, d)?;
+    let lane = ex.lane_reason.clone();
     let trace = traced.trace.clone();
     // Power cuts are left out where the VFS cannot see the strategy's writes (not modelled).
     let (kinds, not_modelled) = kinds_for(name, &scenario.crash.kinds[..]);
@@ -310,6 +304,24 @@ fn sweep_combo(
             }
             acc.add(hashes[0], hashes[1]);
         }
+        // States run in memory: a sample of them again on real files, the same verdicts.
+        if ex.runner.lane() == Lane::Memory {
+            let step = (inproc.len() / 8).max(1);
+            let mut folded = [0u64; 2];
+            for p in inproc.iter().step_by(step) {
+                for (lane, h) in [Lane::Memory, Lane::Disk].into_iter().zip(&mut folded) {
+                    ex.runner.set_lane(lane)?;
+                    let o = ex.run_point(name, params, d, p, scenario.seed)?;
+                    let seen = format!(
+                        "{} {:?} {:?} {:?}",
+                        o.hit, o.claim, o.verdict.kind, o.verdict.k
+                    );
+                    *h = fnv1a_from(*h, seen.as_bytes());
+                }
+            }
+            ex.runner.set_lane(Lane::Memory)?;
+            acc.add(folded[0], folded[1]);
+        }
     }
 
     let mut verdicts: BTreeMap<String, u64> = VerdictKind::ALL
@@ -389,6 +401,7 @@ fn sweep_combo(
         verdicts_by_fault: by_fault,
         violations,
         not_hit,
+        lane,
         expectation_met,
         duration_s: (started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
     })

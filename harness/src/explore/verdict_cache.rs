@@ -21,12 +21,12 @@
 //! Every miss is verified in full. In [`CacheMode::Check`] (`--doublecheck`) every hit is
 //! verified again and a different verdict is an error; [`CacheMode::Off`] verifies everything.
 
+use super::state_files::{EntryRef, StateFiles};
 use super::ExploreError;
 use crate::event::Claim;
 use crate::oracle::Verdict;
 use crate::scenario::DestinationChoice;
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::Path;
 use xxhash_rust::xxh3::Xxh3;
 
@@ -79,7 +79,7 @@ impl VerdictCache {
     /// before, else from `verify` (which is then recorded).
     pub fn verdict(
         &mut self,
-        dir: &Path,
+        files: StateFiles<'_>,
         d: DestinationChoice,
         claim: Option<&Claim>,
         verify: impl FnOnce() -> Result<Verdict, ExploreError>,
@@ -88,7 +88,7 @@ impl VerdictCache {
             self.misses += 1;
             return verify();
         }
-        let key = state_key(dir, d, claim, &mut self.buf)?;
+        let key = state_key(files, d, claim, &mut self.buf)?;
         match (self.mode, self.map.get(&key)) {
             (CacheMode::Use, Some(v)) => {
                 self.hits += 1;
@@ -102,7 +102,7 @@ impl VerdictCache {
                     return Err(ExploreError::Oracle(format!(
                         "verdict cache: a state judged before got another verdict now \
                          (cached {cached:?}, fresh {fresh:?}) in {}",
-                        dir.display()
+                        files.root().display()
                     )));
                 }
                 return Ok(fresh);
@@ -122,12 +122,13 @@ impl VerdictCache {
 /// The key of the state in `dir` (see the module doc). `buf` is reused between calls so that
 /// reading a state does not allocate.
 pub fn state_key(
-    dir: &Path,
+    files: StateFiles<'_>,
     d: DestinationChoice,
     claim: Option<&Claim>,
     buf: &mut Vec<u8>,
 ) -> Result<u128, ExploreError> {
     let mut h = Xxh3::new();
+    let dir = files.root();
     let path = dir.as_os_str().as_encoded_bytes();
     h.update(&(path.len() as u64).to_le_bytes());
     h.update(path);
@@ -137,50 +138,44 @@ pub fn state_key(
     let claim = serde_json::to_vec(&claim).expect("a claim serializes");
     h.update(&(claim.len() as u64).to_le_bytes());
     h.update(&claim);
-    hash_dir(&mut h, dir, buf)?;
+    hash_dir(&mut h, files, dir, buf)?;
     Ok(h.digest128())
 }
 
-fn hash_dir(h: &mut Xxh3, dir: &Path, buf: &mut Vec<u8>) -> Result<(), ExploreError> {
-    let err = |what: &str, p: &Path, e: std::io::Error| {
-        ExploreError::Setup(format!("verdict cache: {what} {}: {e}", p.display()))
-    };
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .map_err(|e| err("listing", dir, e))?
-        .map(|e| e.map(|e| e.path()))
-        .collect::<Result<_, _>>()
-        .map_err(|e| err("listing", dir, e))?;
-    entries.sort();
-    h.update(&(entries.len() as u64).to_le_bytes());
-    for p in entries {
-        let name = p.file_name().unwrap_or_default().as_encoded_bytes();
+/// Hashes every entry of `dir` in name order (a subdirectory's entries right after its
+/// name), then their number.
+fn hash_dir(
+    h: &mut Xxh3,
+    files: StateFiles<'_>,
+    dir: &Path,
+    buf: &mut Vec<u8>,
+) -> Result<(), ExploreError> {
+    let mut hash_entry = |name: &str, e: EntryRef<'_>| -> Result<(), String> {
         h.update(&(name.len() as u64).to_le_bytes());
-        h.update(name);
-        let meta = std::fs::symlink_metadata(&p).map_err(|e| err("reading", &p, e))?;
-        if meta.is_dir() {
-            h.update(b"d");
-            hash_dir(h, &p, buf)?;
-            continue;
-        }
-        if meta.file_type().is_symlink() {
-            let target = std::fs::read_link(&p).map_err(|e| err("reading", &p, e))?;
-            h.update(b"l");
-            h.update(target.as_os_str().as_encoded_bytes());
-            continue;
-        }
-        if !meta.is_file() {
+        h.update(name.as_bytes());
+        match e {
+            EntryRef::Dir(p) => {
+                h.update(b"d");
+                hash_dir(h, files, p, &mut Vec::new()).map_err(|e| e.to_string())?;
+            }
+            EntryRef::Symlink(target) => {
+                h.update(b"l");
+                h.update(target);
+            }
             // A socket or a FIFO (a network backup's receiver socket): its type, no content.
-            h.update(b"o");
-            continue;
+            EntryRef::Other => h.update(b"o"),
+            EntryRef::File(bytes) => {
+                h.update(b"f");
+                h.update(&(bytes.len() as u64).to_le_bytes());
+                h.update(bytes);
+            }
         }
-        h.update(b"f");
-        buf.clear();
-        std::fs::File::open(&p)
-            .and_then(|mut f| f.read_to_end(buf))
-            .map_err(|e| err("reading", &p, e))?;
-        h.update(&(buf.len() as u64).to_le_bytes());
-        h.update(buf);
-    }
+        Ok(())
+    };
+    let n = files
+        .for_each_entry(dir, buf, &mut hash_entry)
+        .map_err(|e| ExploreError::Setup(format!("verdict cache: {e}")))?;
+    h.update(&(n as u64).to_le_bytes());
     Ok(())
 }
 
@@ -198,77 +193,123 @@ mod tests {
         }
     }
 
-    fn key(dir: &Path, d: DestinationChoice, claim: Option<&Claim>) -> u128 {
-        state_key(dir, d, claim, &mut Vec::new()).unwrap()
+    /// A state directory on disk or on a memory disk, edited the same way.
+    enum Backend {
+        Disk(tempfile::TempDir),
+        Memory(std::sync::Arc<vfs_faults::MemDisk>),
+    }
+
+    const ROOT: &str = "/mem-cache-test";
+
+    impl Backend {
+        fn path(&self, name: &str) -> std::path::PathBuf {
+            match self {
+                Backend::Disk(t) => t.path().join(name),
+                Backend::Memory(_) => Path::new(ROOT).join(name),
+            }
+        }
+        fn write(&self, name: &str, bytes: &[u8]) {
+            match self {
+                Backend::Disk(_) => std::fs::write(self.path(name), bytes).unwrap(),
+                Backend::Memory(m) => m.put(&self.path(name).to_string_lossy(), bytes),
+            }
+        }
+        fn remove(&self, name: &str) {
+            match self {
+                Backend::Disk(_) => std::fs::remove_file(self.path(name)).unwrap(),
+                Backend::Memory(m) => {
+                    vfs_faults::Disk::remove(&**m, &self.path(name).to_string_lossy()).unwrap()
+                }
+            }
+        }
+        fn rename(&self, from: &str, to: &str) {
+            match self {
+                Backend::Disk(_) => std::fs::rename(self.path(from), self.path(to)).unwrap(),
+                Backend::Memory(m) => {
+                    let bytes = vfs_faults::Disk::read(&**m, &self.path(from).to_string_lossy());
+                    self.remove(from);
+                    self.write(to, &bytes.unwrap());
+                }
+            }
+        }
+        fn files(&self) -> StateFiles<'_> {
+            match self {
+                Backend::Disk(t) => StateFiles::Dir(t.path()),
+                Backend::Memory(m) => StateFiles::Memory {
+                    disk: m,
+                    root: Path::new(ROOT),
+                    vfs: "unused",
+                },
+            }
+        }
+        fn key(&self, d: DestinationChoice, claim: Option<&Claim>) -> u128 {
+            state_key(self.files(), d, claim, &mut Vec::new()).unwrap()
+        }
     }
 
     /// Everything the verdict depends on changes the key: a byte of any file, a file's
     /// length, an extra (even empty) file such as a leftover journal, a file's name, the
-    /// destination kind and the claim.
+    /// destination kind and the claim. On disk and on a memory disk alike.
     #[test]
     fn the_key_covers_every_input_of_the_verdict() {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path();
-        let d = DestinationChoice::ExistingDelete;
-        std::fs::write(dir.join("source.db"), vec![7u8; 8192]).unwrap();
-        std::fs::write(dir.join("dest.db"), vec![9u8; 4096]).unwrap();
-        let base = key(dir, d, Some(&Claim::Success));
-        assert_eq!(base, key(dir, d, Some(&Claim::Success)), "stable");
+        let memory = vfs_faults::MemDisk::new();
+        // A file outside the state's directory is not part of it.
+        memory.put("/elsewhere/dest.db", b"other");
+        for b in [
+            Backend::Disk(tempfile::tempdir().unwrap()),
+            Backend::Memory(memory),
+        ] {
+            let d = DestinationChoice::ExistingDelete;
+            let ok = Some(&Claim::Success);
+            b.write("source.db", &[7u8; 8192]);
+            b.write("dest.db", &[9u8; 4096]);
+            let base = b.key(d, ok);
+            assert_eq!(base, b.key(d, ok), "stable");
 
-        let mut changed = vec![7u8; 8192];
-        changed[8191] = 8;
-        std::fs::write(dir.join("source.db"), &changed).unwrap();
-        assert_ne!(
-            base,
-            key(dir, d, Some(&Claim::Success)),
-            "last byte of the source"
-        );
-        std::fs::write(dir.join("source.db"), vec![7u8; 8192]).unwrap();
-        assert_eq!(base, key(dir, d, Some(&Claim::Success)));
+            let mut changed = vec![7u8; 8192];
+            changed[8191] = 8;
+            b.write("source.db", &changed);
+            assert_ne!(base, b.key(d, ok), "last byte of the source");
+            b.write("source.db", &[7u8; 8192]);
+            assert_eq!(base, b.key(d, ok));
 
-        std::fs::write(dir.join("dest.db"), vec![9u8; 4097]).unwrap();
-        assert_ne!(
-            base,
-            key(dir, d, Some(&Claim::Success)),
-            "length of the dest"
-        );
-        std::fs::write(dir.join("dest.db"), vec![9u8; 4096]).unwrap();
+            b.write("dest.db", &[9u8; 4097]);
+            assert_ne!(base, b.key(d, ok), "length of the dest");
+            b.write("dest.db", &[9u8; 4096]);
 
-        std::fs::write(dir.join("dest.db-journal"), b"").unwrap();
-        assert_ne!(base, key(dir, d, Some(&Claim::Success)), "an empty journal");
-        std::fs::remove_file(dir.join("dest.db-journal")).unwrap();
-        assert_eq!(base, key(dir, d, Some(&Claim::Success)));
+            b.write("dest.db-journal", b"");
+            assert_ne!(base, b.key(d, ok), "an empty journal");
+            b.remove("dest.db-journal");
+            assert_eq!(base, b.key(d, ok));
 
-        std::fs::rename(dir.join("dest.db"), dir.join("dest.db-wal")).unwrap();
-        assert_ne!(base, key(dir, d, Some(&Claim::Success)), "a file's name");
-        std::fs::rename(dir.join("dest.db-wal"), dir.join("dest.db")).unwrap();
+            b.rename("dest.db", "dest.db-wal");
+            assert_ne!(base, b.key(d, ok), "a file's name");
+            b.rename("dest.db-wal", "dest.db");
+            assert_eq!(base, b.key(d, ok));
 
-        assert_ne!(
-            base,
-            key(dir, DestinationChoice::Fresh, Some(&Claim::Success)),
-            "the destination kind"
-        );
-        assert_ne!(base, key(dir, d, None), "no claim");
-        let err = Claim::Error {
-            message: "x".into(),
-        };
-        assert_ne!(base, key(dir, d, Some(&err)), "another claim");
-        let err2 = Claim::Error {
-            message: "y".into(),
-        };
-        assert_ne!(
-            key(dir, d, Some(&err)),
-            key(dir, d, Some(&err2)),
-            "its text"
-        );
+            assert_ne!(
+                base,
+                b.key(DestinationChoice::Fresh, ok),
+                "the destination kind"
+            );
+            assert_ne!(base, b.key(d, None), "no claim");
+            let err = Claim::Error {
+                message: "x".into(),
+            };
+            assert_ne!(base, b.key(d, Some(&err)), "another claim");
+            let err2 = Claim::Error {
+                message: "y".into(),
+            };
+            assert_ne!(b.key(d, Some(&err)), b.key(d, Some(&err2)), "its text");
+        }
     }
 
     #[test]
     fn a_hit_serves_the_recorded_verdict_and_check_mode_catches_a_different_one() {
         let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path();
+        let dir = StateFiles::Dir(tmp.path());
         let d = DestinationChoice::ExistingDelete;
-        std::fs::write(dir.join("dest.db"), b"abc").unwrap();
+        std::fs::write(tmp.path().join("dest.db"), b"abc").unwrap();
         let mut c = VerdictCache::new(CacheMode::Use);
         let ok = verdict(VerdictKind::Untouched, "first");
         assert_eq!(c.verdict(dir, d, None, || Ok(ok.clone())).unwrap(), ok);
@@ -278,7 +319,7 @@ mod tests {
         assert_eq!((served, c.hits, c.misses), (ok.clone(), 1, 1));
         assert!((c.hit_rate() - 0.5).abs() < 1e-9);
         // Another state is verified.
-        std::fs::write(dir.join("dest.db"), b"abd").unwrap();
+        std::fs::write(tmp.path().join("dest.db"), b"abd").unwrap();
         let other = verdict(VerdictKind::Corrupt, "second");
         assert_eq!(
             c.verdict(dir, d, None, || Ok(other.clone())).unwrap(),

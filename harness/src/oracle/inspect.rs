@@ -19,10 +19,21 @@ pub(crate) fn open_and_digest(
     path: &Path,
     ignore: &[String],
 ) -> Result<(Connection, Digest), String> {
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
+    open_and_digest_via(path, None, ignore)
+}
+
+/// [`open_and_digest`] through the VFS `vfs` (`None`: the default), with nothing armed: the
+/// storage VFS of an in-memory crash state.
+pub(crate) fn open_and_digest_via(
+    path: &Path,
+    vfs: Option<&str>,
+    ignore: &[String],
+) -> Result<(Connection, Digest), String> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = match vfs {
+        None => Connection::open_with_flags(path, flags),
+        Some(v) => Connection::open_with_flags_and_vfs(path, flags, v),
+    }
     .map_err(|e| format!("cannot open: {e}"))?;
     conn.busy_timeout(Duration::from_millis(5000))
         .map_err(|e| format!("cannot set busy_timeout: {e}"))?;

@@ -167,12 +167,24 @@ pub fn inspect_destination(
     pre: &PreImage,
     model: &mut Model,
 ) -> Result<DestState, OracleError> {
+    inspect_destination_via(dest, None, dest.exists(), pre, model)
+}
+
+/// [`inspect_destination`] of a file that SQLite opens through `vfs` (`None`: the default;
+/// nothing may be armed on it), and that `exists` or not.
+pub fn inspect_destination_via(
+    dest: &Path,
+    vfs: Option<&str>,
+    exists: bool,
+    pre: &PreImage,
+    model: &mut Model,
+) -> Result<DestState, OracleError> {
     let pre_digest = match pre {
         PreImage::Absent => digest::Digest::EMPTY,
         PreImage::Present(d) => *d,
     };
-    let (conn, d) = if dest.exists() {
-        match inspect::open_and_digest(dest, &model.spec().ignore_tables) {
+    let (conn, d) = if exists {
+        match inspect::open_and_digest_via(dest, vfs, &model.spec().ignore_tables) {
             Ok((c, d)) => (Some(c), d),
             Err(reason) => return Ok(DestState::Corrupt { reason }),
         }
@@ -241,13 +253,25 @@ pub fn check_source(
     model: &mut Model,
     max_acked: u64,
 ) -> Result<SourceCheck, OracleError> {
-    if !source.exists() {
+    check_source_via(source, None, source.exists(), model, max_acked)
+}
+
+/// [`check_source`] of a file that SQLite opens through `vfs` (`None`: the default; nothing
+/// may be armed on it), and that `exists` or not.
+pub fn check_source_via(
+    source: &Path,
+    vfs: Option<&str>,
+    exists: bool,
+    model: &mut Model,
+    max_acked: u64,
+) -> Result<SourceCheck, OracleError> {
+    if !exists {
         return Ok(SourceCheck {
             k: 0,
             damage: Some("the source file is gone".to_string()),
         });
     }
-    let (conn, d) = match inspect::open_and_digest(source, &model.spec().ignore_tables) {
+    let (conn, d) = match inspect::open_and_digest_via(source, vfs, &model.spec().ignore_tables) {
         Ok(x) => x,
         Err(reason) => {
             return Ok(SourceCheck {

@@ -294,6 +294,10 @@ pub struct CrashSection {
     pub dedup_kills: bool,
     /// Backup worker processes run at once for kill points.
     pub kill_parallel: u32,
+    /// In-process states of a strategy × destination run on an in-memory disk when its
+    /// fault-free run there gives the trace, claim and files it gives on disk (see
+    /// `explore::sweep`); `false`: every state on real files.
+    pub memory_lane: bool,
     /// Where in the trace faults are placed: `all` (default) or `final-commit` (after the
     /// last read of source content: the `remaining()==0` window).
     pub window: CrashWindow,
@@ -309,6 +313,7 @@ impl Default for CrashSection {
             kinds: PointKind::ALL.to_vec(),
             dedup_kills: true,
             kill_parallel: 2,
+            memory_lane: true,
             window: CrashWindow::All,
         }
     }

@@ -38,6 +38,8 @@ pub(super) struct Open {
     pub(super) shm_key: Option<(usize, String)>,
     /// Its connection to that shared memory once mapped.
     pub(super) shm: Option<ShmConn>,
+    /// `SQLITE_FCNTL_PERSIST_WAL`.
+    persist_wal: bool,
 }
 
 const OPEN_DELETEONCLOSE: c_int = 0x0000_0008;
@@ -65,13 +67,19 @@ static METHODS: sq::sqlite3_io_methods = sq::sqlite3_io_methods {
     xUnfetch: None,
 };
 
-/// [`METHODS`] with shared memory.
+/// [`METHODS`] for a storage with shared memory, laid out as the unix VFS's (version 3): the
+/// pager then asks these files what it asks real ones. Memory mapping is never on (`xFetch`
+/// hands out no page, as the unix VFS does with `mmap_size` 0), and the two file controls the
+/// pager sends every file are answered as the unix VFS answers them.
 static METHODS_SHM: sq::sqlite3_io_methods = sq::sqlite3_io_methods {
-    iVersion: 2,
+    iVersion: 3,
+    xFileControl: Some(x_file_control_unix),
     xShmMap: Some(x_shm_map),
     xShmLock: Some(x_shm_lock),
     xShmBarrier: Some(x_shm_barrier),
     xShmUnmap: Some(x_shm_unmap),
+    xFetch: Some(x_fetch_none),
+    xUnfetch: Some(x_unfetch_none),
     ..METHODS
 };
 
@@ -248,6 +256,7 @@ unsafe extern "C" fn x_open(
                     file,
                     shm_key,
                     shm: None,
+                    persist_wal: false,
                 };
                 // SAFETY: as above; the boxed file is freed in x_close.
                 unsafe {
@@ -491,6 +500,62 @@ unsafe extern "C" fn x_file_control(
     _arg: *mut c_void,
 ) -> c_int {
     sq::SQLITE_NOTFOUND
+}
+
+unsafe extern "C" fn x_file_control_unix(
+    f: *mut sq::sqlite3_file,
+    op: c_int,
+    arg: *mut c_void,
+) -> c_int {
+    match op {
+        // No preallocation (the unix VFS's without a chunk size): nothing to do.
+        sq::SQLITE_FCNTL_SIZE_HINT => sq::SQLITE_OK,
+        // Keep the WAL at close or not: negative asks, otherwise sets.
+        sq::SQLITE_FCNTL_PERSIST_WAL if !arg.is_null() => guard(sq::SQLITE_IOERR, || {
+            // SAFETY: `f` is one of our open files; for this op SQLite passes a pointer to an
+            // int.
+            let open = unsafe { open_of(f) };
+            let v = unsafe { &mut *arg.cast::<c_int>() };
+            if *v < 0 {
+                *v = c_int::from(open.persist_wal);
+            } else {
+                open.persist_wal = *v != 0;
+            }
+            sq::SQLITE_OK
+        }),
+        // The current mmap limit, which stays 0: no file is ever mapped.
+        sq::SQLITE_FCNTL_MMAP_SIZE if !arg.is_null() => {
+            // SAFETY: for this op SQLite passes a pointer to an i64.
+            unsafe { *arg.cast::<i64>() = 0 };
+            sq::SQLITE_OK
+        }
+        // A file in memory is never renamed or unlinked under an open handle.
+        sq::SQLITE_FCNTL_HAS_MOVED if !arg.is_null() => {
+            // SAFETY: for this op SQLite passes a pointer to an int.
+            unsafe { *arg.cast::<c_int>() = 0 };
+            sq::SQLITE_OK
+        }
+        _ => sq::SQLITE_NOTFOUND,
+    }
+}
+
+unsafe extern "C" fn x_fetch_none(
+    _f: *mut sq::sqlite3_file,
+    _off: sq::sqlite3_int64,
+    _amt: c_int,
+    pp: *mut *mut c_void,
+) -> c_int {
+    // SAFETY: SQLite passes its out-pointer: no page, read it instead.
+    unsafe { *pp = ptr::null_mut() };
+    sq::SQLITE_OK
+}
+
+unsafe extern "C" fn x_unfetch_none(
+    _f: *mut sq::sqlite3_file,
+    _off: sq::sqlite3_int64,
+    _p: *mut c_void,
+) -> c_int {
+    sq::SQLITE_OK
 }
 
 unsafe extern "C" fn x_sector_size(_f: *mut sq::sqlite3_file) -> c_int {

@@ -1,0 +1,106 @@
+//! The memory lane of crash exploration (issue 14): in-process crash states run on an
+//! in-memory disk give the verdicts the same states give on real files, point by point, for
+//! safe strategies and for controls that violate, on rollback and WAL destinations; a strategy
+//! that changes files outside SQLite stays on disk and the reason says so.
+
+use harness::explore::inprocess::Lane;
+use harness::explore::points::{enumerate, PointKind};
+use harness::explore::sweep::{Explorer, LanePolicy};
+use harness::explore::verdict_cache::{CacheMode, VerdictCache};
+use harness::scenario::{DestinationChoice, Scenario};
+use harness::strategy::StrategyParams;
+
+fn params() -> StrategyParams {
+    StrategyParams {
+        npage: -1,
+        ..StrategyParams::default()
+    }
+}
+
+#[test]
+fn memory_states_get_the_verdicts_of_disk_states() {
+    let s = Scenario::load("crash-points").unwrap();
+    let params = params();
+    let mut compared = 0;
+    let mut violations = 0;
+    let mut kinds_seen = std::collections::BTreeSet::new();
+    for d in [
+        DestinationChoice::ExistingDelete,
+        DestinationChoice::ExistingWal,
+    ] {
+        let mut ex = Explorer::new(&s, &[d], 1).unwrap();
+        // Every state verified: a cached verdict would compare the cache with itself.
+        ex.reference.verdicts = VerdictCache::new(CacheMode::Off);
+        for strategy in ["api-oneshot", "api-journal-off", "api-early-finish"] {
+            let traced = ex.trace(strategy, &params, d).unwrap();
+            assert_eq!(
+                ex.runner.lane(),
+                Lane::Memory,
+                "{strategy} on {}: {}",
+                d.as_str(),
+                ex.lane_reason
+            );
+            let inproc: Vec<PointKind> = PointKind::ALL
+                .into_iter()
+                .filter(|k| !k.needs_child())
+                .collect();
+            let points = enumerate(&traced.trace, &inproc);
+            for p in points.iter().step_by(13) {
+                let mut run = |lane| {
+                    ex.runner.set_lane(lane).unwrap();
+                    ex.run_point(strategy, &params, d, p, s.seed)
+                        .unwrap_or_else(|e| panic!("{strategy} {}: {e}", p.label()))
+                };
+                let m = run(Lane::Memory);
+                let k = run(Lane::Disk);
+                let show = |o: &harness::explore::sweep::PointOutcome| {
+                    (
+                        o.hit,
+                        o.claim.clone(),
+                        o.verdict.kind,
+                        o.verdict.k,
+                        o.verdict.lag,
+                    )
+                };
+                assert_eq!(
+                    show(&m),
+                    show(&k),
+                    "{strategy} on {}, {}: memory {:?} / disk {:?}",
+                    d.as_str(),
+                    p.label(),
+                    m.verdict.detail,
+                    k.verdict.detail
+                );
+                compared += 1;
+                violations += usize::from(m.verdict.kind.is_violation());
+                kinds_seen.insert(m.verdict.kind.as_str());
+            }
+        }
+    }
+    assert!(compared > 300, "{compared} states compared");
+    assert!(violations > 5, "{violations} violations compared");
+    assert!(
+        kinds_seen.len() >= 3,
+        "verdict kinds compared: {kinds_seen:?}"
+    );
+}
+
+#[test]
+fn a_strategy_that_copies_files_stays_on_disk_and_the_disk_policy_is_obeyed() {
+    let s = Scenario::load("crash-points").unwrap();
+    let d = DestinationChoice::ExistingDelete;
+    let mut ex = Explorer::new(&s, &[d], 1).unwrap();
+    ex.trace("copy-locked", &params(), d).unwrap();
+    assert_eq!(ex.runner.lane(), Lane::Disk);
+    assert!(
+        ex.lane_reason.contains("outside SQLite"),
+        "{}",
+        ex.lane_reason
+    );
+    ex.trace("api-oneshot", &params(), d).unwrap();
+    assert_eq!(ex.runner.lane(), Lane::Memory, "{}", ex.lane_reason);
+    ex.lanes = LanePolicy::Disk;
+    ex.trace("api-oneshot", &params(), d).unwrap();
+    assert_eq!(ex.runner.lane(), Lane::Disk);
+    assert!(ex.lane_reason.starts_with("disk"), "{}", ex.lane_reason);
+}
