@@ -21,7 +21,7 @@
 
 use crate::disk::Disk;
 use crate::storage::StoredFile;
-use crate::storage::{read_at, write_at, OpenRequest, SharedBytes, Storage, StorageError};
+use crate::storage::{read_at, write_at, OpenRequest, Storage, StorageError};
 use std::collections::BTreeMap;
 use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -36,8 +36,26 @@ const MAX_SPARE: usize = 8;
 /// [`Disk`] of a fault VFS over it.
 #[derive(Debug, Default)]
 pub struct MemDisk {
-    files: Mutex<BTreeMap<String, SharedBytes>>,
+    files: Mutex<BTreeMap<String, Node>>,
     spare: Mutex<Vec<Vec<u8>>>,
+}
+
+/// One file: its bytes, and the caller's name for them while nothing changed them since
+/// [`MemDisk::put_known`].
+#[derive(Debug, Default)]
+struct File {
+    bytes: Vec<u8>,
+    known: Option<u128>,
+}
+
+type Node = Arc<Mutex<File>>;
+
+/// A file's content as [`MemDisk::with_content`] shows it.
+pub enum Content<'a> {
+    /// Exactly the bytes given to [`MemDisk::put_known`] with this tag: nothing wrote,
+    /// truncated or replaced them since.
+    Known(u128),
+    Bytes(&'a [u8]),
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -50,13 +68,23 @@ impl MemDisk {
         Arc::new(MemDisk::default())
     }
 
-    fn fresh(&self) -> SharedBytes {
-        let buf = lock(&self.spare).pop().unwrap_or_default();
-        Arc::new(Mutex::new(buf))
+    fn fresh(&self) -> Node {
+        let bytes = lock(&self.spare).pop().unwrap_or_default();
+        Arc::new(Mutex::new(File { bytes, known: None }))
     }
 
     /// Makes `path` hold exactly `bytes` (created when missing; its buffer is reused).
     pub fn put(&self, path: &str, bytes: &[u8]) {
+        self.put_tagged(path, bytes, None);
+    }
+
+    /// [`MemDisk::put`], and `tag` names these bytes until something changes them: the caller
+    /// promises that equal tags mean equal bytes (a strong hash of them, say).
+    pub fn put_known(&self, path: &str, bytes: &[u8], tag: u128) {
+        self.put_tagged(path, bytes, Some(tag));
+    }
+
+    fn put_tagged(&self, path: &str, bytes: &[u8], tag: Option<u128>) {
         let file = {
             let mut files = lock(&self.files);
             match files.get(path) {
@@ -69,15 +97,29 @@ impl MemDisk {
             }
         };
         let mut data = lock(&file);
-        data.clear();
-        data.extend_from_slice(bytes);
+        if data.known.is_none() || data.known != tag {
+            data.bytes.clear();
+            data.bytes.extend_from_slice(bytes);
+        }
+        data.known = tag;
     }
 
     /// Calls `f` with the content of `path`, `None` when there is no such file.
     pub fn with_file<R>(&self, path: &str, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
         let file = lock(&self.files).get(path).cloned()?;
         let data = lock(&file);
-        Some(f(&data))
+        Some(f(&data.bytes))
+    }
+
+    /// Calls `f` with the content of `path` (its tag while it is known), `None` when there is
+    /// no such file.
+    pub fn with_content<R>(&self, path: &str, f: impl FnOnce(Content<'_>) -> R) -> Option<R> {
+        let file = lock(&self.files).get(path).cloned()?;
+        let data = lock(&file);
+        Some(match data.known {
+            Some(t) => f(Content::Known(t)),
+            None => f(Content::Bytes(&data.bytes)),
+        })
     }
 
     /// Every path, sorted.
@@ -109,7 +151,7 @@ impl MemDisk {
             .remove(path)
             .ok_or_else(|| StorageError::Io(format!("{path}: no such file")))?;
         if let Ok(m) = Arc::try_unwrap(file) {
-            let mut buf = m.into_inner().unwrap_or_else(|p| p.into_inner());
+            let mut buf = m.into_inner().unwrap_or_else(|p| p.into_inner()).bytes;
             buf.clear();
             let mut spare = lock(&self.spare);
             if spare.len() < MAX_SPARE {
@@ -121,25 +163,29 @@ impl MemDisk {
 }
 
 /// An open file of a [`MemDisk`] (or a temporary file of its own).
-struct DiskFile(SharedBytes);
+struct DiskFile(Node);
 
 impl StoredFile for DiskFile {
     fn read(&mut self, buf: &mut [u8], offset: u64) -> Result<usize, StorageError> {
-        Ok(read_at(&lock(&self.0), buf, offset))
+        Ok(read_at(&lock(&self.0).bytes, buf, offset))
     }
     fn write(&mut self, buf: &[u8], offset: u64) -> Result<(), StorageError> {
-        write_at(&mut lock(&self.0), buf, offset)
+        let mut f = lock(&self.0);
+        f.known = None;
+        write_at(&mut f.bytes, buf, offset)
     }
     fn truncate(&mut self, size: u64) -> Result<(), StorageError> {
         let size = usize::try_from(size).map_err(|_| StorageError::Full)?;
-        lock(&self.0).truncate(size);
+        let mut f = lock(&self.0);
+        f.known = None;
+        f.bytes.truncate(size);
         Ok(())
     }
     fn sync(&mut self) -> Result<(), StorageError> {
         Ok(())
     }
     fn size(&mut self) -> Result<u64, StorageError> {
-        Ok(lock(&self.0).len() as u64)
+        Ok(lock(&self.0).bytes.len() as u64)
     }
     fn device_characteristics(&self) -> i32 {
         IOCAP_LIKE_UNIX
@@ -147,7 +193,7 @@ impl StoredFile for DiskFile {
 }
 
 impl DiskFile {
-    fn boxed(bytes: SharedBytes) -> Box<dyn StoredFile> {
+    fn boxed(bytes: Node) -> Box<dyn StoredFile> {
         Box::new(DiskFile(bytes))
     }
 }
@@ -201,7 +247,8 @@ impl Disk for MemDisk {
             .cloned()
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, path.to_string()))?;
         let mut data = lock(&file);
-        write_at(&mut data, bytes, offset).map_err(|e| io::Error::other(e.to_string()))
+        data.known = None;
+        write_at(&mut data.bytes, bytes, offset).map_err(|e| io::Error::other(e.to_string()))
     }
 
     fn remove(&self, path: &str) -> io::Result<()> {
@@ -237,5 +284,45 @@ mod tests {
         Disk::remove(&*d, "/m/a").unwrap();
         assert!(Disk::remove(&*d, "/m/a").is_err());
         assert_eq!(d.len("/m/a"), None);
+    }
+
+    fn tag_of(d: &MemDisk, path: &str) -> Option<u128> {
+        d.with_content(path, |c| match c {
+            Content::Known(t) => Some(t),
+            Content::Bytes(_) => None,
+        })
+        .flatten()
+    }
+
+    /// A known file stays known until a write, a truncation or a replacement through any
+    /// route; then its bytes are shown.
+    #[test]
+    fn known_content_is_forgotten_by_every_change() {
+        let d = MemDisk::new();
+        let open = |d: &MemDisk| {
+            d.open(&OpenRequest {
+                path: Some("/k/f".into()),
+                kind: crate::FileKind::MainDb,
+                create: false,
+                delete_on_close: false,
+            })
+            .unwrap()
+        };
+        d.put_known("/k/f", b"template", 7);
+        assert_eq!(tag_of(&d, "/k/f"), Some(7));
+        open(&d).write(b"T", 0).unwrap();
+        assert_eq!(tag_of(&d, "/k/f"), None);
+        assert_eq!(Disk::read(&*d, "/k/f").unwrap(), b"Template");
+        // Putting the template again restores the bytes, not only the tag.
+        d.put_known("/k/f", b"template", 7);
+        assert_eq!(Disk::read(&*d, "/k/f").unwrap(), b"template");
+        open(&d).truncate(2).unwrap();
+        assert_eq!(tag_of(&d, "/k/f"), None);
+        d.put_known("/k/f", b"template", 7);
+        Disk::write_at(&*d, "/k/f", 0, b"x").unwrap();
+        assert_eq!(tag_of(&d, "/k/f"), None);
+        d.put_known("/k/f", b"template", 7);
+        d.put("/k/f", b"template");
+        assert_eq!(tag_of(&d, "/k/f"), None);
     }
 }

@@ -214,20 +214,34 @@ impl Runner {
     /// salt that differs from run to run).
     pub fn file_summary(&self) -> Result<Vec<(String, u64, Option<u64>)>, ExploreError> {
         let files = self.files();
-        let mut out = Vec::new();
+        let mut out: Vec<(String, u64, Option<u64>)> = Vec::new();
+        let mut known = Vec::new();
         files
             .for_each_entry(files.root(), &mut Vec::new(), &mut |name, e| {
-                if let EntryRef::File(bytes) = e {
-                    let hash = name
-                        .ends_with(".db")
-                        .then(|| xxhash_rust::xxh3::xxh3_64(bytes));
-                    out.push((name.to_string(), bytes.len() as u64, hash));
-                } else {
+                match e {
+                    EntryRef::File(bytes) => {
+                        let hash = name
+                            .ends_with(".db")
+                            .then(|| xxhash_rust::xxh3::xxh3_64(bytes));
+                        out.push((name.to_string(), bytes.len() as u64, hash));
+                    }
+                    // Untouched since the template was copied: summed below, as one written.
+                    EntryRef::Known(_) => known.push(out.len()),
+                    _ => {}
+                }
+                if !matches!(e, EntryRef::File(_)) {
                     out.push((name.to_string(), 0, None));
                 }
                 Ok(())
             })
             .map_err(ExploreError::Setup)?;
+        for i in known {
+            let bytes = files
+                .read(&files.root().join(&out[i].0))
+                .unwrap_or_default();
+            out[i].1 = bytes.len() as u64;
+            out[i].2 = Some(xxhash_rust::xxh3::xxh3_64(&bytes));
+        }
         Ok(out)
     }
 
@@ -382,7 +396,8 @@ pub fn verify_files(
     let oracle_err = |e: oracle::OracleError| ExploreError::Oracle(e.to_string());
     let pre = r.pre_image(d)?.clone();
     let wal = crate::strategy::common::sidecar(source, "-wal");
-    let unchanged = files.len(&wal).is_none_or(|n| n == 0) && files.holds(source, &r.source_bytes);
+    let unchanged = files.len(&wal).is_none_or(|n| n == 0)
+        && files.holds(source, &r.source_bytes, r.source_tag);
     let vfs = files.vfs();
     let src = if unchanged {
         SourceCheck { k: 0, damage: None }

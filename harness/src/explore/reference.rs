@@ -22,10 +22,12 @@ pub struct Reference {
     pub source: PathBuf,
     /// Its bytes: a source that still has them after a run is `S(0)`, undamaged.
     pub source_bytes: Vec<u8>,
+    /// Their 128-bit hash: the tag of the source copied to a memory disk.
+    pub source_tag: u128,
     /// Destination templates (absent for `fresh`) and their pre-images `D0`.
     pub dests: BTreeMap<DestinationChoice, (Option<PathBuf>, PreImage)>,
-    /// The destination templates' bytes (absent for `fresh`).
-    dest_bytes: BTreeMap<DestinationChoice, Vec<u8>>,
+    /// The destination templates' bytes (absent for `fresh`) and their 128-bit hash.
+    dest_bytes: BTreeMap<DestinationChoice, (Vec<u8>, u128)>,
     /// Verdicts on the states run from this reference, by content.
     pub verdicts: VerdictCache,
     /// `S(k)` digests (no writers: only `S(0)` is ever needed).
@@ -68,13 +70,15 @@ impl Reference {
             if let Some(t) = &template {
                 let bytes = std::fs::read(t)
                     .map_err(|e| ExploreError::Setup(format!("reading {}: {e}", t.display())))?;
-                dest_bytes.insert(d, bytes);
+                let tag = xxhash_rust::xxh3::xxh3_128(&bytes);
+                dest_bytes.insert(d, (bytes, tag));
             }
             map.insert(d, (template, pre));
         }
         Ok(Reference {
             spec: spec.clone(),
             source,
+            source_tag: xxhash_rust::xxh3::xxh3_128(&source_bytes),
             source_bytes,
             dests: map,
             dest_bytes,
@@ -122,7 +126,7 @@ impl Reference {
             removed.map_err(|e| ExploreError::Setup(format!("removing {}: {e}", p.display())))?;
         }
         overwrite(&scratch.join("source.db"), &self.source_bytes)?;
-        if let Some(bytes) = dest {
+        if let Some((bytes, _)) = dest {
             overwrite(&scratch.join("dest.db"), bytes)?;
         }
         Ok(())
@@ -153,9 +157,11 @@ impl Reference {
             &[&source]
         };
         disk.remove_under_except(&format!("{}/", root.to_string_lossy()), keep);
-        disk.put(&source, &self.source_bytes);
-        if let Some(b) = bytes {
-            disk.put(&dest, b);
+        // Tagged with their hash: a file the run leaves untouched is neither copied again nor
+        // hashed by the verdict cache.
+        disk.put_known(&source, &self.source_bytes, self.source_tag);
+        if let Some((b, tag)) = bytes {
+            disk.put_known(&dest, b, *tag);
         }
         Ok(())
     }

@@ -7,6 +7,7 @@
 //! through the VFS that holds it, with nothing armed.
 
 use std::path::Path;
+use vfs_faults::memdisk::Content;
 use vfs_faults::MemDisk;
 
 /// A state's directory, borrowed.
@@ -62,12 +63,26 @@ impl<'a> StateFiles<'a> {
         }
     }
 
-    /// Whether `path` holds exactly `bytes`.
-    pub fn holds(&self, path: &Path, bytes: &[u8]) -> bool {
+    /// The whole content of `path`, `None` when there is no such file.
+    pub fn read(&self, path: &Path) -> Option<Vec<u8>> {
+        match self {
+            StateFiles::Dir(_) => std::fs::read(path).ok(),
+            StateFiles::Memory { disk, .. } => {
+                vfs_faults::Disk::read(*disk, &StateFiles::key(path)).ok()
+            }
+        }
+    }
+
+    /// Whether `path` holds exactly `bytes`, whose tag (for a memory disk's known files, see
+    /// [`MemDisk::put_known`]) is `tag`.
+    pub fn holds(&self, path: &Path, bytes: &[u8], tag: u128) -> bool {
         match self {
             StateFiles::Dir(_) => std::fs::read(path).is_ok_and(|b| b == bytes),
             StateFiles::Memory { disk, .. } => disk
-                .with_file(&StateFiles::key(path), |b| b == bytes)
+                .with_content(&StateFiles::key(path), |c| match c {
+                    Content::Known(t) => t == tag,
+                    Content::Bytes(b) => b == bytes,
+                })
                 .unwrap_or(false),
         }
     }
@@ -126,7 +141,12 @@ impl<'a> StateFiles<'a> {
                 for p in paths {
                     let name = &p[prefix.len()..];
                     let mut r = Ok(());
-                    disk.with_file(&p, |b| r = f(name, EntryRef::File(b)));
+                    disk.with_content(&p, |c| {
+                        r = match c {
+                            Content::Known(t) => f(name, EntryRef::Known(t)),
+                            Content::Bytes(b) => f(name, EntryRef::File(b)),
+                        }
+                    });
                     r?;
                 }
                 Ok(n)
@@ -138,6 +158,8 @@ impl<'a> StateFiles<'a> {
 /// An entry handed to [`StateFiles::for_each_entry`]'s callback.
 pub enum EntryRef<'b> {
     File(&'b [u8]),
+    /// A memory disk's file that still holds the bytes put there under this tag.
+    Known(u128),
     Dir(&'b Path),
     Symlink(&'b [u8]),
     Other,

@@ -10,7 +10,9 @@
 //! The key covers everything the verdict depends on:
 //! - every entry of the state's directory, sorted by name: its name, whether it is a file or a
 //!   directory, its length and all its bytes (database, `-journal`, `-wal`, `-shm`,
-//!   super-journals, strategy temp files: whatever SQLite's recovery could read);
+//!   super-journals, strategy temp files: whatever SQLite's recovery could read); a memory
+//!   disk's file that nothing changed since it was copied from a template stands for its bytes
+//!   by the template's 128-bit hash;
 //! - the directory's path (a verdict's detail may name a file);
 //! - the destination kind (its pre-image `D0`) and the claim, in full.
 //!
@@ -168,6 +170,12 @@ fn hash_dir(
                 h.update(b"f");
                 h.update(&(bytes.len() as u64).to_le_bytes());
                 h.update(bytes);
+            }
+            // Bytes named by their tag (a strong hash of them): the same content, not reread.
+            // The same bytes as a plain file give another key, which only costs a miss.
+            EntryRef::Known(tag) => {
+                h.update(b"k");
+                h.update(&tag.to_le_bytes());
             }
         }
         Ok(())
