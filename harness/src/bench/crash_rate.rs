@@ -26,6 +26,11 @@ pub struct CrashRate {
     pub states_per_s_kill: f64,
     pub states_per_s_kill_uncached: f64,
     pub cache_hit_rate_kill: f64,
+    /// CPU time per kill state (both kill phases, from `/proc/self/stat`): the supervisor's
+    /// (materializing, spawning, reaping, verifying) and its workers' (start-up, the backup up
+    /// to the kill, the death).
+    pub kill_supervisor_cpu_ms: f64,
+    pub kill_worker_cpu_ms: f64,
     /// Medians over the uncached in-process states.
     pub verify_ms_median: f64,
     pub materialize_ms_median: f64,
@@ -44,6 +49,29 @@ pub struct CrashRate {
     /// cache); an in-process phase also ends after one pass over the points.
     pub seconds_per_phase: f64,
     pub where_the_time_goes: String,
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// CPU milliseconds (user + system) of this process and of its reaped children, from
+/// `/proc/self/stat` (zeros where it cannot be read).
+fn cpu_ms() -> [f64; 2] {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return [0.0; 2];
+    };
+    // Fields after the command name (which may hold spaces) closed by the last `)`.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0.0))
+        .collect();
+    // utime, stime, cutime, cstime are fields 14-17 (1-based), here 11-14 counted from 0
+    // after the state field; in clock ticks of 100 Hz.
+    let tick = 10.0;
+    let get = |i: usize| f.get(i).copied().unwrap_or(0.0) * tick;
+    [get(11) + get(12), get(13) + get(14)]
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -107,7 +135,8 @@ pub fn run(seconds: f64) -> Result<CrashRate, ExploreError> {
         let t = Instant::now();
         let mut k = 0u64;
         while t.elapsed().as_secs_f64() < seconds {
-            let plans: Vec<_> = (0..parallel)
+            // Batches of 16 per worker: the pool pipelines inside a batch, as a sweep does.
+            let plans: Vec<_> = (0..parallel * 16)
                 .map(|i| kills[(k as usize + i * 7) % kills.len()].plan(scenario.seed))
                 .collect();
             ex.pool
@@ -124,8 +153,12 @@ pub fn run(seconds: f64) -> Result<CrashRate, ExploreError> {
     // Uncached first, so the cached phase starts from an empty cache like a sweep does.
     let mut plain = inprocess(&mut ex, CacheMode::Off)?;
     let mut cached = inprocess(&mut ex, CacheMode::Use)?;
+    let cpu_before = cpu_ms();
     let kill_plain = kill(&mut ex, CacheMode::Off)?;
     let kill_cached = kill(&mut ex, CacheMode::Use)?;
+    let cpu_after = cpu_ms();
+    let kill_states = (kill_plain.states + kill_cached.states).max(1) as f64;
+    let per_state = |i: usize| round3((cpu_after[i] - cpu_before[i]) / kill_states);
     let [mat, run, ver] = &mut plain.timings;
     let (m, r, v) = (median(mat), median(run), median(ver));
     let vc = median(&mut cached.timings[2]);
@@ -137,6 +170,8 @@ pub fn run(seconds: f64) -> Result<CrashRate, ExploreError> {
         states_per_s_kill: kill_cached.rate.round(),
         states_per_s_kill_uncached: kill_plain.rate.round(),
         cache_hit_rate_kill: round2(kill_cached.hit_rate),
+        kill_supervisor_cpu_ms: per_state(0),
+        kill_worker_cpu_ms: per_state(1),
         verify_ms_median: v,
         materialize_ms_median: m,
         run_ms_median: r,

@@ -55,6 +55,9 @@ pub enum WorkerCommand {
         /// Report the VFS's last operation every this many ms (for stall diagnoses).
         #[arg(long)]
         monitor_ms: Option<u64>,
+        /// Neither read the source's meta.seq nor send `start` / `end` (crash exploration).
+        #[arg(long)]
+        no_seq: bool,
     },
     /// A pipeline worker of the scenario's app (`[app]`), until killed.
     App {
@@ -122,6 +125,7 @@ pub(super) fn cmd_worker(role: WorkerCommand) -> Result<()> {
             fault,
             seed,
             monitor_ms,
+            no_seq,
         } => {
             let params: StrategyParams =
                 serde_json::from_str(&params).context("worker --params")?;
@@ -139,6 +143,7 @@ pub(super) fn cmd_worker(role: WorkerCommand) -> Result<()> {
                 fault.as_ref(),
                 seed,
                 monitor_ms,
+                !no_seq,
             )
         }
         WorkerCommand::App {

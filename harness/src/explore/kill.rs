@@ -38,14 +38,28 @@ struct Slot {
 /// Scratch directories for concurrent backup workers.
 pub struct KillPool {
     slots: Vec<Slot>,
+    parallel: usize,
     /// How long a worker may run before it is killed as stalled.
     pub timeout: Duration,
 }
 
+/// A worker in flight: which plan it runs, in which slot, what it said so far.
+struct Running {
+    child: Child,
+    plan: usize,
+    slot: usize,
+    claim: Option<Claim>,
+    started: Instant,
+}
+
 impl KillPool {
+    /// `parallel` workers at once, with one scratch directory more than that: a worker for the
+    /// next state starts in a free directory while the supervisor judges the files the last
+    /// one left in its own.
     pub fn new(parallel: usize) -> Result<KillPool, ExploreError> {
+        let parallel = parallel.max(1);
         let mut slots = Vec::new();
-        for _ in 0..parallel.max(1) {
+        for _ in 0..parallel + 1 {
             let dir = ram_dir("kill-")?;
             let root = dir
                 .path()
@@ -62,15 +76,20 @@ impl KillPool {
         }
         Ok(KillPool {
             slots,
+            parallel,
             timeout: Duration::from_secs(20),
         })
     }
 
+    /// Workers at once.
     pub fn parallel(&self) -> usize {
-        self.slots.len()
+        self.parallel
     }
 
-    /// Runs up to [`KillPool::parallel`] plans at once, one worker each, and verifies each.
+    /// Runs every plan in its own worker, [`KillPool::parallel`] at a time, and verifies each
+    /// state as its worker ends; outcomes in the order of `plans`. A worker for the next plan
+    /// is started before the state of one that ended is judged, so the workers keep running
+    /// while the supervisor verifies.
     pub fn run_batch(
         &mut self,
         r: &mut Reference,
@@ -79,86 +98,121 @@ impl KillPool {
         params: &StrategyParams,
         plans: &[FaultPlan],
     ) -> Result<Vec<KillOutcome>, ExploreError> {
-        assert!(
-            plans.len() <= self.slots.len(),
-            "batch larger than the pool"
-        );
         let spec = serde_json::to_string(&r.spec).expect("spec serializes");
         let params_json = serde_json::to_string(params).expect("params serialize");
-        let mut running = Vec::new();
-        for (slot, plan) in self.slots.iter().zip(plans) {
-            r.materialize(&slot.files, d)?;
-            let (tx, rx) = mpsc::channel();
-            let args = vec![
-                "backup".to_string(),
-                "--strategy".into(),
-                strategy.to_string(),
-                "--source".into(),
-                slot.files.join("source.db").display().to_string(),
-                "--dest".into(),
-                slot.files.join("dest.db").display().to_string(),
-                "--spec".into(),
-                spec.clone(),
-                "--params".into(),
-                params_json.clone(),
-            ];
-            let env = vec![
-                (vfs_faults::PLAN_ENV.to_string(), plan.to_env_value()),
-                (SOURCE_VFS_ENV.to_string(), "1".to_string()),
-            ];
-            let child = Child::spawn(Tag::Backup, &args, &env, &slot.stderr, tx)
+        let (tx, rx) = mpsc::channel::<(usize, Message)>();
+        let mut out: Vec<Option<KillOutcome>> = (0..plans.len()).map(|_| None).collect();
+        let mut running: Vec<Running> = Vec::new();
+        let mut free: Vec<usize> = (0..self.slots.len()).rev().collect();
+        let mut next = 0usize;
+        // Starts workers while there is room: the slot's files first, then the process.
+        let fill = |r: &Reference,
+                    free: &mut Vec<usize>,
+                    running: &mut Vec<Running>,
+                    next: &mut usize|
+         -> Result<(), ExploreError> {
+            while running.len() < self.parallel && *next < plans.len() {
+                let slot = free.pop().expect("one more slot than workers");
+                let s = &self.slots[slot];
+                r.materialize(&s.files, d)?;
+                let args = vec![
+                    "backup".to_string(),
+                    "--strategy".into(),
+                    strategy.to_string(),
+                    "--source".into(),
+                    s.files.join("source.db").display().to_string(),
+                    "--dest".into(),
+                    s.files.join("dest.db").display().to_string(),
+                    "--spec".into(),
+                    spec.clone(),
+                    "--params".into(),
+                    params_json.clone(),
+                    // No writers: the source's meta.seq is 0 before and after.
+                    "--no-seq".into(),
+                ];
+                let env = vec![
+                    (
+                        vfs_faults::PLAN_ENV.to_string(),
+                        plans[*next].to_env_value(),
+                    ),
+                    (SOURCE_VFS_ENV.to_string(), "1".to_string()),
+                ];
+                let tx = tx.clone();
+                let child = Child::spawn_to(Tag::Backup, &args, &env, &s.stderr, move |m| {
+                    tx.send((slot, m)).is_ok()
+                })
                 .map_err(|e| ExploreError::Setup(format!("spawning a backup worker: {e}")))?;
-            running.push((child, rx));
-        }
-        let mut out = Vec::new();
-        for ((mut child, rx), slot) in running.into_iter().zip(&self.slots) {
-            let started = Instant::now();
-            let mut claim = None;
-            let mut closed = false;
-            while !closed {
-                match rx.recv_timeout(Duration::from_millis(50)) {
-                    Ok(Message::Event(_, Event::Claim { claim: c })) => claim = Some(c),
-                    Ok(Message::Event(..)) => {}
-                    Ok(Message::Closed(_)) | Err(mpsc::RecvTimeoutError::Disconnected) => {
-                        closed = true
-                    }
-                    Err(mpsc::RecvTimeoutError::Timeout) => {}
-                }
-                if started.elapsed() > self.timeout {
-                    child.kill();
-                    return Err(ExploreError::Setup(format!(
-                        "{strategy}: backup worker did not finish in {:?} (stderr: {})",
-                        self.timeout,
-                        slot.stderr.display()
-                    )));
-                }
+                running.push(Running {
+                    child,
+                    plan: *next,
+                    slot,
+                    claim: None,
+                    started: Instant::now(),
+                });
+                *next += 1;
             }
-            let status = child.wait();
+            Ok(())
+        };
+        fill(r, &mut free, &mut running, &mut next)?;
+        while !running.is_empty() {
+            let closed = match rx.recv_timeout(Duration::from_millis(50)) {
+                Ok((slot, Message::Event(_, Event::Claim { claim }))) => {
+                    if let Some(w) = running.iter_mut().find(|w| w.slot == slot) {
+                        w.claim = Some(claim);
+                    }
+                    None
+                }
+                Ok((slot, Message::Closed(_))) => Some(slot),
+                Ok(_) | Err(_) => None,
+            };
+            if let Some(w) = running
+                .iter_mut()
+                .find(|w| w.started.elapsed() > self.timeout)
+            {
+                w.child.kill();
+                return Err(ExploreError::Setup(format!(
+                    "{strategy}: backup worker did not finish in {:?} (stderr: {})",
+                    self.timeout,
+                    self.slots[w.slot].stderr.display()
+                )));
+            }
+            let Some(i) = closed.and_then(|slot| running.iter().position(|w| w.slot == slot))
+            else {
+                continue;
+            };
+            let mut w = running.swap_remove(i);
+            let status = w.child.wait();
             let exit = describe_status(status);
             let power_cut = format!("exit {}", vfs_faults::POWER_CUT_EXIT_CODE);
-            let hit = claim.is_none() && (exit == "signal 9" || exit == power_cut);
-            if claim.is_none() && !hit {
-                let err = std::fs::read_to_string(&slot.stderr).unwrap_or_default();
+            let hit = w.claim.is_none() && (exit == "signal 9" || exit == power_cut);
+            let files = self.slots[w.slot].files.clone();
+            if w.claim.is_none() && !hit {
+                let err = std::fs::read_to_string(&self.slots[w.slot].stderr).unwrap_or_default();
                 return Err(ExploreError::Setup(format!(
                     "{strategy}: backup worker ended with {exit} and no claim: {}",
                     err.trim()
                 )));
             }
+            fill(r, &mut free, &mut running, &mut next)?;
             let verdict = super::inprocess::verify_state(
-                super::state_files::StateFiles::Dir(&slot.files),
-                &slot.files.join("source.db"),
-                &slot.files.join("dest.db"),
+                super::state_files::StateFiles::Dir(&files),
+                &files.join("source.db"),
+                &files.join("dest.db"),
                 r,
                 d,
-                claim.clone(),
+                w.claim.clone(),
             )?;
-            out.push(KillOutcome {
+            out[w.plan] = Some(KillOutcome {
                 hit,
-                claim,
+                claim: w.claim.take(),
                 exit,
                 verdict,
             });
+            free.push(w.slot);
         }
-        Ok(out)
+        Ok(out
+            .into_iter()
+            .map(|o| o.expect("every plan ran"))
+            .collect())
     }
 }

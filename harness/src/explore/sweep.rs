@@ -264,7 +264,8 @@ fn sweep_combo(
         class_of.push(i);
     }
     let mut rep_out: Vec<PointOutcome> = Vec::new();
-    for chunk in reps.chunks(ex.pool.parallel()) {
+    // Chunks keep an interrupt prompt; inside one the pool keeps its workers busy.
+    for chunk in reps.chunks(ex.pool.parallel() * 16) {
         if interrupted.is_set() {
             return Err(ExploreError::Interrupted);
         }

@@ -70,6 +70,19 @@ impl Child {
         stderr_path: &Path,
         tx: Sender<Message>,
     ) -> std::io::Result<Child> {
+        Child::spawn_to(tag, args, env, stderr_path, move |m| tx.send(m).is_ok())
+    }
+
+    /// [`Child::spawn`], each message handed to `deliver` (which returns false to stop
+    /// reading): several children can share one channel with messages told apart by the
+    /// caller's own mark.
+    pub fn spawn_to(
+        tag: Tag,
+        args: &[String],
+        env: &[(String, String)],
+        stderr_path: &Path,
+        mut deliver: impl FnMut(Message) -> bool + Send + 'static,
+    ) -> std::io::Result<Child> {
         let exe = crate::process::self_exe()?;
         let stderr = std::fs::File::create(stderr_path)?;
         let mut cmd = Command::new(exe);
@@ -96,12 +109,12 @@ impl Child {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
                 if let Some(ev) = Event::from_line(&line) {
-                    if tx.send(Message::Event(tag, ev)).is_err() {
+                    if !deliver(Message::Event(tag, ev)) {
                         return;
                     }
                 }
             }
-            let _ = tx.send(Message::Closed(tag));
+            deliver(Message::Closed(tag));
         });
         Ok(Child {
             tag,

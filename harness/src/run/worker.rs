@@ -141,7 +141,9 @@ fn read_source_seq(source: &Path) -> Result<u64> {
 /// an empty one seeded with `seed`) and the iteration's planned `fault`: a VFS rule, an abort
 /// before a step, a SIGKILL right after the n-th event (see [`emit`]), or a power cut after
 /// the claim (a kill after a delay is the supervisor's). With `monitor_ms`, the VFS's last
-/// operation is sampled for stall reports.
+/// operation is sampled for stall reports. Without `seq_events` the source's `meta.seq` is not
+/// read and no `start` / `end` event is sent (crash exploration: no writers, and a worker that
+/// dies at an operation should spend its life on the backup).
 #[allow(clippy::too_many_arguments)]
 pub fn backup(
     strategy_name: &str,
@@ -152,6 +154,7 @@ pub fn backup(
     fault: Option<&Fault>,
     seed: u64,
     monitor_ms: Option<u64>,
+    seq_events: bool,
 ) -> Result<()> {
     die_with_parent();
     let strategy = strategy::by_name(strategy_name)
@@ -251,8 +254,10 @@ pub fn backup(
         });
     }
 
-    let k_start = read_source_seq(&source)?;
-    emit(Event::Start { k_start });
+    if seq_events {
+        let k_start = read_source_seq(&source)?;
+        emit(Event::Start { k_start });
+    }
     let mut sink = emit;
     let mut ctx = StrategyContext {
         source: &source,
@@ -269,8 +274,10 @@ pub fn backup(
     emit(Event::Claim {
         claim: claim.clone(),
     });
-    let k_end = read_source_seq(&source)?;
-    emit(Event::End { k_end });
+    if seq_events {
+        let k_end = read_source_seq(&source)?;
+        emit(Event::End { k_end });
+    }
     if let Some((unsynced, metadata)) = after_claim {
         // The claim is recorded; now everything that was not made durable is at the mercy of
         // the power-cut model. The process ends here.
