@@ -6,7 +6,9 @@
 //! through the VFS as in the in-process trace). A few children run at once, each in its own
 //! scratch directory.
 
+use super::inprocess::verify_state;
 use super::reference::{ram_dir, Reference};
+use super::state_files::StateFiles;
 use super::ExploreError;
 use crate::event::SOURCE_VFS_ENV;
 use crate::event::{Claim, Event};
@@ -14,10 +16,12 @@ use crate::oracle::Verdict;
 use crate::run::child::{describe_status, Child, Message, Tag};
 use crate::scenario::DestinationChoice;
 use crate::strategy::StrategyParams;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-use vfs_faults::FaultPlan;
+use vfs_faults::{FaultPlan, MemDisk};
 
 /// What a kill state gave.
 #[derive(Debug, Clone)]
@@ -41,6 +45,68 @@ pub struct KillPool {
     parallel: usize,
     /// How long a worker may run before it is killed as stalled.
     pub timeout: Duration,
+    /// Where a dead worker's files are judged: copied to a memory disk (`Some`), or in place.
+    pub judge_in_memory: Option<MemoryJudge>,
+}
+
+/// A memory disk and its storage VFS, for judging a kill state's files: the worker's files are
+/// read once, and the oracle's open, recovery, integrity check and digest run without a system
+/// call per page. The files are copied byte for byte; a state with anything but regular files
+/// is judged in place.
+pub struct MemoryJudge {
+    disk: Arc<MemDisk>,
+    vfs: String,
+    root: PathBuf,
+}
+
+impl MemoryJudge {
+    pub fn new() -> Result<MemoryJudge, ExploreError> {
+        static N: AtomicU64 = AtomicU64::new(0);
+        let tag = format!(
+            "{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        );
+        let disk = MemDisk::new();
+        let vfs = format!("harness-kill-judge-{tag}");
+        vfs_faults::register_storage(&vfs, disk.clone()).map_err(ExploreError::Setup)?;
+        Ok(MemoryJudge {
+            disk,
+            vfs,
+            root: PathBuf::from(format!("/harness-kill-judge-{tag}")),
+        })
+    }
+
+    /// Copies the regular files of `dir` under the root (the source, when it still holds the
+    /// template's bytes, under the template's tag); `false` when `dir` holds anything else.
+    fn load(&self, dir: &Path, r: &Reference) -> Result<bool, ExploreError> {
+        let err =
+            |e: std::io::Error| ExploreError::Setup(format!("reading {}: {e}", dir.display()));
+        let root = format!("{}/", self.root.to_string_lossy());
+        self.disk.remove_under_except(&root, &[]);
+        for entry in std::fs::read_dir(dir).map_err(err)? {
+            let entry = entry.map_err(err)?;
+            if !entry.file_type().map_err(err)?.is_file() {
+                return Ok(false);
+            }
+            let bytes = std::fs::read(entry.path()).map_err(err)?;
+            let name = entry.file_name();
+            let path = self.root.join(&name).to_string_lossy().into_owned();
+            if name == "source.db" && bytes == r.source_bytes {
+                self.disk.put_known(&path, &bytes, r.source_tag);
+            } else {
+                self.disk.put(&path, &bytes);
+            }
+        }
+        Ok(true)
+    }
+}
+
+impl Drop for MemoryJudge {
+    fn drop(&mut self) {
+        self.disk.clear();
+        let _ = vfs_faults::retire_storage(&self.vfs);
+    }
 }
 
 /// A worker in flight: which plan it runs, in which slot, what it said so far.
@@ -78,6 +144,7 @@ impl KillPool {
             slots,
             parallel,
             timeout: Duration::from_secs(20),
+            judge_in_memory: Some(MemoryJudge::new()?),
         })
     }
 
@@ -194,14 +261,28 @@ impl KillPool {
                 )));
             }
             fill(r, &mut free, &mut running, &mut next)?;
-            let verdict = super::inprocess::verify_state(
-                super::state_files::StateFiles::Dir(&files),
-                &files.join("source.db"),
-                &files.join("dest.db"),
-                r,
-                d,
-                w.claim.clone(),
-            )?;
+            let verdict = match &self.judge_in_memory {
+                Some(m) if m.load(&files, r)? => verify_state(
+                    StateFiles::Memory {
+                        disk: &m.disk,
+                        root: &m.root,
+                        vfs: &m.vfs,
+                    },
+                    &m.root.join("source.db"),
+                    &m.root.join("dest.db"),
+                    r,
+                    d,
+                    w.claim.clone(),
+                )?,
+                _ => verify_state(
+                    StateFiles::Dir(&files),
+                    &files.join("source.db"),
+                    &files.join("dest.db"),
+                    r,
+                    d,
+                    w.claim.clone(),
+                )?,
+            };
             out[w.plan] = Some(KillOutcome {
                 hit,
                 claim: w.claim.take(),

@@ -35,6 +35,14 @@ impl Explorer {
             FaultPlan::default(),
             true,
         )?;
+        // Kill states are judged on a memory disk under the same policy.
+        match self.lanes {
+            LanePolicy::Disk => self.pool.judge_in_memory = None,
+            LanePolicy::Auto if self.pool.judge_in_memory.is_none() => {
+                self.pool.judge_in_memory = Some(super::kill::MemoryJudge::new()?);
+            }
+            LanePolicy::Auto => {}
+        }
         let why_not = match self.lanes {
             LanePolicy::Disk => Some("disk lane asked for".to_string()),
             LanePolicy::Auto => self.memory_differs(strategy, params, d, &disk)?,
