@@ -187,6 +187,11 @@ impl Runner {
         }
     }
 
+    /// The name of the current lane's fault VFS (a strategy may name it in a message).
+    pub fn vfs_name(&self) -> String {
+        self.current_vfs().name().to_string()
+    }
+
     /// The files of the current lane.
     pub fn files(&self) -> StateFiles<'_> {
         match (&self.memory, self.lane) {
