@@ -1,8 +1,10 @@
 //! Shared memory of the storage VFS ([`crate::Storage::shared_memory`]): the WAL index of a
 //! database kept in this process. One [`ShmFile`] per (VFS, database path) in [`SHM`], whose
 //! regions are heap blocks at fixed addresses that every connection of this process maps, and
-//! the eight WAL locks with the unix VFS's rules (a shared lock conflicts with another
-//! connection's exclusive one; an exclusive lock with any other connection's lock).
+//! the eight WAL locks kept exactly as the unix VFS keeps them within one process
+//! (`unixShmLock`: per slot a count of shared holders or -1 for an exclusive one, whoever
+//! holds it, the caller included; unmapping leaves the counts alone). A fault VFS above that
+//! fails an unlock without passing it on then sees the same later `SQLITE_BUSY` as on disk.
 //!
 //! Why its own module: the storage VFS's file methods do not need it, and a WAL database on an
 //! in-memory disk does ([`crate::MemDisk`]).
@@ -28,8 +30,8 @@ struct ShmFile {
     /// writes them through the pointers it was given, so Rust keeps no reference to them).
     regions: Vec<*mut u8>,
     region_size: usize,
-    shared: [u32; SHM_NLOCK],
-    exclusive: [bool; SHM_NLOCK],
+    /// Per slot: shared holders, or -1 when one connection holds it exclusively.
+    lock: [i32; SHM_NLOCK],
     /// Connections that mapped it and have not unmapped it.
     maps: usize,
 }
@@ -60,21 +62,14 @@ type ShmTable = HashMap<(usize, String), Arc<Mutex<ShmFile>>>;
 /// Every mapped shared memory of this process's storage VFSes.
 static SHM: Mutex<Option<ShmTable>> = Mutex::new(None);
 
-/// Releases `open`'s locks and its mapping; the last connection to unmap frees the memory.
+/// Drops `open`'s mapping; the last connection to unmap frees the memory. Its locks are left
+/// as they are, as `unixShmUnmap` leaves them.
 pub(super) fn shm_detach(open: &mut Open) {
     let Some(conn) = open.shm.take() else {
         return;
     };
     let last = {
         let mut sf = locked(&conn.file);
-        for i in 0..SHM_NLOCK {
-            if conn.shared & (1 << i) != 0 {
-                sf.shared[i] = sf.shared[i].saturating_sub(1);
-            }
-            if conn.exclusive & (1 << i) != 0 {
-                sf.exclusive[i] = false;
-            }
-        }
         sf.maps = sf.maps.saturating_sub(1);
         sf.maps == 0
     };
@@ -111,8 +106,7 @@ pub(super) unsafe extern "C" fn x_shm_map(
                         Arc::new(Mutex::new(ShmFile {
                             regions: Vec::new(),
                             region_size: size,
-                            shared: [0; SHM_NLOCK],
-                            exclusive: [false; SHM_NLOCK],
+                            lock: [0; SHM_NLOCK],
                             maps: 0,
                         }))
                     }),
@@ -166,42 +160,44 @@ pub(super) unsafe extern "C" fn x_shm_lock(
         }
         let slots = ofst..ofst + n;
         let mask = slots.clone().fold(0u8, |m, i| m | (1 << i));
-        let mut sf = locked(&conn.file);
-        if flags & sq::SQLITE_SHM_UNLOCK != 0 {
-            for i in slots {
-                if conn.shared & (1 << i) != 0 {
-                    sf.shared[i] = sf.shared[i].saturating_sub(1);
-                }
-                if conn.exclusive & (1 << i) != 0 {
-                    sf.exclusive[i] = false;
-                }
-            }
-            conn.shared &= !mask;
-            conn.exclusive &= !mask;
+        let unlock = flags & sq::SQLITE_SHM_UNLOCK != 0;
+        let shared = flags & sq::SQLITE_SHM_SHARED != 0;
+        // What unixShmLock acts on; anything else is a no-op that succeeds.
+        let acts = if unlock {
+            (conn.shared | conn.exclusive) & mask != 0
+        } else {
+            !shared || conn.shared & mask == 0
+        };
+        if !acts {
             return sq::SQLITE_OK;
         }
-        let others_exclusive =
-            |sf: &ShmFile, i: usize| sf.exclusive[i] && conn.exclusive & (1 << i) == 0;
-        if flags & sq::SQLITE_SHM_SHARED != 0 {
-            if slots.clone().any(|i| others_exclusive(&sf, i)) {
-                return sq::SQLITE_BUSY;
-            }
-            for i in slots {
-                if conn.shared & (1 << i) == 0 {
-                    sf.shared[i] += 1;
+        let mut sf = locked(&conn.file);
+        if unlock {
+            // Another holder of the same shared lock keeps it.
+            if shared && sf.lock[ofst] > 1 {
+                sf.lock[ofst] -= 1;
+                conn.shared &= !mask;
+            } else {
+                for i in slots {
+                    sf.lock[i] = 0;
                 }
+                conn.shared &= !mask;
+                conn.exclusive &= !mask;
+            }
+        } else if shared {
+            // An exclusive holder, whoever it is, blocks.
+            if sf.lock[ofst] < 0 {
+                return sq::SQLITE_BUSY;
             }
             conn.shared |= mask;
+            sf.lock[ofst] += 1;
         } else {
-            let own_shared = |i: usize| u32::from(conn.shared & (1 << i) != 0);
-            if slots
-                .clone()
-                .any(|i| others_exclusive(&sf, i) || sf.shared[i] > own_shared(i))
-            {
+            // Any holder, the caller included, blocks.
+            if slots.clone().any(|i| sf.lock[i] != 0) {
                 return sq::SQLITE_BUSY;
             }
             for i in slots {
-                sf.exclusive[i] = true;
+                sf.lock[i] = -1;
             }
             conn.exclusive |= mask;
         }
