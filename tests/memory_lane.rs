@@ -137,3 +137,51 @@ fn busy_wal_locks_get_the_verdicts_of_disk_states() {
     assert!(compared >= 5, "{compared} BUSY points on WAL locks");
     assert!(errors >= 2, "no BUSY made the backup fail: {errors}");
 }
+
+/// `--doublecheck` runs a sample of the memory states again on real files and folds both
+/// verdicts into its comparison: on the crash-points scenario they agree, and the report says
+/// the states ran in memory.
+#[test]
+fn doublecheck_finds_the_memory_states_equal_to_the_disk_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("r.json");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sqlite-backup-harness"))
+        .args([
+            "scenario",
+            "crash-points",
+            "--doublecheck",
+            "--sample",
+            "30",
+        ])
+        .arg("--report-dir")
+        .arg(dir.path())
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap_or_else(|e| {
+            panic!("no report ({e}): {}", String::from_utf8_lossy(&out.stderr))
+        }))
+        .unwrap();
+    let dc = &report["doublecheck"];
+    assert_eq!(dc["equal"], true, "{dc}");
+    let memory = report["strategies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["lane"].as_str().unwrap().starts_with("memory"))
+        .count();
+    assert!(memory >= 6, "{memory} combos ran in memory");
+    // Per combo: the trace twice, one faulted plan twice, and the memory sample on disk.
+    assert!(
+        dc["runs"].as_u64().unwrap() >= 2 * 10 + memory as u64,
+        "{dc}"
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

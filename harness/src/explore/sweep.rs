@@ -313,9 +313,15 @@ fn sweep_combo(
                 for (lane, h) in [Lane::Memory, Lane::Disk].into_iter().zip(&mut folded) {
                     ex.runner.set_lane(lane)?;
                     let o = ex.run_point(name, params, d, p, scenario.seed)?;
+                    // The claim's kind: an error's message may name the lane's files.
+                    let claim = o.claim.as_ref().map(|c| match c {
+                        Claim::Success => "success",
+                        Claim::Error { .. } => "error",
+                        Claim::Aborted { .. } => "aborted",
+                    });
                     let seen = format!(
-                        "{} {:?} {:?} {:?}",
-                        o.hit, o.claim, o.verdict.kind, o.verdict.k
+                        "{} {claim:?} {:?} {:?} {:?}",
+                        o.hit, o.verdict.kind, o.verdict.k, o.verdict.lag
                     );
                     *h = fnv1a_from(*h, seen.as_bytes());
                 }
