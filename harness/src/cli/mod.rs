@@ -182,10 +182,16 @@ impl std::fmt::Display for Usage {
 }
 impl std::error::Error for Usage {}
 
-/// Runs the command line; returns the process exit code.
-pub fn main() -> i32 {
-    crate::heap::keep_freed_memory();
-    let cli = Cli::parse();
+/// `worker <role> …` parsed on its own: the supervisor starts a worker for every kill point,
+/// hundreds a second, and building the whole command tree each time is wasted.
+#[derive(Parser, Debug)]
+#[command(name = "worker")]
+struct WorkerCli {
+    #[command(subcommand)]
+    role: WorkerCommand,
+}
+
+fn init_tracing() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("HARNESS_LOG")
@@ -193,6 +199,32 @@ pub fn main() -> i32 {
         )
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+/// The exit code of a command's outcome; an error is one line on stderr and exit 2.
+fn process_exit_code(outcome: Result<i32>) -> i32 {
+    match outcome {
+        Ok(code) => code,
+        Err(e) => {
+            // Not eprintln!: a stderr that cannot be written (a full disk) must not turn the
+            // error into a panic.
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr().lock(), "error: {}", one_line(&e));
+            2
+        }
+    }
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn main() -> i32 {
+    crate::heap::keep_freed_memory();
+    if std::env::args_os().nth(1).is_some_and(|a| a == "worker") {
+        let worker = WorkerCli::parse_from(std::env::args_os().skip(1));
+        init_tracing();
+        return process_exit_code(cmd_worker(worker.role).map(|()| 0));
+    }
+    let cli = Cli::parse();
+    init_tracing();
     let outcome = match cli.command {
         Command::Scenario {
             name,
@@ -252,16 +284,7 @@ pub fn main() -> i32 {
             die_at_frame,
         } => cmd_stream_receiver(replica, &listen, &apply, die_at_frame).map(|()| 0),
     };
-    match outcome {
-        Ok(code) => code,
-        Err(e) => {
-            // Not eprintln!: a stderr that cannot be written (a full disk) must not turn the
-            // error into a panic.
-            use std::io::Write;
-            let _ = writeln!(std::io::stderr().lock(), "error: {}", one_line(&e));
-            2
-        }
-    }
+    process_exit_code(outcome)
 }
 
 fn one_line(e: &anyhow::Error) -> String {

@@ -47,6 +47,8 @@ pub struct KillPool {
     pub timeout: Duration,
     /// Where a dead worker's files are judged: copied to a memory disk (`Some`), or in place.
     pub judge_in_memory: Option<MemoryJudge>,
+    /// Per slot: its source was last read and found to hold the template's bytes.
+    source_is_template: Vec<bool>,
 }
 
 /// A memory disk and its storage VFS, for judging a kill state's files: the worker's files are
@@ -78,27 +80,30 @@ impl MemoryJudge {
     }
 
     /// Copies the regular files of `dir` under the root (the source, when it still holds the
-    /// template's bytes, under the template's tag); `false` when `dir` holds anything else.
-    fn load(&self, dir: &Path, r: &Reference) -> Result<bool, ExploreError> {
+    /// template's bytes, under the template's tag); `None` when `dir` holds anything else, else
+    /// whether the source still holds the template's bytes.
+    fn load(&self, dir: &Path, r: &Reference) -> Result<Option<bool>, ExploreError> {
         let err =
             |e: std::io::Error| ExploreError::Setup(format!("reading {}: {e}", dir.display()));
         let root = format!("{}/", self.root.to_string_lossy());
         self.disk.remove_under_except(&root, &[]);
+        let mut clean_source = false;
         for entry in std::fs::read_dir(dir).map_err(err)? {
             let entry = entry.map_err(err)?;
             if !entry.file_type().map_err(err)?.is_file() {
-                return Ok(false);
+                return Ok(None);
             }
             let bytes = std::fs::read(entry.path()).map_err(err)?;
             let name = entry.file_name();
             let path = self.root.join(&name).to_string_lossy().into_owned();
             if name == "source.db" && bytes == r.source_bytes {
+                clean_source = true;
                 self.disk.put_known(&path, &bytes, r.source_tag);
             } else {
                 self.disk.put(&path, &bytes);
             }
         }
-        Ok(true)
+        Ok(Some(clean_source))
     }
 }
 
@@ -145,6 +150,7 @@ impl KillPool {
             parallel,
             timeout: Duration::from_secs(20),
             judge_in_memory: Some(MemoryJudge::new()?),
+            source_is_template: vec![false; parallel + 1],
         })
     }
 
@@ -176,12 +182,13 @@ impl KillPool {
         let fill = |r: &Reference,
                     free: &mut Vec<usize>,
                     running: &mut Vec<Running>,
-                    next: &mut usize|
+                    next: &mut usize,
+                    source_is_template: &[bool]|
          -> Result<(), ExploreError> {
             while running.len() < self.parallel && *next < plans.len() {
                 let slot = free.pop().expect("one more slot than workers");
                 let s = &self.slots[slot];
-                r.materialize(&s.files, d)?;
+                r.materialize_keeping(&s.files, d, source_is_template[slot])?;
                 let args = vec![
                     "backup".to_string(),
                     "--strategy".into(),
@@ -220,7 +227,13 @@ impl KillPool {
             }
             Ok(())
         };
-        fill(r, &mut free, &mut running, &mut next)?;
+        fill(
+            r,
+            &mut free,
+            &mut running,
+            &mut next,
+            &self.source_is_template,
+        )?;
         while !running.is_empty() {
             let closed = match rx.recv_timeout(Duration::from_millis(50)) {
                 Ok((slot, Message::Event(_, Event::Claim { claim }))) => {
@@ -260,9 +273,22 @@ impl KillPool {
                     err.trim()
                 )));
             }
-            fill(r, &mut free, &mut running, &mut next)?;
-            let verdict = match &self.judge_in_memory {
-                Some(m) if m.load(&files, r)? => verify_state(
+            fill(
+                r,
+                &mut free,
+                &mut running,
+                &mut next,
+                &self.source_is_template,
+            )?;
+            let loaded = match &self.judge_in_memory {
+                Some(m) => m.load(&files, r)?,
+                None => None,
+            };
+            // Read and found equal to the template: the next worker in this slot starts from
+            // it without the source being written again.
+            self.source_is_template[w.slot] = loaded == Some(true);
+            let verdict = match (&self.judge_in_memory, loaded) {
+                (Some(m), Some(_)) => verify_state(
                     StateFiles::Memory {
                         disk: &m.disk,
                         root: &m.root,

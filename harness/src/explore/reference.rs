@@ -101,6 +101,17 @@ impl Reference {
     /// with the templates' bytes and cut to their length (rewriting pages the file system
     /// already has is several times cheaper than a new file; the bytes are the same).
     pub fn materialize(&self, scratch: &Path, d: DestinationChoice) -> Result<(), ExploreError> {
+        self.materialize_keeping(scratch, d, false)
+    }
+
+    /// [`Reference::materialize`]; with `source_is_template` (the caller read `source.db` and
+    /// found the template's bytes) the source is not written again.
+    pub fn materialize_keeping(
+        &self,
+        scratch: &Path,
+        d: DestinationChoice,
+        source_is_template: bool,
+    ) -> Result<(), ExploreError> {
         if !self.dests.contains_key(&d) {
             return Err(ExploreError::Setup(format!(
                 "destination {} not built",
@@ -125,7 +136,9 @@ impl Reference {
             };
             removed.map_err(|e| ExploreError::Setup(format!("removing {}: {e}", p.display())))?;
         }
-        overwrite(&scratch.join("source.db"), &self.source_bytes)?;
+        if !source_is_template {
+            overwrite(&scratch.join("source.db"), &self.source_bytes)?;
+        }
         if let Some((bytes, _)) = dest {
             overwrite(&scratch.join("dest.db"), bytes)?;
         }
