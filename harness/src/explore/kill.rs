@@ -53,12 +53,11 @@ pub struct KillPool {
 
 /// A memory disk and its storage VFS, for judging a kill state's files: the worker's files are
 /// read once, and the oracle's open, recovery, integrity check and digest run without a system
-/// call per page. The files are copied byte for byte; a state with anything but regular files
-/// is judged in place.
+/// call per page. The files are copied byte for byte under their own paths (the memory disk is
+/// a namespace of its own); a state with anything but regular files is judged in place.
 pub struct MemoryJudge {
     disk: Arc<MemDisk>,
     vfs: String,
-    root: PathBuf,
 }
 
 impl MemoryJudge {
@@ -72,21 +71,17 @@ impl MemoryJudge {
         let disk = MemDisk::new();
         let vfs = format!("harness-kill-judge-{tag}");
         vfs_faults::register_storage(&vfs, disk.clone()).map_err(ExploreError::Setup)?;
-        Ok(MemoryJudge {
-            disk,
-            vfs,
-            root: PathBuf::from(format!("/harness-kill-judge-{tag}")),
-        })
+        Ok(MemoryJudge { disk, vfs })
     }
 
-    /// Copies the regular files of `dir` under the root (the source, when it still holds the
-    /// template's bytes, under the template's tag); `None` when `dir` holds anything else, else
-    /// whether the source still holds the template's bytes.
+    /// Copies the regular files of `dir` to the memory disk under the same paths (a journal may
+    /// name its super-journal by its absolute path), the source under the template's tag when
+    /// it still holds the template's bytes; `None` when `dir` holds anything else, else whether
+    /// the source still holds the template's bytes.
     fn load(&self, dir: &Path, r: &Reference) -> Result<Option<bool>, ExploreError> {
         let err =
             |e: std::io::Error| ExploreError::Setup(format!("reading {}: {e}", dir.display()));
-        let root = format!("{}/", self.root.to_string_lossy());
-        self.disk.remove_under_except(&root, &[]);
+        self.disk.remove_under_except("", &[]);
         let mut clean_source = false;
         for entry in std::fs::read_dir(dir).map_err(err)? {
             let entry = entry.map_err(err)?;
@@ -95,7 +90,7 @@ impl MemoryJudge {
             }
             let bytes = std::fs::read(entry.path()).map_err(err)?;
             let name = entry.file_name();
-            let path = self.root.join(&name).to_string_lossy().into_owned();
+            let path = dir.join(&name).to_string_lossy().into_owned();
             if name == "source.db" && bytes == r.source_bytes {
                 clean_source = true;
                 self.disk.put_known(&path, &bytes, r.source_tag);
@@ -183,12 +178,14 @@ impl KillPool {
                     free: &mut Vec<usize>,
                     running: &mut Vec<Running>,
                     next: &mut usize,
-                    source_is_template: &[bool]|
+                    source_is_template: &mut [bool]|
          -> Result<(), ExploreError> {
             while running.len() < self.parallel && *next < plans.len() {
                 let slot = free.pop().expect("one more slot than workers");
                 let s = &self.slots[slot];
                 r.materialize_keeping(&s.files, d, source_is_template[slot])?;
+                // Until judged again, nothing is known of this slot's source.
+                source_is_template[slot] = false;
                 let args = vec![
                     "backup".to_string(),
                     "--strategy".into(),
@@ -232,7 +229,7 @@ impl KillPool {
             &mut free,
             &mut running,
             &mut next,
-            &self.source_is_template,
+            &mut self.source_is_template,
         )?;
         while !running.is_empty() {
             let closed = match rx.recv_timeout(Duration::from_millis(50)) {
@@ -278,7 +275,7 @@ impl KillPool {
                 &mut free,
                 &mut running,
                 &mut next,
-                &self.source_is_template,
+                &mut self.source_is_template,
             )?;
             let loaded = match &self.judge_in_memory {
                 Some(m) => m.load(&files, r)?,
@@ -291,11 +288,11 @@ impl KillPool {
                 (Some(m), Some(_)) => verify_state(
                     StateFiles::Memory {
                         disk: &m.disk,
-                        root: &m.root,
+                        root: &files,
                         vfs: &m.vfs,
                     },
-                    &m.root.join("source.db"),
-                    &m.root.join("dest.db"),
+                    &files.join("source.db"),
+                    &files.join("dest.db"),
                     r,
                     d,
                     w.claim.clone(),

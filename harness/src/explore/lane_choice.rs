@@ -27,14 +27,7 @@ impl Explorer {
         d: DestinationChoice,
     ) -> Result<RunOutcome, ExploreError> {
         self.runner.set_lane(Lane::Disk)?;
-        self.runner.materialize(&self.reference, d)?;
-        let disk = self.runner.run(
-            strategy,
-            params,
-            &self.reference,
-            FaultPlan::default(),
-            true,
-        )?;
+        let disk = self.fault_free_run(strategy, params, d)?;
         // Kill states are judged on a memory disk under the same policy.
         match self.lanes {
             LanePolicy::Disk => self.pool.judge_in_memory = None,
@@ -60,6 +53,23 @@ impl Explorer {
         Ok(disk)
     }
 
+    /// The fault-free run, traced, on the current lane's fresh copy of the reference.
+    fn fault_free_run(
+        &mut self,
+        strategy: &str,
+        params: &StrategyParams,
+        d: DestinationChoice,
+    ) -> Result<RunOutcome, ExploreError> {
+        self.runner.materialize(&self.reference, d)?;
+        self.runner.run(
+            strategy,
+            params,
+            &self.reference,
+            FaultPlan::default(),
+            true,
+        )
+    }
+
     /// Why the memory lane would not run `strategy` as the disk did (`None`: it would). The
     /// disk lane holds the fault-free run's files when this is called.
     fn memory_differs(
@@ -82,14 +92,7 @@ impl Explorer {
         self.runner.set_lane(Lane::Memory)?;
         let mem_root = self.runner.files().root().to_string_lossy().into_owned();
         let mem_vfs = self.runner.vfs_name();
-        self.runner.materialize(&self.reference, d)?;
-        let mem = self.runner.run(
-            strategy,
-            params,
-            &self.reference,
-            FaultPlan::default(),
-            true,
-        )?;
+        let mem = self.fault_free_run(strategy, params, d)?;
         let in_memory = self.runner.file_summary()?;
         self.runner.set_lane(Lane::Disk)?;
         Ok(if mem.trace_hash != disk.trace_hash {

@@ -68,15 +68,16 @@ pub(super) fn shm_detach(open: &mut Open) {
     let Some(conn) = open.shm.take() else {
         return;
     };
+    // The table's lock is held across the count and the removal, as in x_shm_map across the
+    // lookup and the count: a connection attaching meanwhile cannot get a file being dropped.
+    let mut table = locked(&SHM);
     let last = {
         let mut sf = locked(&conn.file);
         sf.maps = sf.maps.saturating_sub(1);
         sf.maps == 0
     };
-    if let (true, Some(key)) = (last, &open.shm_key) {
-        if let Some(t) = locked(&SHM).as_mut() {
-            t.remove(key);
-        }
+    if let (true, Some(key), Some(t)) = (last, &open.shm_key, table.as_mut()) {
+        t.remove(key);
     }
 }
 
@@ -88,8 +89,9 @@ pub(super) unsafe extern "C" fn x_shm_map(
     pp: *mut *mut c_void,
 ) -> c_int {
     guard(sq::SQLITE_IOERR_SHMMAP, || {
-        // SAFETY: `f` is one of our open files; `pp` is SQLite's out-pointer.
+        // SAFETY: `f` is one of our open files.
         let open = unsafe { open_of(f) };
+        // SAFETY: `pp` is SQLite's out-pointer.
         unsafe { *pp = ptr::null_mut() };
         let Some(key) = open.shm_key.clone() else {
             return sq::SQLITE_IOERR_SHMOPEN;
@@ -98,8 +100,10 @@ pub(super) unsafe extern "C" fn x_shm_map(
             return sq::SQLITE_IOERR_SHMMAP;
         };
         if open.shm.is_none() {
+            // Lookup and count under the table's lock (see shm_detach).
+            let mut table = locked(&SHM);
             let file = Arc::clone(
-                locked(&SHM)
+                table
                     .get_or_insert_with(HashMap::new)
                     .entry(key)
                     .or_insert_with(|| {
@@ -112,6 +116,7 @@ pub(super) unsafe extern "C" fn x_shm_map(
                     }),
             );
             locked(&file).maps += 1;
+            drop(table);
             open.shm = Some(ShmConn {
                 file,
                 shared: 0,
@@ -206,7 +211,9 @@ pub(super) unsafe extern "C" fn x_shm_lock(
 }
 
 pub(super) unsafe extern "C" fn x_shm_barrier(_f: *mut sq::sqlite3_file) {
-    std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+    guard((), || {
+        std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst)
+    })
 }
 
 pub(super) unsafe extern "C" fn x_shm_unmap(f: *mut sq::sqlite3_file, _delete: c_int) -> c_int {

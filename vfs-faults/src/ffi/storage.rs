@@ -507,14 +507,14 @@ unsafe extern "C" fn x_file_control_unix(
     op: c_int,
     arg: *mut c_void,
 ) -> c_int {
-    match op {
+    guard(sq::SQLITE_IOERR, || match op {
         // No preallocation (the unix VFS's without a chunk size): nothing to do.
         sq::SQLITE_FCNTL_SIZE_HINT => sq::SQLITE_OK,
         // Keep the WAL at close or not: negative asks, otherwise sets.
-        sq::SQLITE_FCNTL_PERSIST_WAL if !arg.is_null() => guard(sq::SQLITE_IOERR, || {
-            // SAFETY: `f` is one of our open files; for this op SQLite passes a pointer to an
-            // int.
+        sq::SQLITE_FCNTL_PERSIST_WAL if !arg.is_null() => {
+            // SAFETY: `f` is one of our open files.
             let open = unsafe { open_of(f) };
+            // SAFETY: for this op SQLite passes a pointer to an int.
             let v = unsafe { &mut *arg.cast::<c_int>() };
             if *v < 0 {
                 *v = c_int::from(open.persist_wal);
@@ -522,7 +522,7 @@ unsafe extern "C" fn x_file_control_unix(
                 open.persist_wal = *v != 0;
             }
             sq::SQLITE_OK
-        }),
+        }
         // The current mmap limit, which stays 0: no file is ever mapped.
         sq::SQLITE_FCNTL_MMAP_SIZE if !arg.is_null() => {
             // SAFETY: for this op SQLite passes a pointer to an i64.
@@ -536,7 +536,7 @@ unsafe extern "C" fn x_file_control_unix(
             sq::SQLITE_OK
         }
         _ => sq::SQLITE_NOTFOUND,
-    }
+    })
 }
 
 unsafe extern "C" fn x_fetch_none(
