@@ -4,8 +4,9 @@
 //! violates at many kill points lists the same violations, point by point, with one worker and
 //! with two, and with the files judged in place (`memory_lane = false`); every kill happened.
 
+mod support;
+
 use serde_json::Value;
-use std::process::Command;
 
 fn sweep(kill_parallel: u32, memory_lane: bool) -> Value {
     let dir = tempfile::tempdir().unwrap();
@@ -45,19 +46,7 @@ npage = -1
         ),
     )
     .unwrap();
-    let json = dir.path().join("r.json");
-    let out = Command::new(env!("CARGO_BIN_EXE_sqlite-backup-harness"))
-        .arg("scenario")
-        .arg(&scenario)
-        .args(["--sample", "40", "--report-dir"])
-        .arg(dir.path())
-        .arg("--json")
-        .arg(&json)
-        .output()
-        .unwrap();
-    let text = std::fs::read_to_string(&json)
-        .unwrap_or_else(|e| panic!("no report ({e}): {}", String::from_utf8_lossy(&out.stderr)));
-    serde_json::from_str(&text).unwrap()
+    support::run_scenario_with(&scenario.to_string_lossy(), &["--sample", "40"]).report
 }
 
 #[test]

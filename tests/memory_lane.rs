@@ -4,6 +4,8 @@
 //! that changes files outside SQLite stays on disk and the reason says so. (A whole
 //! `scenario crash-points` run, 38,734 points, gave the same report both ways.)
 
+mod support;
+
 use harness::explore::inprocess::Lane;
 use harness::explore::points::{enumerate, PointKind};
 use harness::explore::sweep::PointOutcome;
@@ -143,27 +145,8 @@ fn busy_wal_locks_get_the_verdicts_of_disk_states() {
 /// the states ran in memory.
 #[test]
 fn doublecheck_finds_the_memory_states_equal_to_the_disk_ones() {
-    let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("r.json");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sqlite-backup-harness"))
-        .args([
-            "scenario",
-            "crash-points",
-            "--doublecheck",
-            "--sample",
-            "30",
-        ])
-        .arg("--report-dir")
-        .arg(dir.path())
-        .arg("--json")
-        .arg(&json)
-        .output()
-        .unwrap();
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap_or_else(|e| {
-            panic!("no report ({e}): {}", String::from_utf8_lossy(&out.stderr))
-        }))
-        .unwrap();
+    let run = support::run_scenario_with("crash-points", &["--doublecheck", "--sample", "30"]);
+    let report = &run.report;
     let dc = &report["doublecheck"];
     assert_eq!(dc["equal"], true, "{dc}");
     let memory = report["strategies"]
@@ -178,10 +161,5 @@ fn doublecheck_finds_the_memory_states_equal_to_the_disk_ones() {
         dc["runs"].as_u64().unwrap() >= 2 * 10 + memory as u64,
         "{dc}"
     );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
 }

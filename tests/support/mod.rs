@@ -306,21 +306,33 @@ pub fn run_scenario_text_under(prefix: &[&str], text: &str) -> ScenarioRun {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("scenario.toml");
     std::fs::write(&path, text).unwrap();
-    let json = dir.path().join("r.json");
+    run_scenario_in(prefix, &path.to_string_lossy(), &[], dir.path())
+}
+
+/// Runs `scenario <scenario> <args>` (a bundled name or a file) through the real binary, with
+/// its report in a temp dir, and reads back the JSON report.
+pub fn run_scenario_with(scenario: &str, args: &[&str]) -> ScenarioRun {
+    let dir = tempfile::tempdir().unwrap();
+    run_scenario_in(&[], scenario, args, dir.path())
+}
+
+fn run_scenario_in(prefix: &[&str], scenario: &str, args: &[&str], dir: &Path) -> ScenarioRun {
+    let json = dir.join("r.json");
     let bin = env!("CARGO_BIN_EXE_sqlite-backup-harness");
     let mut cmd = match prefix.split_first() {
-        Some((program, args)) => {
+        Some((program, pargs)) => {
             let mut c = std::process::Command::new(program);
-            c.args(args).arg(bin);
+            c.args(pargs).arg(bin);
             c
         }
         None => std::process::Command::new(bin),
     };
     let out = cmd
         .arg("scenario")
-        .arg(&path)
+        .arg(scenario)
+        .args(args)
         .arg("--report-dir")
-        .arg(dir.path())
+        .arg(dir)
         .arg("--json")
         .arg(&json)
         .output()

@@ -16,7 +16,6 @@ use crate::fault::{DEST_ROLE, SOURCE_ROLE};
 use crate::oracle::{self, Observation, SourceCheck, Verdict, Window};
 use crate::scenario::DestinationChoice;
 use crate::strategy::{self, StrategyContext, StrategyParams};
-use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -49,8 +48,7 @@ pub struct Timing {
 }
 
 /// Where the runner's crash states live.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Lane {
     /// Real files in a scratch directory (on `/dev/shm` when there is one), through the fault
     /// VFS over the platform's VFS.
@@ -61,15 +59,6 @@ pub enum Lane {
     /// destination only after its fault-free run gave the same trace, claim and files as on
     /// disk (`Explorer::trace` in `explore::sweep`).
     Memory,
-}
-
-impl Lane {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Lane::Disk => "disk",
-            Lane::Memory => "memory",
-        }
-    }
 }
 
 /// Whether in-process states may run on the memory lane.
