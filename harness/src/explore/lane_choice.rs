@@ -95,50 +95,244 @@ impl Explorer {
         let mem = self.fault_free_run(strategy, params, d)?;
         let in_memory = self.runner.file_summary()?;
         self.runner.set_lane(Lane::Disk)?;
-        Ok(if mem.trace_hash != disk.trace_hash {
-            let show = |e: Option<&vfs_faults::TraceEntry>| match e {
-                Some(e) => format!(
-                    "{:?} {:?} at {:?} len {:?} -> {}",
-                    e.op, e.file, e.offset, e.len, e.rc
-                ),
-                None => "nothing".to_string(),
-            };
-            let same = |a: &vfs_faults::TraceEntry, b: &vfs_faults::TraceEntry| {
-                (a.op, a.file, &a.role, a.offset, a.len, a.rc)
-                    == (b.op, b.file, &b.role, b.offset, b.len, b.rc)
-            };
-            let i = (0..)
-                .find(|&i| match (disk.trace.get(i), mem.trace.get(i)) {
-                    (Some(a), Some(b)) => !same(a, b),
-                    _ => true,
-                })
-                .unwrap_or(0);
-            Some(format!(
-                "its trace in memory differs from operation {i} on: disk {}, memory {}",
-                show(disk.trace.get(i)),
-                show(mem.trace.get(i))
-            ))
-        } else if claim_text(&mem.claim)
-            .replace(&mem_root, &disk_root)
-            .replace(&mem_vfs, &disk_vfs)
-            != claim_text(&disk.claim)
-        {
-            // An error message may name the files and the VFS: the same claim about files
-            // elsewhere.
-            Some(format!(
-                "its claim in memory differs ({:?}; on disk {:?})",
-                mem.claim, disk.claim
-            ))
-        } else if in_memory != on_disk {
-            Some(format!(
-                "it leaves other files in memory ({in_memory:?}; on disk {on_disk:?})"
-            ))
-        } else {
-            None
-        })
+        Ok(lanes_differ(
+            &LaneRun {
+                outcome: disk,
+                files: &on_disk,
+                root: &disk_root,
+                vfs: &disk_vfs,
+            },
+            &LaneRun {
+                outcome: &mem,
+                files: &in_memory,
+                root: &mem_root,
+                vfs: &mem_vfs,
+            },
+        ))
     }
+}
+
+/// What one lane's fault-free run showed: its outcome, its files (name, length, hash of a
+/// database file's bytes), and the root and VFS names its messages may mention.
+struct LaneRun<'a> {
+    outcome: &'a RunOutcome,
+    files: &'a [(String, u64, Option<u64>)],
+    root: &'a str,
+    vfs: &'a str,
+}
+
+/// Why the memory lane's fault-free run is not the disk's (`None`: it is the same run): the
+/// first differing trace entry, a different claim (after putting the disk's root and VFS
+/// names in the memory lane's), or different files (names, lengths or database bytes).
+fn lanes_differ(disk: &LaneRun, mem: &LaneRun) -> Option<String> {
+    let (d, m) = (disk.outcome, mem.outcome);
+    if m.trace_hash != d.trace_hash {
+        let show = |e: Option<&vfs_faults::TraceEntry>| match e {
+            Some(e) => format!(
+                "{:?} {:?} at {:?} len {:?} -> {}",
+                e.op, e.file, e.offset, e.len, e.rc
+            ),
+            None => "nothing".to_string(),
+        };
+        let same = |a: &vfs_faults::TraceEntry, b: &vfs_faults::TraceEntry| {
+            (a.op, a.file, &a.role, a.offset, a.len, a.rc)
+                == (b.op, b.file, &b.role, b.offset, b.len, b.rc)
+        };
+        let i = (0..)
+            .find(|&i| match (d.trace.get(i), m.trace.get(i)) {
+                (Some(a), Some(b)) => !same(a, b),
+                _ => true,
+            })
+            .unwrap_or(0);
+        return Some(format!(
+            "its trace in memory differs from operation {i} on: disk {}, memory {}",
+            show(d.trace.get(i)),
+            show(m.trace.get(i))
+        ));
+    }
+    // An error message may name the files and the VFS: the same claim about files elsewhere.
+    let mem_claim = claim_text(&m.claim)
+        .replace(mem.root, disk.root)
+        .replace(mem.vfs, disk.vfs);
+    if mem_claim != claim_text(&d.claim) {
+        return Some(format!(
+            "its claim in memory differs ({:?}; on disk {:?})",
+            m.claim, d.claim
+        ));
+    }
+    if mem.files != disk.files {
+        return Some(format!(
+            "it leaves other files in memory ({:?}; on disk {:?})",
+            mem.files, disk.files
+        ));
+    }
+    None
 }
 
 fn claim_text(c: &crate::event::Claim) -> String {
     format!("{c:?}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Claim;
+    use vfs_faults::{FileKind, OpKind, TraceEntry};
+
+    fn entry(index: u64, op: OpKind, offset: i64, rc: i32) -> TraceEntry {
+        TraceEntry {
+            index,
+            op,
+            file: FileKind::MainDb,
+            role: Some("destination".into()),
+            path: Some(format!("/root{index}/dest.db")),
+            offset: Some(offset),
+            len: Some(4096),
+            rc,
+        }
+    }
+
+    fn outcome(claim: Claim, trace: Vec<TraceEntry>, trace_hash: u64) -> RunOutcome {
+        RunOutcome {
+            claim,
+            rule_hits: Vec::new(),
+            trace,
+            trace_hash,
+        }
+    }
+
+    type Files = Vec<(String, u64, Option<u64>)>;
+
+    fn files() -> Files {
+        vec![
+            ("dest.db".into(), 8192, Some(7)),
+            ("dest.db-journal".into(), 0, None),
+            ("source.db".into(), 4096, Some(9)),
+        ]
+    }
+
+    fn differ(disk: (&RunOutcome, &Files), mem: (&RunOutcome, &Files)) -> Option<String> {
+        lanes_differ(
+            &LaneRun {
+                outcome: disk.0,
+                files: disk.1,
+                root: "/tmp/disk-1",
+                vfs: "faults-disk",
+            },
+            &LaneRun {
+                outcome: mem.0,
+                files: mem.1,
+                root: "/harness-memory-1",
+                vfs: "faults-mem",
+            },
+        )
+    }
+
+    fn trace() -> Vec<TraceEntry> {
+        vec![
+            entry(0, OpKind::Write, 0, 0),
+            entry(1, OpKind::Write, 4096, 0),
+            entry(2, OpKind::Sync, 0, 0),
+        ]
+    }
+
+    #[test]
+    fn the_same_run_on_both_lanes_is_the_same() {
+        let o = outcome(Claim::Success, trace(), 42);
+        assert_eq!(differ((&o, &files()), (&o, &files())), None);
+    }
+
+    #[test]
+    fn files_that_differ_in_content_length_or_name_refuse_the_memory_lane() {
+        let o = outcome(Claim::Success, trace(), 42);
+        let disk = files();
+        let mut content = files();
+        content[0].2 = Some(8);
+        let mut length = files();
+        length[2].1 = 8192;
+        let mut name = files();
+        name[1].0 = "dest.db-wal".into();
+        let mut missing = files();
+        missing.pop();
+        let mut hashed = files();
+        hashed[1].2 = Some(0);
+        for mem in [content, length, name, missing, hashed] {
+            let why = differ((&o, &disk), (&o, &mem)).expect("files differ");
+            assert!(why.starts_with("it leaves other files in memory ("), "{why}");
+            assert!(why.contains(&format!("{mem:?}; on disk {disk:?}")), "{why}");
+        }
+    }
+
+    #[test]
+    fn a_claim_that_differs_beyond_the_lanes_names_refuses_the_memory_lane() {
+        let on = |root: &str, vfs: &str| Claim::Error {
+            message: format!("backup_step rc=10 on {root}/dest.db via {vfs}"),
+        };
+        let disk = outcome(on("/tmp/disk-1", "faults-disk"), trace(), 42);
+        // The same error about the memory lane's files and VFS: the same claim.
+        let mem = outcome(on("/harness-memory-1", "faults-mem"), trace(), 42);
+        assert_eq!(differ((&disk, &files()), (&mem, &files())), None);
+        for claim in [
+            Claim::Success,
+            Claim::Error {
+                message: "backup_step rc=5 on /harness-memory-1/dest.db via faults-mem".into(),
+            },
+            Claim::Aborted {
+                message: "backup_step rc=10 on /harness-memory-1/dest.db via faults-mem".into(),
+            },
+        ] {
+            let mem = outcome(claim.clone(), trace(), 42);
+            let why = differ((&disk, &files()), (&mem, &files())).expect("claims differ");
+            assert_eq!(
+                why,
+                format!("its claim in memory differs ({claim:?}; on disk {:?})", disk.claim)
+            );
+        }
+        // A success on disk and an error in memory, the other way round.
+        let ok = outcome(Claim::Success, trace(), 42);
+        assert!(differ((&ok, &files()), (&disk, &files())).is_some());
+    }
+
+    #[test]
+    fn a_trace_that_differs_names_its_first_differing_operation() {
+        let disk = outcome(Claim::Success, trace(), 42);
+        let mut t = trace();
+        t[1].rc = 10;
+        let mem = outcome(Claim::Success, t, 43);
+        assert_eq!(
+            differ((&disk, &files()), (&mem, &files())).as_deref(),
+            Some(
+                "its trace in memory differs from operation 1 on: disk Write MainDb at Some(4096) \
+                 len Some(4096) -> 0, memory Write MainDb at Some(4096) len Some(4096) -> 10"
+            )
+        );
+        // A shorter trace: the first missing operation.
+        let mut t = trace();
+        t.pop();
+        let mem = outcome(Claim::Success, t, 44);
+        assert_eq!(
+            differ((&disk, &files()), (&mem, &files())).as_deref(),
+            Some(
+                "its trace in memory differs from operation 2 on: disk Sync MainDb at Some(0) \
+                 len Some(4096) -> 0, memory nothing"
+            )
+        );
+        // Entries that differ only in their index and path (which name the lane) are the
+        // same; a different role is not.
+        let mut t = trace();
+        t[0].role = Some("source".into());
+        let mem = outcome(Claim::Success, t, 45);
+        assert!(differ((&disk, &files()), (&mem, &files()))
+            .unwrap()
+            .contains("from operation 0 on"));
+        // The hash decides: the same hash is the same trace, and a claim or files are
+        // compared next.
+        let mem = outcome(Claim::Success, Vec::new(), 42);
+        assert_eq!(differ((&disk, &files()), (&mem, &files())), None);
+        let mem = outcome(Claim::Success, trace(), 46);
+        assert_eq!(
+            differ((&disk, &files()), (&mem, &files())).as_deref(),
+            Some("its trace in memory differs from operation 3 on: disk nothing, memory nothing")
+        );
+    }
 }
