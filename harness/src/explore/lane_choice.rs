@@ -258,7 +258,10 @@ mod tests {
         hashed[1].2 = Some(0);
         for mem in [content, length, name, missing, hashed] {
             let why = differ((&o, &disk), (&o, &mem)).expect("files differ");
-            assert!(why.starts_with("it leaves other files in memory ("), "{why}");
+            assert!(
+                why.starts_with("it leaves other files in memory ("),
+                "{why}"
+            );
             assert!(why.contains(&format!("{mem:?}; on disk {disk:?}")), "{why}");
         }
     }
@@ -285,7 +288,10 @@ mod tests {
             let why = differ((&disk, &files()), (&mem, &files())).expect("claims differ");
             assert_eq!(
                 why,
-                format!("its claim in memory differs ({claim:?}; on disk {:?})", disk.claim)
+                format!(
+                    "its claim in memory differs ({claim:?}; on disk {:?})",
+                    disk.claim
+                )
             );
         }
         // A success on disk and an error in memory, the other way round.

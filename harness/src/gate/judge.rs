@@ -324,7 +324,11 @@ mod tests {
         let names: Vec<&str> = j.cases.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(
             names,
-            ["seed 1 api-step", "seed 1 copy-naive", "fault classes reached"]
+            [
+                "seed 1 api-step",
+                "seed 1 copy-naive",
+                "fault classes reached"
+            ]
         );
         assert!(j.cases.iter().all(|c| c.suite == S && c.skipped.is_none()));
     }
@@ -497,7 +501,9 @@ mod tests {
             failure_of(&j, &format!("known {id}")),
             Some(format!("known finding did not reproduce: {id}").as_str())
         );
-        assert!(j.changes.contains(&format!("known finding did not reproduce: {id}")));
+        assert!(j
+            .changes
+            .contains(&format!("known finding did not reproduce: {id}")));
         run.units[0].known_reproduced = vec![id.into()];
         let j = judge(&run, &baseline);
         assert!(j.passed, "{:?}", failures(&j));
@@ -536,9 +542,9 @@ mod tests {
             failure_of(&j, "fault classes reached"),
             Some("fault classes planned and never hit: power-cut (planned 1×), torn (planned 4×)")
         );
-        assert!(j
-            .changes
-            .contains(&format!("{S}: fault classes planned and never hit: power-cut (planned 1×), torn (planned 4×)")));
+        assert!(j.changes.contains(&format!(
+            "{S}: fault classes planned and never hit: power-cut (planned 1×), torn (planned 4×)"
+        )));
         run.units[0].faults_hit.insert("power-cut".into(), 1);
         run.units[1].faults_hit.insert("torn".into(), 2);
         let j = judge(&run, &baseline);
@@ -556,13 +562,17 @@ mod tests {
                 value,
             });
         }
-        baseline.figures.entry("restarts".into()).or_default().insert(
-            "rate".into(),
-            Pinned {
-                value: 10.0,
-                tolerance: 2.0,
-            },
-        );
+        baseline
+            .figures
+            .entry("restarts".into())
+            .or_default()
+            .insert(
+                "rate".into(),
+                Pinned {
+                    value: 10.0,
+                    tolerance: 2.0,
+                },
+            );
         (run, baseline)
     }
 

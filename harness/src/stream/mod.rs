@@ -19,6 +19,7 @@
 pub mod frame;
 pub mod link;
 pub mod receiver;
+pub mod replica_fs;
 pub mod sender;
 pub mod session;
 

@@ -7,7 +7,8 @@
 //!
 //! Atomicity (`apply = "atomic"`, apply on sync): writes and truncates change an in-memory image
 //! only; at each `Sync` the whole image is written to `<replica>.stream-tmp`, fsynced, renamed
-//! over the replica, and the directory is fsynced; only then is the sync acknowledged. A stream
+//! over the replica, and the directory is fsynced ([`super::replica_fs`], where a page-cache
+//! model checks it against a power cut); only then is the sync acknowledged. A stream
 //! that ends anywhere before that rename (a broken link, a killed sender, a damaged frame, a
 //! killed receiver) leaves the replica as it was at the last acknowledged sync, like SQLite's own
 //! commit. The next receiver removes a stale temp file. The cost is one full rewrite of the
@@ -17,6 +18,7 @@
 //! file, so a stream cut inside a commit leaves a mix of old and new pages.
 
 use super::frame::{Frame, FrameError};
+use super::replica_fs::{self, RealFs};
 use super::Endpoint;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -156,10 +158,15 @@ pub fn run(args: &ReceiverArgs) -> Result<()> {
             }
             (Frame::Sync { seq }, mode) => {
                 if delete {
-                    remove(&args.replica)?;
+                    replica_fs::remove(&mut RealFs, &args.replica)?;
                     delete = false;
                 } else if mode == ApplyMode::Atomic {
-                    commit(&args.replica, &image)?;
+                    replica_fs::commit(
+                        &mut RealFs,
+                        &args.replica,
+                        &temp_of(&args.replica),
+                        &image,
+                    )?;
                 } else {
                     replica_file(&args.replica)?.sync_all()?;
                 }
@@ -191,19 +198,6 @@ fn die(what: &str) -> Result<()> {
     Ok(())
 }
 
-/// Removes the replica, durably.
-fn remove(replica: &Path) -> Result<()> {
-    match std::fs::remove_file(replica) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e).with_context(|| format!("removing {}", replica.display())),
-    }
-    if let Some(dir) = replica.parent().filter(|d| !d.as_os_str().is_empty()) {
-        File::open(dir)?.sync_all()?;
-    }
-    Ok(())
-}
-
 fn replica_file(path: &Path) -> Result<File> {
     OpenOptions::new()
         .write(true)
@@ -211,21 +205,6 @@ fn replica_file(path: &Path) -> Result<File> {
         .truncate(false)
         .open(path)
         .with_context(|| format!("opening {}", path.display()))
-}
-
-/// Replaces the replica with `image`, atomically and durably.
-pub fn commit(replica: &Path, image: &[u8]) -> Result<()> {
-    let tmp = temp_of(replica);
-    let mut f = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-    f.write_all(image)?;
-    f.sync_all()?;
-    drop(f);
-    std::fs::rename(&tmp, replica)
-        .with_context(|| format!("renaming {} over {}", tmp.display(), replica.display()))?;
-    if let Some(dir) = replica.parent().filter(|d| !d.as_os_str().is_empty()) {
-        File::open(dir)?.sync_all()?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]
