@@ -6,7 +6,11 @@
 # that time out. Survivors that are equivalent (no test can tell them apart from the original)
 # are listed with the reason in ci/mutants-equivalent.txt and not counted.
 #
-# Usage: ci/mutants.sh [oracle|vfs|all (default)] [extra cargo-mutants args...]
+# Also the parts whose one-line bugs would make a verdict wrong without the oracle noticing:
+# the memory lane's proof (explore/lane_choice.rs), the stream receiver's durable commit
+# (stream/receiver.rs, stream/replica_fs.rs) and the gate's own judgement (gate/judge.rs).
+#
+# Usage: ci/mutants.sh [oracle|vfs|trust|all (default)] [extra cargo-mutants args...]
 # Not part of .ci/run: about 60-90 minutes on 2 cores for `all` (see the README).
 # Exits 1 if an unexplained survivor remains.
 set -euo pipefail
@@ -43,10 +47,22 @@ case "$which" in
       --cargo-test-arg=--lib --cargo-test-arg=--test=oracle --cargo-test-arg=--test=supervisor \
       --cargo-test-arg=--test=app_invariants --cargo-test-arg=--test=power_cut_after_claim \
       --cargo-test-arg=--test=stuck_backup "$@"
-    ;;
-  vfs) ;;
+    ;;&
+  trust | all)
+    # Each file with the tests that reach it: the gate's judgement and the receiver's commit
+    # have unit tests; the lane choice's orchestration runs in tests/memory_lane.rs, the
+    # receiver's frames in tests/stream.rs.
+    run trust-units --package sqlite-backup-harness \
+      -f harness/src/gate/judge.rs -f harness/src/stream/replica_fs.rs \
+      --cargo-test-arg=--lib "$@"
+    run trust-lane --package sqlite-backup-harness -f harness/src/explore/lane_choice.rs \
+      --cargo-test-arg=--lib --cargo-test-arg=--test=memory_lane "$@"
+    run trust-receiver --package sqlite-backup-harness -f harness/src/stream/receiver.rs \
+      --cargo-test-arg=--lib --cargo-test-arg=--test=stream "$@"
+    ;;&
+  vfs | oracle | trust | all) ;;
   *)
-    echo "usage: ci/mutants.sh [oracle|vfs|all] [cargo-mutants args...]" >&2
+    echo "usage: ci/mutants.sh [oracle|vfs|trust|all] [cargo-mutants args...]" >&2
     exit 2
     ;;
 esac
