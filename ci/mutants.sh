@@ -11,7 +11,7 @@
 # (stream/receiver.rs, stream/replica_fs.rs) and the gate's own judgement (gate/judge.rs).
 #
 # Usage: ci/mutants.sh [oracle|vfs|trust|all (default)] [extra cargo-mutants args...]
-# Not part of .ci/run: about 60-90 minutes on 2 cores for `all` (see the README).
+# Not part of .ci/run: about 60-90 minutes on 2 cores for `all` (see ci/README.md).
 # Exits 1 if an unexplained survivor remains.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,16 +49,17 @@ case "$which" in
       --cargo-test-arg=--test=stuck_backup "$@"
     ;;&
   trust | all)
-    # Each file with the tests that reach it: the gate's judgement and the receiver's commit
-    # have unit tests; the lane choice's orchestration runs in tests/memory_lane.rs, the
-    # receiver's frames in tests/stream.rs.
+    # Each file with the tests that reach it (built and run alone: --cargo-arg reaches the
+    # build too): the gate's judgement and the receiver's commit have unit tests; the lane
+    # choice's orchestration runs in tests/memory_lane.rs, the receiver's frames in
+    # tests/stream.rs.
     run trust-units --package sqlite-backup-harness \
       -f harness/src/gate/judge.rs -f harness/src/stream/replica_fs.rs \
-      --cargo-test-arg=--lib "$@"
+      --cargo-arg=--lib "$@"
     run trust-lane --package sqlite-backup-harness -f harness/src/explore/lane_choice.rs \
-      --cargo-test-arg=--lib --cargo-test-arg=--test=memory_lane "$@"
+      --cargo-arg=--lib --cargo-arg=--test=memory_lane "$@"
     run trust-receiver --package sqlite-backup-harness -f harness/src/stream/receiver.rs \
-      --cargo-test-arg=--lib --cargo-test-arg=--test=stream "$@"
+      --cargo-arg=--lib --cargo-arg=--test=stream "$@"
     ;;&
   vfs | oracle | trust | all) ;;
   *)
