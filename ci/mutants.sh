@@ -42,24 +42,27 @@ case "$which" in
       "$@"
     ;;&
   oracle | all)
-    # The oracle is exercised by the library's unit tests and the oracle-level suites.
-    run oracle --package sqlite-backup-harness -f 'harness/src/oracle/**' \
-      --cargo-test-arg=--lib --cargo-test-arg=--test=oracle --cargo-test-arg=--test=supervisor \
-      --cargo-test-arg=--test=app_invariants --cargo-test-arg=--test=power_cut_after_claim \
-      --cargo-test-arg=--test=stuck_backup "$@"
+    # The oracle is exercised by the library's unit tests and the oracle-level modules of the
+    # integration-test binary (nextest selects them; the build is the same).
+    run oracle --package sqlite-backup-harness -f 'harness/src/oracle/**' --test-tool=nextest \
+      --cargo-arg=--lib --cargo-arg=--test=all --cargo-test-arg=-E \
+      --cargo-test-arg='kind(lib) | test(/^(oracle|supervisor|app_invariants|power_cut_after_claim|stuck_backup)::/)' \
+      "$@"
     ;;&
   trust | all)
     # Each file with the tests that reach it (built and run alone: --cargo-arg reaches the
     # build too): the gate's judgement and the receiver's commit have unit tests; the lane
-    # choice's orchestration runs in tests/memory_lane.rs, the receiver's frames in
-    # tests/stream.rs.
+    # choice's orchestration runs in tests/all/memory_lane.rs, the receiver's frames in
+    # tests/all/stream.rs.
     run trust-units --package sqlite-backup-harness \
       -f harness/src/gate/judge.rs -f harness/src/stream/replica_fs.rs \
       --cargo-arg=--lib "$@"
     run trust-lane --package sqlite-backup-harness -f harness/src/explore/lane_choice.rs \
-      --cargo-arg=--lib --cargo-arg=--test=memory_lane "$@"
+      --test-tool=nextest --cargo-arg=--lib --cargo-arg=--test=all \
+      --cargo-test-arg=-E --cargo-test-arg='kind(lib) | test(/^memory_lane::/)' "$@"
     run trust-receiver --package sqlite-backup-harness -f harness/src/stream/receiver.rs \
-      --cargo-arg=--lib --cargo-arg=--test=stream "$@"
+      --test-tool=nextest --cargo-arg=--lib --cargo-arg=--test=all \
+      --cargo-test-arg=-E --cargo-test-arg='kind(lib) | test(/^stream::/)' "$@"
     ;;&
   vfs | oracle | trust | all) ;;
   *)

@@ -382,7 +382,7 @@ impl TailReader {
 
 #[cfg(test)]
 mod tests {
-    //! Running a tool needs the harness binary (`worker exec-tool`): see `tests/external.rs`.
+    //! Running a tool needs the harness binary (`worker exec-tool`): see `tests/all/external.rs`.
     use super::*;
 
     fn os(s: &str) -> OsString {

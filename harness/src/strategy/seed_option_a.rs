@@ -6,7 +6,7 @@
 //! operation that fails ends the strategy with `Claim::Error` carrying SQLite's message; the
 //! advice is not "fixed". The transaction is always rolled back at the end.
 //!
-//! What SQLite really does with it (SQLite 3.54, checked in `tests/strategies.rs`): inside the
+//! What SQLite really does with it (SQLite 3.54, checked in `tests/all/strategies.rs`): inside the
 //! `BEGIN IMMEDIATE` transaction, `PRAGMA wal_checkpoint(TRUNCATE)` fails with SQLITE_LOCKED
 //! "database table is locked" (`sqlite3BtreeCheckpoint` refuses while the connection has a
 //! transaction open). The advice stops there; the destination is never touched. The later steps

@@ -1,7 +1,6 @@
 //! Same seed, same trace; plans round-trip; occurrence counting matches the counters.
-mod common;
 
-use common::*;
+use crate::common::*;
 use proptest::prelude::*;
 use vfs_faults::*;
 

@@ -1,7 +1,6 @@
 //! In-process power cuts: the files are left in the crash state, the VFS fails later ops.
-mod common;
 
-use common::*;
+use crate::common::*;
 use vfs_faults::*;
 
 fn cut(unsynced: Unsynced) -> Action {

@@ -1,9 +1,7 @@
 //! An application's invariants: the right commit order keeps them on the source and on every
 //! snapshot; the wrong order (a file recorded before its blocks) is caught as `invariant`.
 
-mod support;
-
-use support::run_scenario_text;
+use crate::support::run_scenario_text;
 
 #[test]
 fn the_wrong_commit_order_is_caught_and_the_right_one_passes() {

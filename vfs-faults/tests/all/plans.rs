@@ -1,9 +1,8 @@
 //! How a plan is aimed and what it tells: markers (callback and fd), rules gated on a marker,
 //! roles, rules that never fired, plans from the environment, file classification of
 //! super-journals, the VFS's name, and what `on_fire` reports.
-mod common;
 
-use common::*;
+use crate::common::*;
 use std::sync::{Arc, Mutex};
 use vfs_faults::*;
 

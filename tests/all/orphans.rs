@@ -2,14 +2,12 @@
 //! whose parent is already gone when it starts exits at once instead of running forever, and
 //! `exec-tool` becomes its tool in place (same pid), with the tool dying with its parent.
 
-mod support;
-
+use crate::support::{processes_mentioning, start_storm};
 use harness::process::{PARENT_GONE_EXIT, PARENT_PID_ENV};
 use harness::workload::WorkloadSpec;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use support::{processes_mentioning, start_storm};
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_sqlite-backup-harness"))

@@ -2,13 +2,11 @@
 //! or torn for the journal-off control), a hot-journal destination, and the early-finish
 //! control's false success when the first step is BUSY or the final commit fails.
 
-mod support;
-
+use crate::support::*;
 use harness::event::{Claim, Event};
 use harness::strategy::{self, StrategyContext, StrategyParams};
 use harness::workload::WorkloadSpec;
 use rusqlite::Connection;
-use support::*;
 
 #[test]
 fn api_early_finish_claims_success_on_a_busy_first_step() {

@@ -2,9 +2,7 @@
 //! blocker's lock, read from the kernel), and the next backup onto the destination as the
 //! iteration left it (a hot journal included) must succeed.
 
-mod support;
-
-use support::run_scenario_text;
+use crate::support::run_scenario_text;
 
 fn run_storm(entries: &str) -> (i32, serde_json::Value, String) {
     let run = run_scenario_text(&format!(

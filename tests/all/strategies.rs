@@ -2,13 +2,11 @@
 //! into a pre-existing one, checking the claim, the events and that the destination's content
 //! equals the source's. `seed-option-a` is checked for what SQLite really does with the advice.
 
-mod support;
-
+use crate::support::*;
 use harness::event::{Claim, Event};
 use harness::strategy::{self, StrategyContext, StrategyParams};
 use harness::workload::WorkloadSpec;
 use rusqlite::Connection;
-use support::*;
 
 #[test]
 fn all_names_resolve_and_describe_themselves() {

@@ -2,9 +2,7 @@
 //! legitimately hold starts where the backup started, not at 0 (with 0, a stale snapshot taken
 //! before the backup began would pass as in-window).
 
-mod support;
-
-use support::run_scenario_text;
+use crate::support::run_scenario_text;
 
 #[test]
 fn every_window_starts_after_the_warmup_commits() {

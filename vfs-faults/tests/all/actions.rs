@@ -1,7 +1,6 @@
 //! Each action, as a SQLite user sees it.
-mod common;
 
-use common::*;
+use crate::common::*;
 use std::time::{Duration, Instant};
 use vfs_faults::*;
 

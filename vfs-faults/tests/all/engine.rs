@@ -1,9 +1,8 @@
 //! The rule engine's semantics, one property per test: which rule decides an operation, what
 //! `disarm`, `Nth` + `persistent`, probabilities, roles set after a file was opened, the trace
 //! and the counters do. Each test fails on a one-line change of the engine (`ci/mutants.sh`).
-mod common;
 
-use common::*;
+use crate::common::*;
 use std::sync::{Arc, Mutex};
 use vfs_faults::*;
 

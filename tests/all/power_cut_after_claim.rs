@@ -4,13 +4,11 @@
 //! directory, so the cut can bring the journal back and the next open rolls the destination
 //! back: a claimed success that did not survive, which the oracle calls `false-success`.
 
-mod support;
-
+use crate::support::*;
 use harness::event::Claim;
 use harness::oracle::{self, Observation, SourceCheck, VerdictKind, Window};
 use harness::strategy::{self, StrategyContext, StrategyParams, Synchronous};
 use harness::workload::{Model, WorkloadSpec};
-use support::*;
 use vfs_faults::{FaultPlan, FaultVfs, MetadataOrder, Options, PowerCutMode, Unsynced};
 
 fn cut_after_claim(sync: Synchronous, name: &str) -> (VerdictKind, vfs_faults::CutReport) {

@@ -9,7 +9,7 @@
 //! shim that does not build, does not load, or does not read its plan fails these tests: a
 //! planned fault that never fired tested nothing.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

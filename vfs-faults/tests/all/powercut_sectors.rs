@@ -1,8 +1,7 @@
 //! Power cuts at the device's granularity: the sectors and powersafe-overwrite property the
 //! base reports, writes whose old bytes cannot be read, a database grown by a size hint.
-mod common;
 
-use common::*;
+use crate::common::*;
 use vfs_faults::*;
 
 /// A rollback-journal database of 512-byte pages with table t(id, v) holding `rows` rows.

@@ -3,7 +3,7 @@
 //! replica untouched or a snapshot, the next backup converges, the same-connection backup never
 //! restarts and re-sends changed pages, and a receiver without commit atomicity is caught.
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 

@@ -2,9 +2,7 @@
 //! reported as strategy results: writers that cannot commit (here: a file size limit, as a
 //! full disk would). The free-space check before a run is unit-tested in `run`.
 
-mod support;
-
-use support::run_scenario_text_under;
+use crate::support::run_scenario_text_under;
 
 const SCENARIO: &str = "seed = 1\niterations = 5\n[source]\npages = 100\n\
     [workload]\nwriters = 2\nmax_row_bytes = 60000\n\

@@ -1,7 +1,6 @@
 //! Kills, power cuts and two processes: the child side re-runs this binary (`child_main`).
-mod common;
 
-use common::*;
+use crate::common::*;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use vfs_faults::*;
@@ -40,7 +39,7 @@ fn child_main() {
 
 fn child(db: &Path, mode: &str, p: &FaultPlan) -> std::process::ExitStatus {
     run_child(
-        "child_main",
+        "crash::child_main",
         &[
             (CHILD, mode.to_string()),
             (DB, db.display().to_string()),
@@ -186,11 +185,16 @@ fn wal_two_processes() {
         .busy_timeout(std::time::Duration::from_secs(10))
         .unwrap();
     let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
-    cmd.args(["--exact", "child_main", "--nocapture", "--test-threads=1"])
-        .env(CHILD, "wal-writer")
-        .env(DB, db.display().to_string())
-        .env_remove(PLAN_ENV)
-        .stdout(std::process::Stdio::null());
+    cmd.args([
+        "--exact",
+        "crash::child_main",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env(CHILD, "wal-writer")
+    .env(DB, db.display().to_string())
+    .env_remove(PLAN_ENV)
+    .stdout(std::process::Stdio::null());
     let mut ch = cmd.spawn().unwrap();
     let mut last = 0;
     let mut seen_between = false;

@@ -2,9 +2,7 @@
 //! between two connections), and the fault VFS stacked on it leaves, after a power cut at any
 //! write, exactly the bytes it leaves on real files.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use rusqlite::{Connection, ErrorCode as SqliteCode, OpenFlags};
 use std::path::Path;
 use std::sync::Arc;

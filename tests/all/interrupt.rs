@@ -2,12 +2,10 @@
 //! from a closed terminal): the run stops, the partial report is written, the exit code is
 //! `128 + signal`, and no worker process or temp directory outlives the run.
 
-mod support;
-
+use crate::support::{processes_mentioning, start_storm};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use std::time::Duration;
-use support::{processes_mentioning, start_storm};
 
 /// Starts a storm, sends `signal` to the supervisor once its workers run, and checks the exit
 /// code, the partial report (naming the signal) and that nothing is left behind.

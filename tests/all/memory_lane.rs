@@ -4,7 +4,7 @@
 //! that changes files outside SQLite stays on disk and the reason says so. (A whole
 //! `scenario crash-points` run, 38,734 points, gave the same report both ways.)
 
-mod support;
+use crate::support;
 
 use harness::explore::inprocess::Lane;
 use harness::explore::points::{enumerate, PointKind};

@@ -4,7 +4,7 @@
 //! violates at many kill points lists the same violations, point by point, with one worker and
 //! with two, and with the files judged in place (`memory_lane = false`); every kill happened.
 
-mod support;
+use crate::support;
 
 use serde_json::Value;
 
