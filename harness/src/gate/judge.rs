@@ -598,6 +598,40 @@ mod tests {
     }
 
     #[test]
+    fn a_figure_is_judged_by_its_own_bench_and_name() {
+        // The same name in another bench, measured first, is not this bench's figure.
+        let (mut run, mut baseline) = bench_run(Some(10.0));
+        run.figures.insert(
+            0,
+            Figure {
+                bench: "other".into(),
+                name: "rate".into(),
+                value: 100.0,
+            },
+        );
+        baseline.figures.entry("other".into()).or_default().insert(
+            "rate".into(),
+            Pinned {
+                value: 100.0,
+                tolerance: 0.0,
+            },
+        );
+        run.matrix.push("bench:other".into());
+        run.planned.push("bench:other".into());
+        let j = judge(&run, &baseline);
+        assert!(j.passed, "{:?}", failures(&j));
+        // Another name in this bench is not it either.
+        let (mut run, baseline) = bench_run(None);
+        run.figures.push(Figure {
+            bench: "restarts".into(),
+            name: "rate2".into(),
+            value: 10.0,
+        });
+        let j = judge(&run, &baseline);
+        assert_eq!(failure_of(&j, "rate"), Some("not measured"));
+    }
+
+    #[test]
     fn benchmarks_outside_the_matrix_or_unpinned_fail() {
         let (mut run, baseline) = bench_run(Some(10.0));
         run.matrix.clear();
