@@ -239,6 +239,34 @@ fn markdown_escapes_tool_and_sqlite_text() {
     );
 }
 
+/// User text inside a code span (a known-finding ID, a skipped entry's name) gets a fence
+/// longer than any run of backticks in it, so a backtick cannot end the span early and let
+/// the HTML after it through as raw HTML.
+#[test]
+fn code_spans_of_user_text_cannot_be_closed_early() {
+    let mut r = fixed_report();
+    let id = "x`<img src=x onerror=alert(2)>`:1:external:evil-error:99";
+    r.known_unchecked = vec![id.into()];
+    r.skipped = vec![harness::scenario::Skipped {
+        strategy: "ev``il<b>".into(),
+        why: "<i>why</i>".into(),
+    }];
+    let md = markdown::render(&r);
+    let lines: Vec<&str> = md
+        .lines()
+        .filter(|l| l.contains("skipped") || l.contains("known finding not checked"))
+        .collect();
+    insta::assert_snapshot!(lines.join("\n"));
+    for l in &lines {
+        // Every span opens and closes with the same fence, and the text in it is whole.
+        assert!(
+            l.contains("`` x`<img src=x onerror=alert(2)>`:1:external:evil-error:99 ``")
+                || l.contains("``` ev``il<b> ```"),
+            "{l}"
+        );
+    }
+}
+
 /// The crash-points and fuzz reports escape the same text the same way.
 #[test]
 fn crash_points_and_fuzz_markdown_escape_tool_and_sqlite_text() {
