@@ -147,6 +147,15 @@ pub fn render(r: &Report) -> String {
             escape(&s.untested_because.join("; "))
         ));
     }
+    for s in &r.strategies {
+        if let Some(why) = &s.not_caught {
+            out.push_str(&format!(
+                "\n- {} not caught: {}\n",
+                code(&s.name),
+                escape(why)
+            ));
+        }
+    }
     for s in r.strategies.iter().filter(|s| !s.restarts_over.is_empty()) {
         out.push_str(&format!(
             "\n- {} restarted more often than its `max_restarts`: {}\n",
