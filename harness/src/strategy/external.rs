@@ -317,7 +317,7 @@ impl Strategy for External {
         let status = child.wait();
         let (out, err) = (out.finish(), err.finish());
         if !out.trim().is_empty() {
-            eprintln!("{name}: stdout tail: {}", out.trim());
+            crate::console::errln!("{name}: stdout tail: {}", out.trim());
         }
         if let (Some(p), Ok(s)) = (preload, &status) {
             if let Some(claim) = p.finish(name, *s, ctx) {
