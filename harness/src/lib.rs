@@ -14,10 +14,12 @@
 //! * [`explore`]: systematic crash exploration (every operation × every fault), fuzzing,
 //!   shrinking and the bug base.
 //! * [`bench`]: the `bench` subcommands.
+//! * [`console`]: printing output that a closed pipe (`| head`) cannot turn into a panic.
 //! * [`heap`]: keeping freed memory in the process (exploration's many short connections).
 
 pub mod bench;
 pub mod cli;
+pub mod console;
 pub mod digest;
 pub mod event;
 pub mod explore;

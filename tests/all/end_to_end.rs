@@ -2,6 +2,8 @@
 //! negative control is caught, and `replay` reproduces a control's violation (exit 1) from the
 //! command the report prints.
 
+use crate::support;
+
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
@@ -172,4 +174,28 @@ fn a_fault_that_never_fires_leaves_its_strategy_untested() {
             .starts_with("final-commit-ioerr fired in 0 of 1"),
         "{s}"
     );
+}
+
+/// A correct backup onto a destination that already equals an allowed snapshot (an up-to-date
+/// replica: the destination is a copy of `S(0)`, no writer, so `S(0)` is in the window) is
+/// `snapshot` when it claims success, never `false-success`; killed or aborted, `untouched`.
+#[test]
+fn a_backup_onto_an_up_to_date_replica_is_a_snapshot() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/up-to-date-replica.toml")
+        .display()
+        .to_string();
+    let run = support::run_scenario_with(&fixture, &[]);
+    let strategies = run.report["strategies"].as_array().unwrap();
+    let same = strategies
+        .iter()
+        .find(|s| s["name"] == "same-types")
+        .expect("the same-types entry");
+    let verdicts = &same["verdicts"];
+    assert_eq!(verdicts["false-success"], 0, "{verdicts}\n{}", run.stdout);
+    assert!(
+        verdicts["snapshot"].as_u64().unwrap() > 0,
+        "a completed backup is a snapshot: {verdicts}"
+    );
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
 }

@@ -363,6 +363,26 @@ fn python_backup_through_a_worker_copies_or_claims_the_error() {
     );
 }
 
+/// An error claim quotes the tool's last stderr lines, not only the last one (often just a
+/// caret under the statement that failed).
+#[test]
+fn an_error_claim_quotes_the_last_stderr_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = "printf 'Parse error near line 1: syntax error\\n  SELEC 1;\\n  ^--- error here\\n' >&2; exit 3";
+    let out = backup_worker(dir.path(), &["sh", "-c", script, "sh", "{dst}"])
+        .output()
+        .unwrap();
+    let Some(Claim::Error { message }) = claim_of(&out.stdout) else {
+        panic!("expected an error claim: {out:?}")
+    };
+    assert!(
+        message.ends_with(
+            "exit 3: Parse error near line 1: syntax error\\n  SELEC 1;\\n  ^--- error here"
+        ),
+        "{message}"
+    );
+}
+
 /// A worker killed by someone else than the supervisor (here: its own tool, and no
 /// supervisor to kill the group) takes its tool with it: the tool dies with its parent.
 #[test]

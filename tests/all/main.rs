@@ -5,6 +5,7 @@ mod support;
 
 mod app_invariants;
 mod cli;
+mod closed_pipe;
 mod end_to_end;
 mod environment;
 mod explore;

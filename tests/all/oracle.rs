@@ -330,6 +330,9 @@ proptest! {
                 prop_assert!(dump(&bad).is_empty(), "untouched but not empty: {:?}", damage);
                 prop_assert_eq!(v.kind, VerdictKind::FalseSuccess);
             }
+            DestState::UntouchedSnapshot { .. } => {
+                prop_assert!(false, "an absent pre-image is no snapshot: {:?}", st);
+            }
             DestState::Corrupt { .. } => prop_assert_eq!(v.kind, VerdictKind::Corrupt),
             DestState::Torn { .. } => {
                 prop_assert_eq!(v.kind, VerdictKind::Torn);
@@ -421,9 +424,10 @@ fn hot_journal_is_rolled_back_before_judging() {
     std::fs::copy(&journal, dir.path().join("crash.db-journal")).unwrap();
     c.execute_batch("ROLLBACK").unwrap();
     assert_ne!(std::fs::read(&crash).unwrap(), std::fs::read(&dst).unwrap());
+    // Rolled back to its pre-image, which is `S(30)`.
     assert_eq!(
         inspect_destination(&crash, &pre, &mut model).unwrap(),
-        DestState::Untouched
+        DestState::UntouchedSnapshot { k: 30 }
     );
     assert!(!dir.path().join("crash.db-journal").exists());
 }
@@ -554,4 +558,35 @@ fn a_pre_image_of_an_unreadable_path_is_an_error() {
     let empty = dir.path().join("empty.db");
     std::fs::write(&empty, b"").unwrap();
     assert!(matches!(take_pre_image(&empty).unwrap(), PreImage::Absent));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(cases()))]
+
+    /// A destination that already holds `S(k)` (an up-to-date replica) and is left as it was:
+    /// after a success claim it is the snapshot `S(k)` when `k` is in the window (out of the
+    /// window otherwise), never a false success; after any other claim it is untouched.
+    #[test]
+    fn an_up_to_date_replica_is_judged_by_the_claim(
+        seed in 0u64..1000,
+        k in 0u64..60,
+        before in 0u64..3,
+        after in 0u64..3,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut model = Model::new(&spec(seed)).unwrap();
+        model.digest_at(k).unwrap();
+        let dst = dir.path().join("replica.db");
+        write_state(&model, &dst);
+        let pre = take_pre_image(&dst).unwrap();
+        let state = inspect_destination(&dst, &pre, &mut model).unwrap();
+        prop_assert_eq!(&state, &DestState::UntouchedSnapshot { k });
+        let (k_start, k_end) = (k.saturating_sub(before), k + after);
+        let v = classify(&state, &obs(Some(Claim::Success), k_start, k_end), &SOURCE_OK);
+        prop_assert_eq!((v.kind, v.k, v.lag), (VerdictKind::Snapshot, Some(k), Some(after)));
+        let v = classify(&state, &obs(Some(Claim::Success), k + 1, k + 1 + after), &SOURCE_OK);
+        prop_assert_eq!(v.kind, VerdictKind::OutOfWindow);
+        let v = classify(&state, &obs(None, k_start, k_end), &SOURCE_OK);
+        prop_assert_eq!((v.kind, v.k), (VerdictKind::Untouched, None));
+    }
 }

@@ -239,6 +239,34 @@ fn markdown_escapes_tool_and_sqlite_text() {
     );
 }
 
+/// User text inside a code span (a known-finding ID, a skipped entry's name) gets a fence
+/// longer than any run of backticks in it, so a backtick cannot end the span early and let
+/// the HTML after it through as raw HTML.
+#[test]
+fn code_spans_of_user_text_cannot_be_closed_early() {
+    let mut r = fixed_report();
+    let id = "x`<img src=x onerror=alert(2)>`:1:external:evil-error:99";
+    r.known_unchecked = vec![id.into()];
+    r.skipped = vec![harness::scenario::Skipped {
+        strategy: "ev``il<b>".into(),
+        why: "<i>why</i>".into(),
+    }];
+    let md = markdown::render(&r);
+    let lines: Vec<&str> = md
+        .lines()
+        .filter(|l| l.contains("skipped") || l.contains("known finding not checked"))
+        .collect();
+    insta::assert_snapshot!(lines.join("\n"));
+    for l in &lines {
+        // Every span opens and closes with the same fence, and the text in it is whole.
+        assert!(
+            l.contains("`` x`<img src=x onerror=alert(2)>`:1:external:evil-error:99 ``")
+                || l.contains("``` ev``il<b> ```"),
+            "{l}"
+        );
+    }
+}
+
 /// The crash-points and fuzz reports escape the same text the same way.
 #[test]
 fn crash_points_and_fuzz_markdown_escape_tool_and_sqlite_text() {
@@ -426,4 +454,75 @@ fn a_backup_over_max_restarts_fails_a_safe_entry_with_its_replay_id() {
     );
     assert!(!s.expectation_met, "{s:?}");
     assert!(markdown::render(&report).contains("restarted more often than its `max_restarts`"));
+}
+
+/// A control with no violation says what it showed instead. A user's own tool that only
+/// errored failed safely: it is not called a broken harness; a built-in control is.
+#[test]
+fn a_control_that_is_not_caught_says_what_it_showed() {
+    let run_with = |name: &str, extra: &str| {
+        let scenario = Scenario::parse(
+            &format!(
+                "name = \"fixed\"\nseed = 3\niterations = 2\n\
+                 [[strategy]]\nname = \"{name}\"\nexpect = \"unsafe\"\n\
+                 faults = [\"kill-delay\"]\n{extra}"
+            ),
+            Path::new("fixed.toml"),
+        )
+        .unwrap();
+        let delay = Fault {
+            action: FaultAction::Kill {
+                when: KillWhen::Before,
+            },
+            placement: Placement::AfterDelay { ms: 20 },
+        };
+        let mut errored = result(
+            name,
+            0,
+            VerdictKind::Error,
+            Some((FaultKind::KillDelay, delay)),
+            true,
+        );
+        errored.claim = Some(Claim::Error {
+            message: "disk I/O error".into(),
+        });
+        let run = RunResult {
+            scenario,
+            duration_s: 1.0,
+            sqlite_version: "3.test".into(),
+            standalone_commits_per_s: 0.0,
+            results: vec![errored, result(name, 1, VerdictKind::Snapshot, None, false)],
+            interrupted: None,
+            error: None,
+        };
+        let report = Report::build(&run);
+        (table::render(&report, 5), markdown::render(&report))
+    };
+    let (tool, tool_md) = run_with(
+        "external:my-tool",
+        "command = [\"sh\", \"-c\", \"exit 1\", \"sh\", \"{src}\", \"{dst}\"]\n",
+    );
+    let line = tool
+        .lines()
+        .find(|l| l.starts_with("external:my-tool is not caught: "))
+        .unwrap_or_else(|| panic!("{tool}"));
+    assert!(
+        line.contains(
+            "it showed error 1, snapshot 1; faults fired before its claim: kill-delay 1/1"
+        ) && line.contains("failed safely")
+            && !line.contains("broken"),
+        "{line}"
+    );
+    assert!(
+        tool_md.contains("`external:my-tool` not caught: no violation in 2"),
+        "{tool_md}"
+    );
+    let (builtin, _) = run_with("copy-naive", "");
+    assert!(
+        builtin
+            .lines()
+            .any(|l| l.starts_with("copy-naive is not caught: ")
+                && l.ends_with("the harness is broken")),
+        "{builtin}"
+    );
 }

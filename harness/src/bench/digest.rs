@@ -152,7 +152,7 @@ pub fn run(json: Option<&Path>) -> Result<DigestReport> {
         sizes,
     };
     let text = serde_json::to_string_pretty(&report)?;
-    println!("{text}");
+    crate::console::outln!("{text}");
     if let Some(p) = json {
         std::fs::write(p, format!("{text}\n")).with_context(|| format!("write {}", p.display()))?;
     }

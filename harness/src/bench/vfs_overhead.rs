@@ -156,7 +156,7 @@ pub fn run(json: Option<&Path>) -> Result<VfsOverheadReport> {
         within_target: ratio <= TARGET_RATIO,
     };
     let text = serde_json::to_string_pretty(&report)?;
-    println!("{text}");
+    crate::console::outln!("{text}");
     if let Some(p) = json {
         std::fs::write(p, format!("{text}\n")).with_context(|| format!("write {}", p.display()))?;
     }

@@ -93,9 +93,9 @@ fn finish_gate(run: &crate::gate::GateRun, out: &GateOutputs) -> Result<i32> {
     }
     let failed = j.cases.iter().filter(|c| c.failure.is_some()).count();
     for c in &j.changes {
-        println!("changed: {c}");
+        crate::console::outln!("changed: {c}");
     }
-    println!(
+    crate::console::outln!(
         "gate {}: {} test cases, {failed} failed, {} units, {} figures, {:.1} s",
         if j.passed { "passed" } else { "FAILED" },
         j.cases.len(),
@@ -107,7 +107,7 @@ fn finish_gate(run: &crate::gate::GateRun, out: &GateOutputs) -> Result<i32> {
         let s = run
             .interrupted_by
             .unwrap_or(crate::process::StopSignal::Int);
-        eprintln!("interrupted by {}: partial gate results written", s.name());
+        crate::console::errln!("interrupted by {}: partial gate results written", s.name());
         return Ok(s.exit_code());
     }
     Ok(if j.passed { 0 } else { 1 })
@@ -152,7 +152,7 @@ pub(super) fn cmd_gate(args: &GateArgs) -> Result<i32> {
         }
         let t = std::time::Instant::now();
         // Progress on stderr, so a CI log is never silent for minutes.
-        eprintln!("gate [{}/{total}] {} ...", i + 1, unit.key());
+        crate::console::errln!("gate [{}/{total}] {} ...", i + 1, unit.key());
         let summary = match units::run(unit, &interrupted) {
             units::UnitOutput::Result(r) => {
                 let line = format!("{} ({} violations)", r.result, r.violations.len());
@@ -165,7 +165,7 @@ pub(super) fn cmd_gate(args: &GateArgs) -> Result<i32> {
                 line
             }
         };
-        eprintln!(
+        crate::console::errln!(
             "gate [{}/{total}] {}: {summary} in {:.1} s",
             i + 1,
             unit.key(),
@@ -200,7 +200,7 @@ pub(super) fn cmd_gate(args: &GateArgs) -> Result<i32> {
         let path = repo_path(&args.out.baseline);
         std::fs::write(&path, b.to_toml())
             .with_context(|| format!("writing {}", path.display()))?;
-        println!("baseline written: {}", path.display());
+        crate::console::outln!("baseline written: {}", path.display());
     }
     finish_gate(&run, &args.out)
 }
@@ -234,7 +234,7 @@ pub(super) fn cmd_merge(files: &[PathBuf], out: &GateOutputs) -> Result<i32> {
         .filter(|m| !merged.planned.contains(m))
         .collect();
     if !missing.is_empty() {
-        eprintln!(
+        crate::console::errln!(
             "warning: {} matrix units were in no shard (missing shard files?)",
             missing.len()
         );

@@ -311,20 +311,20 @@ fn bench_crash_rate(json: Option<&Path>, seconds: f64) -> Result<i32> {
     if let Some(path) = json {
         std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?;
     }
-    println!("{text}");
+    crate::console::outln!("{text}");
     Ok(0)
 }
 
 fn cmd_list() -> Result<i32> {
-    println!("scenarios:");
+    crate::console::outln!("scenarios:");
     for (name, description) in crate::scenario::bundled() {
-        println!("  {name:<20} {description}");
+        crate::console::outln!("  {name:<20} {description}");
     }
-    println!("strategies:");
+    crate::console::outln!("strategies:");
     for r in strategy::REGISTRY {
-        println!("  {:<20} {}", r.name, r.describe);
+        crate::console::outln!("  {:<20} {}", r.name, r.describe);
     }
-    println!(
+    crate::console::outln!(
         "  {:<20} {}",
         "external:<label>",
         strategy::external::DESCRIBE
@@ -497,7 +497,7 @@ fn cmd_scenario(
     let mut ctx = match RunContext::new(scenario.clone(), name.to_string(), interrupted.clone()) {
         Err(run::RunError::Interrupted) => {
             let s = interrupted.signal().unwrap_or(StopSignal::Int);
-            eprintln!(
+            crate::console::errln!(
                 "interrupted by {} while creating the source: no iteration ran",
                 s.name()
             );
@@ -524,17 +524,17 @@ fn cmd_scenario(
 /// Prints the table, writes the reports, and picks the exit code.
 fn finish_run(run: &RunResult, json: Option<&Path>, report_dir: &Path) -> Result<i32> {
     let report = Report::build(run);
-    print!("{}", table::render(&report, 5));
+    crate::console::out!("{}", table::render(&report, 5));
     let written = crate::report::write_report(&report, report_dir, json)
         .with_context(|| format!("writing the report under {}", report_dir.display()))?;
-    println!(
+    crate::console::outln!(
         "\n{} iterations in {:.1} s; writers {:.0} commits/s during backups ({:.0} standalone)",
         report.results.len(),
         report.duration_s,
         report.commits_per_s,
         report.standalone_commits_per_s
     );
-    println!("report: {}", written.display());
+    crate::console::outln!("report: {}", written.display());
     Ok(exit_code(
         run.interrupted,
         run.error.as_deref(),
@@ -593,7 +593,7 @@ fn cmd_replay(
             return Err(anyhow!("replay {id}: {e}"));
         }
         if let Some(s) = run.interrupted {
-            eprintln!("interrupted by {}", s.name());
+            crate::console::errln!("interrupted by {}", s.name());
             return Ok(s.exit_code());
         }
         runs.extend(run.results);
@@ -633,7 +633,7 @@ fn cmd_replay(
         .iter()
         .find(|r| r.verdict.kind.is_violation())
         .unwrap_or(first);
-    println!(
+    crate::console::outln!(
         "{}{}",
         crate::report::replay_headline(id, &kinds, &shown.verdict.detail),
         if plan.deterministic() {
@@ -643,7 +643,7 @@ fn cmd_replay(
         }
     );
     if json.is_none() {
-        println!("{text}");
+        crate::console::outln!("{text}");
     }
     Ok(crate::report::replay_exit_code(&kinds))
 }

@@ -30,12 +30,12 @@ pub fn crash_points(
         progress: true,
     };
     let report = sweep::run(scenario, scenario_id, &opts, interrupted);
-    print!("{}", report.table());
+    crate::console::out!("{}", report.table());
     let written = crate::report::write_report(&report, report_dir, json)
         .with_context(|| format!("writing the report under {}", report_dir.display()))?;
     let tested: u64 = report.strategies.iter().map(|c| c.points_tested).sum();
     let total: u64 = report.strategies.iter().map(|c| c.points_total).sum();
-    println!(
+    crate::console::outln!(
         "\n{tested}/{total} crash points in {:.1} s\nreport: {}",
         report.duration_s,
         written.display()
@@ -82,11 +82,11 @@ pub fn fuzz(
     let report = super::fuzz::run(&scenario, &scenario_id(&scenario), &interrupted);
     let written = crate::report::write_report(&report, report_dir, json)
         .with_context(|| format!("writing the report under {}", report_dir.display()))?;
-    print!(
+    crate::console::out!(
         "{}",
         serde_json::to_string_pretty(&report).expect("json") + "\n"
     );
-    println!("report: {}", written.display());
+    crate::console::outln!("report: {}", written.display());
     Ok(crate::report::exit_code(
         report.interrupted_by,
         report.error.as_deref(),
@@ -140,12 +140,12 @@ pub fn replay(
         std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?;
     }
     let kinds = verdict_kinds(&out)?;
-    println!(
+    crate::console::outln!(
         "{}",
         crate::report::replay_headline(id, &kinds, out["detail"].as_str().unwrap_or(""))
     );
     if json.is_none() {
-        println!("{text}");
+        crate::console::outln!("{text}");
     }
     Ok(Some(crate::report::replay_exit_code(&kinds)))
 }

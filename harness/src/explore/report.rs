@@ -180,13 +180,12 @@ impl CrashReport {
         );
         for c in &self.strategies {
             let v = |k: &str| c.verdicts.get(k).copied().unwrap_or(0);
-            let result = match (c.expectation_met, c.expect) {
-                (false, _) if !c.known_missing.is_empty() => "KNOWN FINDING LOST",
-                (true, Expect::Unsafe) => "ok (caught)",
-                (true, _) if !c.known_reproduced.is_empty() => "ok (known finding)",
-                (true, _) => "ok",
-                (false, _) => "FAIL",
-            };
+            let result = result_word(
+                c.expect,
+                c.expectation_met,
+                !c.known_reproduced.is_empty(),
+                !c.known_missing.is_empty(),
+            );
             out.push_str(&format!(
                 "{:<17} {:<16} {:<6} {:>6} {:>7} {:>7} {:>6} {:>6} {:>6} {:>5} {:>6}  {}\n",
                 c.name,
@@ -326,9 +325,49 @@ impl CrashReport {
     }
 }
 
+/// A row's `result`: the storm's words ([`crate::report::Outcome::as_str`]) where they mean the
+/// same, so an `expect = "any"` entry reads `reported` (not judged) in both modes, whatever
+/// its violations.
+fn result_word(
+    expect: Expect,
+    met: bool,
+    known_reproduced: bool,
+    known_missing: bool,
+) -> &'static str {
+    match (met, expect) {
+        (_, Expect::Any) => "reported",
+        (false, _) if known_missing => "KNOWN FINDING LOST",
+        (true, Expect::Unsafe) => "ok (caught)",
+        (true, _) if known_reproduced => "ok (known finding)",
+        (true, _) => "ok",
+        (false, _) => "FAIL",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_any_entry_reads_reported_as_in_the_storm() {
+        use crate::report::Outcome;
+        for met in [true, false] {
+            assert_eq!(
+                result_word(Expect::Any, met, false, false),
+                Outcome::judge(Expect::Any, 3, &[], &[]).as_str()
+            );
+        }
+        assert_eq!(result_word(Expect::Safe, true, false, false), "ok");
+        assert_eq!(
+            result_word(Expect::Unsafe, true, false, false),
+            "ok (caught)"
+        );
+        assert_eq!(
+            result_word(Expect::Safe, false, false, true),
+            "KNOWN FINDING LOST"
+        );
+        assert_eq!(result_word(Expect::Safe, false, false, false), "FAIL");
+    }
 
     #[test]
     fn doublecheck_equal_runs_give_equal_hashes() {

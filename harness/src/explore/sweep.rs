@@ -466,7 +466,7 @@ pub fn run(
                     ) {
                         Ok(c) => {
                             if opts.progress {
-                                eprintln!(
+                                crate::console::errln!(
                                     "{} on {}: {} ops, {}/{} points, {} violations ({:.1} s)",
                                     c.name,
                                     c.destination,

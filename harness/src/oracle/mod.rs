@@ -13,6 +13,7 @@ mod verdict;
 
 use crate::event::Claim;
 use crate::workload::Model;
+use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -36,9 +37,22 @@ pub enum PreImage {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DestState {
     Untouched,
-    Snapshot { k: u64 },
-    Corrupt { reason: String },
-    Torn { reason: String },
+    /// Equal to its pre-image, which is also the allowed state `S(k)` (a replica that was
+    /// already up to date): the two readings coincide, and only the claim tells which one
+    /// applies. A claim of success is judged as the snapshot `S(k)` (in the window or not), any
+    /// other claim as untouched.
+    UntouchedSnapshot {
+        k: u64,
+    },
+    Snapshot {
+        k: u64,
+    },
+    Corrupt {
+        reason: String,
+    },
+    Torn {
+        reason: String,
+    },
 }
 
 /// The source after the iteration.
@@ -191,46 +205,54 @@ pub fn inspect_destination_via(
     } else {
         (None, digest::Digest::EMPTY)
     };
-    if d == pre_digest {
-        return Ok(DestState::Untouched);
-    }
-    let other = model.lookup(&d);
-    let seq = match conn.as_ref().map(crate::workload::read_seq) {
-        Some(Ok(seq)) => seq,
-        Some(Err(e)) => {
-            return Ok(DestState::Torn {
-                reason: format!(
-                    "digest {d} matches neither the pre-image nor a known state{}; no sequence \
-                     number: {e}",
-                    matched(other)
-                ),
-            })
-        }
-        None => {
-            return Ok(DestState::Torn {
-                reason: format!("the destination file is gone (pre-image digest {pre_digest})"),
-            })
+    // Whether it is a snapshot is decided before whether it is untouched: a destination that
+    // already held `S(k)` is both, and a backup that claims success onto it is correct.
+    let as_snapshot = match &conn {
+        Some(conn) => snapshot_of(conn, d, model)?,
+        None => Err(format!(
+            "the destination file is gone (pre-image digest {pre_digest})"
+        )),
+    };
+    Ok(match (d == pre_digest, as_snapshot) {
+        (true, Ok(k)) => DestState::UntouchedSnapshot { k },
+        (true, Err(_)) => DestState::Untouched,
+        (false, Ok(k)) => DestState::Snapshot { k },
+        (false, Err(reason)) => DestState::Torn { reason },
+    })
+}
+
+/// `Ok(k)` when the database on `conn` (digest `d`) is exactly `S(k)` for its own `meta.seq`,
+/// else why it is not (the reason of a torn destination).
+fn snapshot_of(
+    conn: &Connection,
+    d: digest::Digest,
+    model: &mut Model,
+) -> Result<Result<u64, String>, OracleError> {
+    let seq = match crate::workload::read_seq(conn) {
+        Ok(seq) => seq,
+        Err(e) => {
+            return Ok(Err(format!(
+                "digest {d} matches neither the pre-image nor a known state{}; no sequence \
+                 number: {e}",
+                matched(model.lookup(&d))
+            )))
         }
     };
     if seq > model.max_k().saturating_add(crate::workload::REPLAY_MARGIN) {
-        return Ok(DestState::Torn {
-            reason: format!(
-                "meta.seq = {seq} is beyond anything the source committed (model at {}){}",
-                model.max_k(),
-                matched(other)
-            ),
-        });
+        return Ok(Err(format!(
+            "meta.seq = {seq} is beyond anything the source committed (model at {}){}",
+            model.max_k(),
+            matched(model.lookup(&d))
+        )));
     }
     let expected = model.digest_at(seq)?;
     if d == expected {
-        return Ok(DestState::Snapshot { k: seq });
+        return Ok(Ok(seq));
     }
-    Ok(DestState::Torn {
-        reason: format!(
-            "meta.seq = {seq} but the digest {d} differs from S({seq}) = {expected}{}",
-            matched(model.lookup(&d))
-        ),
-    })
+    Ok(Err(format!(
+        "meta.seq = {seq} but the digest {d} differs from S({seq}) = {expected}{}",
+        matched(model.lookup(&d))
+    )))
 }
 
 fn matched(k: Option<u64>) -> String {

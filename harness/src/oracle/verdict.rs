@@ -9,21 +9,37 @@ use crate::event::Claim;
 
 pub(crate) fn classify(dest: &DestState, obs: &Observation, source: &SourceCheck) -> Verdict {
     let w = obs.window;
+    // A destination that kept its pre-image, which is also `S(k)`: a claim of success is a
+    // claim of having written `S(k)`, judged as that snapshot (its window included); with any
+    // other claim nothing was written.
+    let (dest, already) = match dest {
+        DestState::UntouchedSnapshot { k } if obs.claim == Some(Claim::Success) => {
+            (DestState::Snapshot { k: *k }, Some(*k))
+        }
+        DestState::UntouchedSnapshot { k } => (DestState::Untouched, Some(*k)),
+        other => (other.clone(), None),
+    };
+    let dest = &dest;
+    let already = already
+        .map(|k| format!(" (its pre-image already was S({k}))"))
+        .unwrap_or_default();
     let snap = match dest {
         DestState::Snapshot { k } => Some(*k),
         _ => None,
     };
     let lag = snap.map(|k| w.k_end.saturating_sub(k));
     let state = match dest {
-        DestState::Untouched => "destination untouched".to_string(),
+        DestState::Untouched => format!("destination untouched{already}"),
         DestState::Snapshot { k } => format!(
-            "snapshot S({k}), window [{}, {}], lag {}",
+            "snapshot S({k}){already}, window [{}, {}], lag {}",
             w.k_start,
             w.k_end,
             w.k_end.saturating_sub(*k)
         ),
         DestState::Corrupt { reason } => format!("corrupt: {reason}"),
         DestState::Torn { reason } => format!("torn: {reason}"),
+        // Judged above as one or the other.
+        DestState::UntouchedSnapshot { k } => format!("destination untouched, already S({k})"),
     };
     let claim = match &obs.claim {
         None => "no claim (worker died)".to_string(),
@@ -164,5 +180,38 @@ mod tests {
             (ok.kind, ok.k, ok.lag),
             (VerdictKind::Snapshot, Some(16), Some(4))
         );
+    }
+
+    /// A destination that already held `S(k)` before the backup: a success claim is the
+    /// snapshot `S(k)` (never a false success), any other claim leaves it untouched.
+    #[test]
+    fn a_pre_image_that_already_was_a_snapshot_is_judged_by_the_claim() {
+        let up_to_date = |k| DestState::UntouchedSnapshot { k };
+        let s = Some(Claim::Success);
+        let err = Some(Claim::Error {
+            message: "e".into(),
+        });
+        let aborted = Some(Claim::Aborted {
+            message: "a".into(),
+        });
+        let v = classify(&up_to_date(12), &obs(s.clone(), None), &OK);
+        assert_eq!(
+            (v.kind, v.k, v.lag),
+            (VerdictKind::Snapshot, Some(12), Some(8)),
+            "{}",
+            v.detail
+        );
+        assert!(v.detail.contains("already was S(12)"), "{}", v.detail);
+        // The window still holds: an old replica claimed as a fresh backup is out of it.
+        let v = classify(&up_to_date(9), &obs(s.clone(), None), &OK);
+        assert_eq!(v.kind, VerdictKind::OutOfWindow, "{}", v.detail);
+        let v = classify(&up_to_date(12), &obs(err, None), &OK);
+        assert_eq!((v.kind, v.k), (VerdictKind::Error, None));
+        for claim in [None, aborted] {
+            let v = classify(&up_to_date(12), &obs(claim, None), &OK);
+            assert_eq!((v.kind, v.k, v.lag), (VerdictKind::Untouched, None, None));
+        }
+        let v = classify(&up_to_date(12), &obs(None, Some("w")), &OK);
+        assert_eq!(v.kind, VerdictKind::Stall);
     }
 }

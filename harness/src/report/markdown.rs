@@ -147,6 +147,15 @@ pub fn render(r: &Report) -> String {
             escape(&s.untested_because.join("; "))
         ));
     }
+    for s in &r.strategies {
+        if let Some(why) = &s.not_caught {
+            out.push_str(&format!(
+                "\n- {} not caught: {}\n",
+                code(&s.name),
+                escape(why)
+            ));
+        }
+    }
     for s in r.strategies.iter().filter(|s| !s.restarts_over.is_empty()) {
         out.push_str(&format!(
             "\n- {} restarted more often than its `max_restarts`: {}\n",
@@ -191,14 +200,15 @@ pub fn render(r: &Report) -> String {
     }
     for k in &r.skipped {
         out.push_str(&format!(
-            "\n- `{}` **skipped**: {}\n",
-            escape(&k.strategy),
+            "\n- {} **skipped**: {}\n",
+            code(&k.strategy),
             escape(&k.why)
         ));
     }
     for k in &r.known_unchecked {
         out.push_str(&format!(
-            "\n- **known finding not checked** (its iteration did not run): `{k}`\n"
+            "\n- **known finding not checked** (its iteration did not run): {}\n",
+            code(k)
         ));
     }
     let violations: Vec<_> = r
@@ -408,7 +418,8 @@ fn matrix(r: &Report) -> String {
         syncs.sort_by_key(|s| sync_rank(s));
         syncs.dedup();
         out.push_str(&format!(
-            "\n## Matrix: `{strategy}`, destination journal mode × synchronous\n\n| journal \\ sync |"
+            "\n## Matrix: {}, destination journal mode × synchronous\n\n| journal \\ sync |",
+            code(strategy)
         ));
         for s in &syncs {
             out.push_str(&format!(" {s} |"));

@@ -6,11 +6,13 @@
 pub mod known;
 pub mod markdown;
 pub mod network;
+mod outcome;
 mod output;
 mod replay;
 pub mod table;
 pub mod tools;
 
+pub use outcome::{not_caught_reason, untested_reasons, Outcome};
 pub use output::{
     check_output_dir, check_output_file, run_dir, utc_stamp, write_report, OutputPathError,
 };
@@ -41,104 +43,6 @@ pub struct ViolationRef {
     pub destination: String,
     pub deterministic: bool,
     pub detail: String,
-}
-
-/// What a strategy's row means, judged against its expectation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Outcome {
-    /// `safe`, no violation, and really tested.
-    Ok,
-    /// `safe`, and a violation showed.
-    Violated,
-    /// `safe` and no violation, but not really tested: a planned fault kind fired in fewer
-    /// than `min_fault_hit` of its iterations, or no iteration ended in a snapshot.
-    Untested,
-    /// `unsafe` (a negative control), and a violation showed.
-    Caught,
-    /// `unsafe`, and no violation showed: the harness is broken.
-    NotCaught,
-    /// `any`: reported, not judged.
-    Reported,
-    /// A known finding of this strategy was run and did not reproduce: the answer changed.
-    KnownMissing,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Ok => "ok",
-            Outcome::Violated => "VIOLATED",
-            Outcome::Untested => "UNTESTED",
-            Outcome::Caught => "ok (caught)",
-            Outcome::NotCaught => "NOT CAUGHT",
-            Outcome::Reported => "reported",
-            Outcome::KnownMissing => "KNOWN FINDING LOST",
-        }
-    }
-
-    /// Whether this outcome meets the expectation.
-    pub fn is_met(self) -> bool {
-        matches!(self, Outcome::Ok | Outcome::Caught | Outcome::Reported)
-    }
-
-    /// Judges a strategy: `violations` seen (known findings excluded for `safe`), `untested`
-    /// reasons (empty: really tested), known findings that did not reproduce.
-    pub fn judge(
-        expect: Expect,
-        violations: usize,
-        untested: &[String],
-        known_missing: &[String],
-    ) -> Outcome {
-        match expect {
-            Expect::Any => Outcome::Reported,
-            _ if !known_missing.is_empty() => Outcome::KnownMissing,
-            Expect::Unsafe if violations > 0 => Outcome::Caught,
-            Expect::Unsafe => Outcome::NotCaught,
-            Expect::Safe if violations > 0 => Outcome::Violated,
-            Expect::Safe if !untested.is_empty() => Outcome::Untested,
-            Expect::Safe => Outcome::Ok,
-        }
-    }
-}
-
-/// Why a strategy's results tested nothing worth trusting: each planned fault kind that fired
-/// in fewer than `min_fault_hit` of its iterations, and "no snapshot" when no iteration ended
-/// in an allowed success.
-pub fn untested_reasons(
-    planned: &BTreeMap<String, u64>,
-    hit: &BTreeMap<String, u64>,
-    stalled: &BTreeMap<String, u64>,
-    snapshots: u64,
-    min_fault_hit: f64,
-) -> Vec<String> {
-    let mut out = Vec::new();
-    for (kind, &p) in planned {
-        let h = hit.get(kind).copied().unwrap_or(0);
-        // An iteration whose backup stalled (livelock: allowed, reported) before its fault
-        // could fire tested the stall, not the fault: it is left out of the hit rate, and a
-        // kind whose every iteration stalled is untested.
-        let st = stalled.get(kind).copied().unwrap_or(0);
-        let reachable = p.saturating_sub(st);
-        if p > 0 && reachable == 0 {
-            out.push(format!(
-                "{kind}: every one of its {p} iterations stalled before it could fire"
-            ));
-        } else if p > 0 && (h as f64) < min_fault_hit * reachable as f64 {
-            out.push(format!(
-                "{kind} fired in {h} of {reachable} iterations (min_fault_hit {min_fault_hit}{})",
-                if st > 0 {
-                    format!("; {st} more stalled first")
-                } else {
-                    String::new()
-                }
-            ));
-        }
-    }
-    if snapshots == 0 {
-        out.push("no iteration ended in a snapshot (only errors, stalls or untouched)".into());
-    }
-    out
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -182,6 +86,10 @@ pub struct StrategyReport {
     pub result: Outcome,
     /// Why the result is `untested` (also listed for other expectations, for information).
     pub untested_because: Vec<String>,
+    /// A `NOT CAUGHT` control: what it showed instead of a violation, and what that means
+    /// ([`not_caught_reason`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_caught: Option<String>,
     /// The scenario's known findings of this strategy that showed again, and those that were
     /// run and did not.
     pub known_reproduced: Vec<String>,
@@ -475,6 +383,15 @@ fn summarize(
         _ => violations.len(),
     };
     let result = Outcome::judge(entry.expect, counted, &untested_because, &kc.missing);
+    let not_caught = (result == Outcome::NotCaught).then(|| {
+        not_caught_reason(
+            crate::strategy::external::is_external(&entry.name),
+            &entry.caught_as,
+            &verdicts,
+            &faults_hit,
+            &faults_planned,
+        )
+    });
     StrategyReport {
         name: entry.id().to_string(),
         strategy: entry.name.clone(),
@@ -526,70 +443,12 @@ fn summarize(
         },
         result,
         untested_because,
+        not_caught,
         known_reproduced: kc.reproduced,
         known_missing: kc.missing,
         recovered,
         recovery_failed,
         restarts_over,
         expectation_met: result.is_met(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn untested_when_a_planned_kind_rarely_fires_or_nothing_succeeded() {
-        let planned: BTreeMap<String, u64> = [("kill-delay".to_string(), 4), ("busy".into(), 2)]
-            .into_iter()
-            .collect();
-        let mut hit: BTreeMap<String, u64> = [("kill-delay".to_string(), 2), ("busy".into(), 2)]
-            .into_iter()
-            .collect();
-        let none = BTreeMap::new();
-        assert!(untested_reasons(&planned, &hit, &none, 3, 0.5).is_empty());
-        hit.insert("kill-delay".into(), 1);
-        let why = untested_reasons(&planned, &hit, &none, 3, 0.5);
-        assert_eq!(why.len(), 1);
-        assert!(why[0].starts_with("kill-delay fired in 1 of 4"), "{why:?}");
-        // Iterations that stalled before the fault are left out of the rate, not counted as
-        // hits: 1 hit of 2 reachable passes, and a kind that always stalled is untested.
-        let stalled: BTreeMap<String, u64> = [("kill-delay".to_string(), 2)].into_iter().collect();
-        assert!(untested_reasons(&planned, &hit, &stalled, 3, 0.5).is_empty());
-        let all: BTreeMap<String, u64> = [("busy".to_string(), 2)].into_iter().collect();
-        let why2 = untested_reasons(&planned, &hit, &all, 3, 0.5);
-        assert!(
-            why2.iter().any(|w| w.starts_with("busy: every one")),
-            "{why2:?}"
-        );
-        let why = untested_reasons(&planned, &BTreeMap::new(), &none, 0, 0.0);
-        assert_eq!(why.len(), 1, "{why:?}");
-        assert_eq!(
-            Outcome::judge(Expect::Safe, 0, &why, &[]),
-            Outcome::Untested
-        );
-        assert!(!Outcome::Untested.is_met());
-        assert_eq!(Outcome::judge(Expect::Safe, 0, &[], &[]), Outcome::Ok);
-        assert_eq!(Outcome::judge(Expect::Safe, 1, &[], &[]), Outcome::Violated);
-        assert_eq!(
-            Outcome::judge(Expect::Unsafe, 1, &why, &[]),
-            Outcome::Caught
-        );
-        assert_eq!(
-            Outcome::judge(Expect::Unsafe, 0, &[], &[]),
-            Outcome::NotCaught
-        );
-        assert_eq!(Outcome::judge(Expect::Any, 3, &why, &[]), Outcome::Reported);
-        let lost = vec!["wal-storm:1:api-step:3".to_string()];
-        assert_eq!(
-            Outcome::judge(Expect::Safe, 0, &[], &lost),
-            Outcome::KnownMissing
-        );
-        assert_eq!(
-            Outcome::judge(Expect::Unsafe, 2, &[], &lost),
-            Outcome::KnownMissing
-        );
-        assert!(!Outcome::KnownMissing.is_met());
     }
 }

@@ -77,10 +77,15 @@ pub fn render(report: &Report, max_replays: usize) -> String {
             ));
         }
     }
+    for s in &report.strategies {
+        if let Some(why) = &s.not_caught {
+            out.push_str(&format!("\n{} is not caught: {why}", s.name));
+        }
+    }
     if report
         .strategies
         .iter()
-        .any(|s| s.result == super::Outcome::Untested)
+        .any(|s| s.result == super::Outcome::Untested || s.not_caught.is_some())
     {
         out.push('\n');
     }

@@ -326,22 +326,28 @@ pub fn run_iteration(
     let state = oracle::inspect_destination(&dst, &pre, &mut ctx.model)
         .map_err(|e| RunError::Oracle(e.to_string()))?;
     let dest_after = oracle::file_facts(&dst);
-    // An untouched destination is checked byte for byte too (after the recovery the next
-    // open does): the logical digest ignores page layout, this does not.
-    let untouched_bytes =
-        (state == oracle::DestState::Untouched).then(|| file_hash(&dst) == bytes_before);
     let obs = Observation {
         claim: seen.claim.clone(),
         window,
         stall: stall.as_ref().map(StallReport::summary),
     };
     let mut verdict = oracle::classify(&state, &obs, &source);
+    // An untouched destination is checked byte for byte too (after the recovery the next
+    // open does): the logical digest ignores page layout, this does not. A pre-image that
+    // already was `S(k)` is not untouched when it was judged that snapshot.
+    let untouched_bytes = (verdict.k.is_none()
+        && matches!(
+            state,
+            oracle::DestState::Untouched | oracle::DestState::UntouchedSnapshot { .. }
+        ))
+    .then(|| file_hash(&dst) == bytes_before);
     // The application's invariants, on the recovered source and on a snapshot destination:
     // a perfect snapshot of a state the application should never have committed is caught
     // only here.
     let invariants = &scenario.app.invariants;
     if !invariants.is_empty() && !verdict.kind.is_violation() {
-        let snapshot = matches!(state, oracle::DestState::Snapshot { .. });
+        // As judged: a pre-image that already was `S(k)` is a snapshot after a success claim.
+        let snapshot = verdict.k.is_some();
         let broken = oracle::invariants::judge(&src, &dst, snapshot, invariants);
         if !broken.is_empty() {
             verdict.kind = oracle::VerdictKind::Invariant;

@@ -12,8 +12,9 @@
 //! (the supervisor, its own VFS, the tool itself, the OOM killer) never leaves the tool
 //! running. The tool opens the files with its own SQLite and its own VFS, so only
 //! process kills reach it (its [`REGISTRATION`] facts say so). It claims `Success` on
-//! exit 0, `Error` with the exit status and the last stderr line otherwise; its stderr is
-//! copied to the worker's stderr as it arrives (so it survives a kill), its stdout tail at exit.
+//! exit 0, `Error` with the exit status and the last lines of stderr (escaped, bounded)
+//! otherwise; its stderr is copied to the worker's stderr as it arrives (so it survives a
+//! kill), its stdout tail at exit.
 //!
 //! With `fault_vfs = "preload"` ([`FaultVfsRoute::Preload`]) the tool gets the fault VFS too:
 //! `exec-tool` preloads the shim built from `vfs-preload/` ([`preload_shim`]) into it, with the
@@ -316,7 +317,7 @@ impl Strategy for External {
         let status = child.wait();
         let (out, err) = (out.finish(), err.finish());
         if !out.trim().is_empty() {
-            eprintln!("{name}: stdout tail: {}", out.trim());
+            crate::console::errln!("{name}: stdout tail: {}", out.trim());
         }
         if let (Some(p), Ok(s)) = (preload, &status) {
             if let Some(claim) = p.finish(name, *s, ctx) {
@@ -326,18 +327,59 @@ impl Strategy for External {
         match status {
             Ok(s) if s.success() => Claim::Success,
             Ok(s) => {
-                let last = err
-                    .lines()
-                    .rev()
-                    .find(|l| !l.trim().is_empty())
-                    .unwrap_or("(no stderr)")
-                    .trim();
+                let last = stderr_tail(&err);
                 let status = crate::process::describe_status(Some(s));
                 error(name, format!("`{program}` {status}: {last}"))
             }
             Err(e) => error(name, format!("wait for `{program}`: {e}")),
         }
     }
+}
+
+/// Non-empty stderr lines an error claim quotes, from the end.
+const CLAIM_LINES: usize = 5;
+/// Most bytes of stderr an error claim quotes (escapes included).
+const CLAIM_BYTES: usize = 600;
+
+/// The last [`CLAIM_LINES`] non-empty lines of a tool's stderr, at most [`CLAIM_BYTES`], for
+/// its error claim: one line of text, each control character and backslash escaped, line
+/// breaks shown as `\n`, and `…` in front when earlier text was left out. One line is often
+/// just a caret (`^--- error here`) under the statement that failed.
+fn stderr_tail(err: &str) -> String {
+    let escape = |line: &str| -> String {
+        line.trim_end()
+            .chars()
+            .flat_map(|c| match c {
+                '\\' => "\\\\".chars().collect::<Vec<_>>(),
+                '\t' => "\\t".chars().collect(),
+                c if c.is_control() => c.escape_unicode().collect(),
+                c => vec![c],
+            })
+            .collect()
+    };
+    let lines: Vec<String> = err
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(escape)
+        .collect();
+    if lines.is_empty() {
+        return "(no stderr)".into();
+    }
+    let from = lines.len().saturating_sub(CLAIM_LINES);
+    let mut text = lines[from..].join("\\n");
+    let mut cut = from > 0;
+    if text.len() > CLAIM_BYTES {
+        let mut at = text.len() - CLAIM_BYTES;
+        while !text.is_char_boundary(at) {
+            at += 1;
+        }
+        text.drain(..at);
+        cut = true;
+    }
+    if cut {
+        text.insert(0, '…');
+    }
+    text
 }
 
 /// A thread keeping the last [`TAIL_BYTES`] of a pipe (and copying it to our stderr if `tee`).
@@ -391,6 +433,32 @@ mod tests {
 
     fn strings(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn an_error_claim_quotes_the_last_lines_of_stderr_escaped_and_bounded() {
+        let err = "Parse error near line 1: near \"SELEC\": syntax error\n  SELEC * FROM t;\n  ^--- error here\n\n";
+        assert_eq!(
+            stderr_tail(err),
+            "Parse error near line 1: near \"SELEC\": syntax error\\n  SELEC * FROM t;\\n  ^--- error here"
+        );
+        assert_eq!(stderr_tail(" \n\n"), "(no stderr)");
+        // Control characters and backslashes are escaped: the claim stays one line.
+        assert_eq!(
+            stderr_tail("a\tb\\c\u{1b}[31m\r\n"),
+            "a\\tb\\\\c\\u{1b}[31m"
+        );
+        // At most five lines, the last ones.
+        let many: String = (1..=8).map(|i| format!("line {i}\n")).collect();
+        assert_eq!(
+            stderr_tail(&many),
+            "…line 4\\nline 5\\nline 6\\nline 7\\nline 8"
+        );
+        // At most CLAIM_BYTES (plus the mark), cut on a character boundary, the end kept.
+        let long = "é".repeat(1000) + "\nend";
+        let t = stderr_tail(&long);
+        assert!(t.starts_with('…') && t.ends_with("\\nend"), "{t}");
+        assert!(t.len() <= CLAIM_BYTES + '…'.len_utf8(), "{}", t.len());
     }
 
     #[test]

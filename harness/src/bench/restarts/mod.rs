@@ -123,7 +123,7 @@ fn run_deterministic(args: &RestartsArgs) -> Result<i32> {
     }
     let report = deterministic::run(args.pages, &NPAGES, &deterministic::EVERY)?;
     let table = deterministic::table(&report);
-    print!("{table}");
+    crate::console::out!("{table}");
     let dir = crate::report::run_dir(&args.report_dir, "bench-restarts-deterministic");
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let json = serde_json::to_string_pretty(&report).context("report to JSON")? + "\n";
@@ -134,7 +134,7 @@ fn run_deterministic(args: &RestartsArgs) -> Result<i32> {
     if let Some(p) = &args.json {
         std::fs::write(p, &json).with_context(|| format!("writing {}", p.display()))?;
     }
-    println!("report: {}", dir.join("report.json").display());
+    crate::console::outln!("report: {}", dir.join("report.json").display());
     Ok(if report.mismatches == 0 { 0 } else { 1 })
 }
 
@@ -283,11 +283,11 @@ pub fn run_cli(args: &RestartsArgs) -> Result<i32> {
         None => None,
     };
     let cfg = GridConfig::from_args(args);
-    let mut report = run_grid(&cfg, args.quick, |msg| eprintln!("{msg}"))?;
+    let mut report = run_grid(&cfg, args.quick, |msg| crate::console::errln!("{msg}"))?;
     if let Some((old, name)) = &baseline {
         report.variation = Some(compare(old, &report, name));
     }
-    print!("{}", output::table(&report));
+    crate::console::out!("{}", output::table(&report));
     let dir = crate::report::run_dir(&args.report_dir, "bench-restarts");
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let json = serde_json::to_string_pretty(&report).context("report to JSON")?;
@@ -310,7 +310,7 @@ pub fn run_cli(args: &RestartsArgs) -> Result<i32> {
             std::fs::write(p, text).with_context(|| format!("writing {}", p.display()))?;
         }
     }
-    println!("report: {}", dir.display());
+    crate::console::outln!("report: {}", dir.display());
     Ok(0)
 }
 

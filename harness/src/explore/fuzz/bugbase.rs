@@ -156,7 +156,7 @@ pub fn replay_entry(
                 case.strategy
             )));
         }
-        eprintln!("running external program of {}: {shown}", case.strategy);
+        crate::console::errln!("running external program of {}: {shown}", case.strategy);
     }
     let (kinds, out) = CaseRunner::new()?.check_times(&case, times)?;
     if opts.record {

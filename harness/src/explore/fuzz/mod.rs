@@ -136,7 +136,7 @@ fn fuzz_strategy(
             replay: crate::report::replay_command(&id),
             shrunk: None,
         };
-        eprintln!(
+        crate::console::errln!(
             "{}: {} at case {case}: {}",
             entry.name,
             kind.as_str(),
@@ -154,7 +154,7 @@ fn fuzz_strategy(
                 .unwrap_or_else(|| PathBuf::from(bugbase::NEW_BUGS));
             let bug = bugbase::save(&base, &min, &verdict)?;
             let cmd = crate::report::replay_command(&bugbase::replay_arg(&base, &bug));
-            eprintln!(
+            crate::console::errln!(
                 "{}: {} shrunk to {} fault(s), {} pages: {cmd}",
                 entry.name,
                 verdict.kind.as_str(),

@@ -221,7 +221,7 @@ impl Preload {
             ));
         }
         if !reached {
-            eprintln!(
+            crate::console::errln!(
                 "{name}: the preload shim armed in {armed} process(es) but never saw the \
                  destination: the tool does not open it through the system libsqlite3 \
                  (a statically linked SQLite?)"
