@@ -18,7 +18,7 @@
 //!   stable across Rust releases): digests are compared across processes and stored in reports.
 //!   Text and blob values (and names, SQL) longer than [`SHORT_BYTES`] enter it as their length
 //!   and their xxh3-128 (`xxhash-rust`, seed 0: a specified, stable function) instead of word
-//!   by word: most of the digest's time went into absorbing payload bytes (issue 14: the digest
+//!   by word: most of the digest's time went into absorbing payload bytes (the digest
 //!   within 1.5 × `PRAGMA quick_check`, measured by `bench digest`). `hashes_are_pinned` fixes
 //!   the values; a digest of only short strings is what it was before xxh3.
 //! * An empty database (or no file at all) has digest `0`.

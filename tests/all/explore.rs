@@ -295,7 +295,7 @@ fn traced_points_fire_where_enumerated() {
     }
 }
 
-/// The verdict cache (issue 14) gives the verdict a fresh verification gives: in `Check`
+/// The verdict cache gives the verdict a fresh verification gives: in `Check`
 /// mode every state seen before is verified again and a different verdict is an error. Run over
 /// power cuts, I/O errors and torn writes of a safe strategy and of a control that violates
 /// (api-journal-off, api-early-finish), so cached violations are compared too, not only

@@ -1,4 +1,4 @@
-//! The kill pool (issue 14): kill points run in worker processes, `kill_parallel` at a time, a
+//! The kill pool: kill points run in worker processes, `kill_parallel` at a time, a
 //! new worker starting while the supervisor judges the files the last one left, copied to a
 //! memory disk. The outcome of every point must depend on neither: a sweep of a control that
 //! violates at many kill points lists the same violations, point by point, with one worker and

@@ -1,4 +1,4 @@
-//! The memory lane of crash exploration (issue 14): in-process crash states run on an
+//! The memory lane of crash exploration: in-process crash states run on an
 //! in-memory disk give the verdicts the same states give on real files, point by point, for
 //! safe strategies and for controls that violate, on rollback and WAL destinations; a strategy
 //! that changes files outside SQLite stays on disk and the reason says so. (A whole

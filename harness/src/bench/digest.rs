@@ -6,7 +6,7 @@
 //! quick_check alternate [`SLICES`] times (the order flips every slice), so that drift and load
 //! from other processes hit both alike. The ratio is the median of the per-round ratios
 //! `digest time / quick_check time`; the times are the medians of the per-round means. Target
-//! (issue 14): the digest takes at most [`TARGET_RATIO`] × quick_check at every size.
+//!: the digest takes at most [`TARGET_RATIO`] × quick_check at every size.
 
 use anyhow::{bail, Context, Result};
 use rusqlite::{Connection, OpenFlags};
@@ -23,7 +23,7 @@ pub const PAGES: [u32; 2] = [1000, 4000];
 pub const ROUNDS: usize = 7;
 /// Digest / quick_check pairs per round.
 pub const SLICES: usize = 8;
-/// The target of issue 14: digest ≤ 1.5 × quick_check.
+/// The target: digest ≤ 1.5 × quick_check.
 pub const TARGET_RATIO: f64 = 1.5;
 
 /// One database size.

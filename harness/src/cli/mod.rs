@@ -145,7 +145,7 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 5.0)]
         seconds: f64,
     },
-    /// The oracle's digest against `PRAGMA quick_check` at 1000 and 4000 pages (issue 14).
+    /// The oracle's digest against `PRAGMA quick_check` at 1000 and 4000 pages.
     Digest {
         #[arg(long)]
         json: Option<PathBuf>,

@@ -1,7 +1,7 @@
 //! The crash-points report: per strategy × destination, points enumerated and tested, faults
 //! that fired, verdicts by fault kind, and every violation with its replay ID.
 //!
-//! Why its own module: the JSON is a contract (issue 4: `points_total`, `points_tested`,
+//! Why its own module: the JSON is a contract (`points_total`, `points_tested`,
 //! `faults_hit` with `kill` / `power-cut` / `ioerr-*` keys, verdict counts by fault kind,
 //! violations with replay IDs) and deserves one readable place; the Markdown is for people.
 

@@ -2,7 +2,7 @@
 //! costs; with a model that predicts each cell and advice that follows from it.
 //!
 //! Why it exists: under a busy writer a stepped backup can restart forever, the backup API has
-//! no restart counter, and the advice in forums is anecdotal (issue 5). This module runs the
+//! no restart counter, and the advice in forums is anecdotal. This module runs the
 //! grid ([`cell`] runs one cell, [`writer`] its writer), repeats each cell until its verdict
 //! is stable ([`stability`]) and says how a run that did not finish was going ([`trend`]),
 //! counts restarts two independent ways ([`signal`]), fits and applies the model ([`model`]),

@@ -1,7 +1,7 @@
 //! The repeat rule of the wall-clock grid: how many times a cell runs, and its verdict.
 //!
 //! Why it exists: on a shared machine whether a cell finishes within its budget can depend on
-//! the run (issue 14: one `--quick` run had 5 "did not finish" cells at 100 commits/s, the next
+//! the run (one `--quick` run had 5 "did not finish" cells at 100 commits/s, the next
 //! none). A verdict is only reported when the repeats agree; otherwise the cell is `unstable`,
 //! with the fraction of repeats that finished.
 //!
