@@ -5,8 +5,8 @@
 //! (read-write, default VFS). For each size, [`ROUNDS`] rounds run; inside a round digest and
 //! quick_check alternate [`SLICES`] times (the order flips every slice), so that drift and load
 //! from other processes hit both alike. The ratio is the median of the per-round ratios
-//! `digest time / quick_check time`; the times are the medians of the per-round means. Target
-//! The target: the digest takes at most [`TARGET_RATIO`] × quick_check at every size.
+//! `digest time / quick_check time`; the times are the medians of the per-round means. Target:
+//! the digest takes at most [`TARGET_RATIO`] × quick_check at every size.
 
 use anyhow::{bail, Context, Result};
 use rusqlite::{Connection, OpenFlags};
