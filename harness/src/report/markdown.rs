@@ -143,7 +143,16 @@ pub fn render(r: &Report) -> String {
         ));
     }
     for s in &r.strategies {
-        if let Some(k) = &s.kill_delays {
+        if let Some(k) = s.kill_delays.as_ref().filter(|k| k.sent == 0) {
+            out.push_str(&format!(
+                "\n- {} supervisor kills: none of {} sent (each found the backup done), planned \
+                 after {}-{} ms\n",
+                code(&s.name),
+                k.planned,
+                k.planned_min_ms,
+                k.planned_max_ms
+            ));
+        } else if let Some(k) = &s.kill_delays {
             out.push_str(&format!(
                 "\n- {} supervisor kills: {} of {} sent (the others found the backup done), \
                  planned after {}-{} ms, sent late by {} ms median, {} ms at most\n",
