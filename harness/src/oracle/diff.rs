@@ -59,7 +59,8 @@ pub fn profile(conn: &Connection, ignore: &[String]) -> rusqlite::Result<Profile
 
 /// The differences of `got` from `want`, in words, most telling first: schema entries missing,
 /// extra or changed, then tables whose rows differ.
-pub fn differences(got: &Profile, want: &Profile) -> Vec<String> {
+#[cfg(test)]
+fn differences(got: &Profile, want: &Profile) -> Vec<String> {
     weighed(got, want).into_iter().map(|(d, _)| d).collect()
 }
 
