@@ -344,6 +344,22 @@ proptest! {
                     | Damage::DropIndex) {
             prop_assert!(matches!(st, DestState::Torn { .. }), "{:?}: {:?}", damage, st);
         }
+        // A torn reason names what differs from the closest state (here the model's S(k)).
+        if let DestState::Torn { reason } = &st {
+            let want = format!("closest to S({k}): ");
+            let named = match damage {
+                Damage::DropRow => Some("table t0: "),
+                Damage::ChangeValue => Some("table t1: "),
+                Damage::DropIndex => Some("index t1_r missing"),
+                _ => None,
+            };
+            if let Some(named) = named {
+                prop_assert!(reason.contains(&format!("{want}{named}")), "{:?}: {}", damage, reason);
+            }
+            if matches!(damage, Damage::DropRow) {
+                prop_assert!(reason.contains(" rows, not "), "{}", reason);
+            }
+        }
     }
 }
 
@@ -538,7 +554,10 @@ fn the_replay_margin_is_inclusive() {
     let r = reason(&edge, &mut model);
     assert!(r.contains("differs from S("), "{r}");
     // The reason says the digest is no state the model computed.
-    assert!(r.ends_with(" (it matches no computed S(j))"), "{r}");
+    assert!(
+        r.contains(" (it matches no computed S(j)); closest to "),
+        "{r}"
+    );
 }
 
 /// A pre-image that cannot be taken is an error, not an absent destination: only a missing

@@ -52,6 +52,8 @@ fn result(
         kind: fault_kind,
         fault,
         fault_hit: hit,
+        absorbed: false,
+        kill_delay: None,
         claim: Some(Claim::Success),
         window: Window {
             k_start: 50,
@@ -525,4 +527,87 @@ fn a_control_that_is_not_caught_says_what_it_showed() {
                 && l.ends_with("the harness is broken")),
         "{builtin}"
     );
+}
+
+/// A hit that changed nothing (`absorbed`) is shown next to the hits, in report.json and
+/// report.md, and does not count towards `min_fault_hit`: a safe entry whose only hits were
+/// absorbed is untested. Supervisor kills show their planned delays and how late they went.
+#[test]
+fn absorbed_hits_do_not_test_an_entry_and_late_kills_are_shown() {
+    let scenario = Scenario::parse(
+        "name = \"fixed\"\nseed = 3\niterations = 2\n\
+         [[strategy]]\nname = \"api-step\"\nexpect = \"safe\"\n\
+         faults = [\"ioerr-transient\", \"kill-delay\"]\n",
+        Path::new("fixed.toml"),
+    )
+    .unwrap();
+    let ioerr = Fault {
+        action: FaultAction::Ioerr {
+            code: vfs_faults::ErrorCode::IoerrWrite,
+            persistent: false,
+        },
+        placement: Placement::FinalCommit { wal: true },
+    };
+    let delay = Fault {
+        action: FaultAction::Kill {
+            when: KillWhen::Before,
+        },
+        placement: Placement::AfterDelay { ms: 10 },
+    };
+    let run_with = |absorbed: bool| {
+        let mut a = result(
+            "api-step",
+            0,
+            VerdictKind::Snapshot,
+            Some((FaultKind::IoerrTransient, ioerr.clone())),
+            true,
+        );
+        a.absorbed = absorbed;
+        let mut k = result(
+            "api-step",
+            1,
+            VerdictKind::Untouched,
+            Some((FaultKind::KillDelay, delay.clone())),
+            true,
+        );
+        k.kill_delay = Some(harness::run::iteration::KillDelay {
+            planned_ms: 10,
+            actual_ms: Some(57),
+        });
+        let run = RunResult {
+            scenario: scenario.clone(),
+            duration_s: 1.0,
+            sqlite_version: "3.test".into(),
+            standalone_commits_per_s: 0.0,
+            results: vec![a, k],
+            interrupted: None,
+            error: None,
+        };
+        Report::build(&run)
+    };
+    let tested = run_with(false);
+    assert_eq!(tested.strategies[0].result, harness::report::Outcome::Ok);
+    let report = run_with(true);
+    let s = &report.strategies[0];
+    assert_eq!(
+        s.result,
+        harness::report::Outcome::Untested,
+        "{:?}",
+        s.untested_because
+    );
+    assert_eq!(s.faults_absorbed.get("ioerr-transient"), Some(&1));
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(
+        json["strategies"][0]["faults_absorbed"]["ioerr-transient"],
+        1
+    );
+    assert_eq!(json["results"][0]["absorbed"], true);
+    assert_eq!(json["results"][1]["kill_delay"]["actual_ms"], 57);
+    let md = markdown::render(&report);
+    assert!(md.contains("ioerr-transient 1/1 (1 absorbed)"), "{md}");
+    assert!(
+        md.contains("`api-step` supervisor kills: 1 of 1 sent (the others found the backup done), planned after 10-10 ms, sent late by 47 ms median, 47 ms at most"),
+        "{md}"
+    );
+    assert!(table::render(&report, 5).contains("ioerr-transient 1/1 (1 absorbed)"));
 }

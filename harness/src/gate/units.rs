@@ -274,6 +274,7 @@ fn run_scenario(
                 &out.faults_planned,
                 &out.faults_hit,
                 &BTreeMap::new(),
+                &BTreeMap::new(),
                 1,
                 s.faults.min_fault_hit,
             );

@@ -5,6 +5,8 @@
 //! user's next open would, so hot journals and WAL files are recovered first.
 
 pub use crate::digest;
+mod diff;
+pub use diff::Profile;
 mod inspect;
 pub use inspect::{file_facts, FileFacts};
 pub mod invariants;
@@ -30,7 +32,8 @@ pub enum OracleError {
 pub enum PreImage {
     /// No file (or an empty one): equivalent to an empty database.
     Absent,
-    Present(digest::Digest),
+    /// Its digest, and its profile to say what a torn destination differs in.
+    Present(digest::Digest, Profile),
 }
 
 /// What the destination holds after recovery.
@@ -165,7 +168,10 @@ pub fn take_pre_image_ignoring(dest: &Path, ignore: &[String]) -> Result<PreImag
         return Ok(PreImage::Absent);
     }
     match inspect::open_and_digest(dest, ignore) {
-        Ok((_conn, d)) => Ok(PreImage::Present(d)),
+        Ok((conn, d)) => match diff::profile(&conn, ignore) {
+            Ok(p) => Ok(PreImage::Present(d, p)),
+            Err(e) => Err(io_err(dest, format!("pre-image profile: {e}"))),
+        },
         Err(reason) => Err(io_err(dest, format!("pre-image: {reason}"))),
     }
 }
@@ -195,7 +201,7 @@ pub fn inspect_destination_via(
 ) -> Result<DestState, OracleError> {
     let pre_digest = match pre {
         PreImage::Absent => digest::Digest::EMPTY,
-        PreImage::Present(d) => *d,
+        PreImage::Present(d, _) => *d,
     };
     let (conn, d) = if exists {
         match inspect::open_and_digest_via(dest, vfs, &model.spec().ignore_tables) {
@@ -217,8 +223,32 @@ pub fn inspect_destination_via(
         (true, Ok(k)) => DestState::UntouchedSnapshot { k },
         (true, Err(_)) => DestState::Untouched,
         (false, Ok(k)) => DestState::Snapshot { k },
-        (false, Err(reason)) => DestState::Torn { reason },
+        (false, Err(reason)) => DestState::Torn {
+            reason: match &conn {
+                Some(conn) => format!("{reason}{}", what_differs(conn, pre, model)),
+                None => reason,
+            },
+        },
     })
+}
+
+/// What the torn database on `conn` differs in, against the closer of its pre-image `D0` and
+/// the model's latest state (see [`diff`]).
+fn what_differs(conn: &Connection, pre: &PreImage, model: &Model) -> String {
+    let got = match diff::profile(conn, &model.spec().ignore_tables) {
+        Ok(p) => p,
+        Err(e) => return format!("; no comparison: {e}"),
+    };
+    let latest = match diff::profile(model.connection(), &[]) {
+        Ok(p) => p,
+        Err(e) => return format!("; no comparison with the model: {e}"),
+    };
+    let empty = Profile::default();
+    let d0 = match pre {
+        PreImage::Absent => ("D0 (no database)".to_string(), &empty),
+        PreImage::Present(_, p) => ("D0".to_string(), p),
+    };
+    diff::describe(&got, &[d0, (format!("S({})", model.max_k()), &latest)])
 }
 
 /// `Ok(k)` when the database on `conn` (digest `d`) is exactly `S(k)` for its own `meta.seq`,

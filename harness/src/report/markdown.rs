@@ -113,12 +113,7 @@ pub fn render(r: &Report) -> String {
                 out.push_str(&format!(" {n} |"));
             }
         }
-        let hits: Vec<String> = s
-            .faults_planned
-            .iter()
-            .map(|(k, p)| format!("{k} {}/{p}", s.faults_hit.get(k).copied().unwrap_or(0)))
-            .chain(super::observed(s).map(|(k, n)| format!("{k} {n}")))
-            .collect();
+        let hits = super::hit_cells(s);
         out.push_str(&format!(
             " {} | {} | {} |\n",
             if hits.is_empty() {
@@ -146,6 +141,30 @@ pub fn render(r: &Report) -> String {
             code(&s.name),
             escape(&s.untested_because.join("; "))
         ));
+    }
+    for s in &r.strategies {
+        if let Some(k) = s.kill_delays.as_ref().filter(|k| k.sent == 0) {
+            out.push_str(&format!(
+                "\n- {} supervisor kills: none of {} sent (each found the backup done), planned \
+                 after {}-{} ms\n",
+                code(&s.name),
+                k.planned,
+                k.planned_min_ms,
+                k.planned_max_ms
+            ));
+        } else if let Some(k) = &s.kill_delays {
+            out.push_str(&format!(
+                "\n- {} supervisor kills: {} of {} sent (the others found the backup done), \
+                 planned after {}-{} ms, sent late by {} ms median, {} ms at most\n",
+                code(&s.name),
+                k.sent,
+                k.planned,
+                k.planned_min_ms,
+                k.planned_max_ms,
+                k.late_median_ms,
+                k.late_max_ms
+            ));
+        }
     }
     for s in &r.strategies {
         if let Some(why) = &s.not_caught {

@@ -45,6 +45,44 @@ pub struct ViolationRef {
     pub detail: String,
 }
 
+/// The supervisor's kills (`kill-delay`) of one entry: planned delays and how late they were
+/// sent (a loaded machine runs the supervisor's loop late).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KillDelays {
+    /// Kills planned, and sent (the others found the worker already ended).
+    pub planned: u64,
+    pub sent: u64,
+    /// The planned delays' range, ms.
+    pub planned_min_ms: u64,
+    pub planned_max_ms: u64,
+    /// How much later than planned the sent kills went out (actual - planned), ms.
+    pub late_median_ms: u64,
+    pub late_max_ms: u64,
+}
+
+impl KillDelays {
+    /// The summary of `rs`' supervisor kills, `None` when none was planned.
+    pub fn of(rs: &[&IterationResult]) -> Option<KillDelays> {
+        let kills: Vec<_> = rs.iter().filter_map(|r| r.kill_delay).collect();
+        if kills.is_empty() {
+            return None;
+        }
+        let mut late: Vec<u64> = kills
+            .iter()
+            .filter_map(|k| k.actual_ms.map(|a| a.saturating_sub(k.planned_ms)))
+            .collect();
+        late.sort_unstable();
+        Some(KillDelays {
+            planned: kills.len() as u64,
+            sent: late.len() as u64,
+            planned_min_ms: kills.iter().map(|k| k.planned_ms).min().unwrap_or(0),
+            planned_max_ms: kills.iter().map(|k| k.planned_ms).max().unwrap_or(0),
+            late_median_ms: late.get(late.len() / 2).copied().unwrap_or(0),
+            late_max_ms: late.last().copied().unwrap_or(0),
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StrategyReport {
     /// The entry's id: its label, else the strategy name.
@@ -60,8 +98,16 @@ pub struct StrategyReport {
     pub verdicts: BTreeMap<String, u64>,
     /// Faults that actually happened, by kind ("kill", "ioerr").
     pub faults_hit: BTreeMap<String, u64>,
+    /// Hits that changed nothing, by kind (included in `faults_hit`): the fault returned an
+    /// error that SQLite ignored and the strategy claimed success with a snapshot, as without
+    /// it. They do not count towards `min_fault_hit`.
+    #[serde(default)]
+    pub faults_absorbed: BTreeMap<String, u64>,
     /// Faults that were planned, by kind; planned but not hit tested nothing.
     pub faults_planned: BTreeMap<String, u64>,
+    /// Supervisor kills: planned delays and how late they went out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kill_delays: Option<KillDelays>,
     /// Planned faults whose iteration stalled before they could fire, by kind.
     #[serde(default)]
     pub faults_stalled: BTreeMap<String, u64>,
@@ -207,6 +253,22 @@ pub trait RunReport: Serialize {
 }
 
 /// Hits that no fault planned: observations such as `remaining-zero-window`.
+/// A row's `faults hit` cells: `kind hit/planned`, with `(n absorbed)` when hits changed
+/// nothing, then the observed kinds that were not planned.
+pub(crate) fn hit_cells(s: &StrategyReport) -> Vec<String> {
+    s.faults_planned
+        .iter()
+        .map(|(k, planned)| {
+            let hit = s.faults_hit.get(k).copied().unwrap_or(0);
+            match s.faults_absorbed.get(k).copied().unwrap_or(0) {
+                0 => format!("{k} {hit}/{planned}"),
+                a => format!("{k} {hit}/{planned} ({a} absorbed)"),
+            }
+        })
+        .chain(observed(s).map(|(k, n)| format!("{k} {n}")))
+        .collect()
+}
+
 pub(crate) fn observed(s: &StrategyReport) -> impl Iterator<Item = (&String, &u64)> {
     s.faults_hit
         .iter()
@@ -254,6 +316,7 @@ fn summarize(
         .collect();
     let mut faults_hit = BTreeMap::new();
     let mut faults_planned = BTreeMap::new();
+    let mut faults_absorbed: BTreeMap<String, u64> = BTreeMap::new();
     let mut faults_stalled: BTreeMap<String, u64> = BTreeMap::new();
     let mut violations = Vec::new();
     let mut lags = Vec::new();
@@ -272,6 +335,9 @@ fn summarize(
             *faults_planned.entry(key.to_string()).or_default() += 1;
             if r.fault_hit {
                 *faults_hit.entry(key.to_string()).or_default() += 1;
+                if r.absorbed {
+                    *faults_absorbed.entry(key.to_string()).or_default() += 1;
+                }
             } else if r.verdict.kind == VerdictKind::Stall {
                 *faults_stalled.entry(key.to_string()).or_default() += 1;
             }
@@ -331,6 +397,7 @@ fn summarize(
     let mut untested_because = untested_reasons(
         &faults_planned,
         &faults_hit,
+        &faults_absorbed,
         &faults_stalled,
         if entry.refused {
             1
@@ -400,8 +467,10 @@ fn summarize(
         iterations: rs.len() as u64,
         verdicts,
         faults_hit,
+        faults_absorbed,
         faults_planned,
         faults_stalled,
+        kill_delays: KillDelays::of(rs),
         violations,
         lag_max: lags.last().copied(),
         lag_median: lags.get(lags.len() / 2).copied(),

@@ -69,19 +69,22 @@ impl Outcome {
     }
 }
 
-/// Why a strategy's results tested nothing worth trusting: each planned fault kind that fired
-/// in fewer than `min_fault_hit` of its iterations, and "no snapshot" when no iteration ended
-/// in an allowed success.
+/// Why a strategy's results tested nothing worth trusting: each planned fault kind that took
+/// effect in fewer than `min_fault_hit` of its iterations (hits that were `absorbed`, fired
+/// but changed nothing, do not count), and "no snapshot" when no iteration ended in an
+/// allowed success.
 pub fn untested_reasons(
     planned: &BTreeMap<String, u64>,
     hit: &BTreeMap<String, u64>,
+    absorbed: &BTreeMap<String, u64>,
     stalled: &BTreeMap<String, u64>,
     snapshots: u64,
     min_fault_hit: f64,
 ) -> Vec<String> {
     let mut out = Vec::new();
     for (kind, &p) in planned {
-        let h = hit.get(kind).copied().unwrap_or(0);
+        let a = absorbed.get(kind).copied().unwrap_or(0);
+        let h = hit.get(kind).copied().unwrap_or(0).saturating_sub(a);
         // An iteration whose backup stalled (livelock: allowed, reported) before its fault
         // could fire tested the stall, not the fault: it is left out of the hit rate, and a
         // kind whose every iteration stalled is untested.
@@ -92,13 +95,15 @@ pub fn untested_reasons(
                 "{kind}: every one of its {p} iterations stalled before it could fire"
             ));
         } else if p > 0 && (h as f64) < min_fault_hit * reachable as f64 {
+            let mut more = String::new();
+            if a > 0 {
+                more.push_str(&format!("; {a} more fired but were absorbed"));
+            }
+            if st > 0 {
+                more.push_str(&format!("; {st} more stalled first"));
+            }
             out.push(format!(
-                "{kind} fired in {h} of {reachable} iterations (min_fault_hit {min_fault_hit}{})",
-                if st > 0 {
-                    format!("; {st} more stalled first")
-                } else {
-                    String::new()
-                }
+                "{kind} fired in {h} of {reachable} iterations (min_fault_hit {min_fault_hit}{more})"
             ));
         }
     }
@@ -176,22 +181,32 @@ mod tests {
             .into_iter()
             .collect();
         let none = BTreeMap::new();
-        assert!(untested_reasons(&planned, &hit, &none, 3, 0.5).is_empty());
+        assert!(untested_reasons(&planned, &hit, &none, &none, 3, 0.5).is_empty());
         hit.insert("kill-delay".into(), 1);
-        let why = untested_reasons(&planned, &hit, &none, 3, 0.5);
+        let why = untested_reasons(&planned, &hit, &none, &none, 3, 0.5);
         assert_eq!(why.len(), 1);
         assert!(why[0].starts_with("kill-delay fired in 1 of 4"), "{why:?}");
         // Iterations that stalled before the fault are left out of the rate, not counted as
         // hits: 1 hit of 2 reachable passes, and a kind that always stalled is untested.
         let stalled: BTreeMap<String, u64> = [("kill-delay".to_string(), 2)].into_iter().collect();
-        assert!(untested_reasons(&planned, &hit, &stalled, 3, 0.5).is_empty());
+        assert!(untested_reasons(&planned, &hit, &none, &stalled, 3, 0.5).is_empty());
         let all: BTreeMap<String, u64> = [("busy".to_string(), 2)].into_iter().collect();
-        let why2 = untested_reasons(&planned, &hit, &all, 3, 0.5);
+        let why2 = untested_reasons(&planned, &hit, &none, &all, 3, 0.5);
         assert!(
             why2.iter().any(|w| w.starts_with("busy: every one")),
             "{why2:?}"
         );
-        let why = untested_reasons(&planned, &BTreeMap::new(), &none, 0, 0.0);
+        // Absorbed hits (fired, changed nothing) do not count: 2 hits of which 1 absorbed is
+        // 1 of 4, below 0.5.
+        hit.insert("kill-delay".into(), 2);
+        let absorbed: BTreeMap<String, u64> = [("kill-delay".to_string(), 1)].into_iter().collect();
+        assert!(untested_reasons(&planned, &hit, &none, &none, 3, 0.5).is_empty());
+        let why = untested_reasons(&planned, &hit, &absorbed, &none, 3, 0.5);
+        assert_eq!(
+            why,
+            ["kill-delay fired in 1 of 4 iterations (min_fault_hit 0.5; 1 more fired but were absorbed)"]
+        );
+        let why = untested_reasons(&planned, &BTreeMap::new(), &none, &none, 0, 0.0);
         assert_eq!(why.len(), 1, "{why:?}");
         assert_eq!(
             Outcome::judge(Expect::Safe, 0, &why, &[]),

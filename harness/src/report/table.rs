@@ -52,15 +52,7 @@ pub fn render(report: &Report, max_replays: usize) -> String {
             };
             out.push_str(&format!("  {cell:>w$}", w = h.len().max(4)));
         }
-        let hits: Vec<String> = s
-            .faults_planned
-            .iter()
-            .map(|(k, planned)| {
-                let hit = s.faults_hit.get(k).copied().unwrap_or(0);
-                format!("{k} {hit}/{planned}")
-            })
-            .chain(super::observed(s).map(|(k, n)| format!("{k} {n}")))
-            .collect();
+        let hits = super::hit_cells(s);
         let hits = if hits.is_empty() {
             "-".to_string()
         } else {

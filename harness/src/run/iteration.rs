@@ -40,6 +40,15 @@ pub struct RemainingZero {
     pub copied: bool,
 }
 
+/// A supervisor kill's delay from the backup worker's start: planned, and when the SIGKILL
+/// was really sent (`None`: the worker had ended first). Under load the supervisor's loop
+/// runs late, and a kill meant for 5 ms may land at 60.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KillDelay {
+    pub planned_ms: u64,
+    pub actual_ms: Option<u64>,
+}
+
 /// Everything one iteration found.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct IterationResult {
@@ -64,6 +73,13 @@ pub struct IterationResult {
     /// Whether the planned fault actually happened (before the claim, or for
     /// `power-cut-after-claim` right after it).
     pub fault_hit: bool,
+    /// A hit that changed nothing: the fault returned an error SQLite ignored, and the
+    /// strategy claimed success with a snapshot ([`super::absorbed`]).
+    #[serde(default)]
+    pub absorbed: bool,
+    /// A supervisor kill (`kill-delay`): its planned delay and when it was sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kill_delay: Option<KillDelay>,
     /// What fired, as the worker or the supervisor reported it.
     pub fired: Vec<String>,
     /// Whether a replay places the fault at the same point (see [`Fault::deterministic`]).
@@ -213,9 +229,12 @@ pub fn run_iteration(
     // Whether the kill landed before the strategy claimed anything: a kill after the claim
     // interrupted nothing and does not count as a hit.
     let mut killed_before_claim = false;
+    let mut killed_at_ms = None;
     loop {
         ctx.check_interrupt()?;
-        match rx.recv_timeout(Duration::from_millis(5)) {
+        // Wake up in time for a planned kill, not up to one poll later.
+        let wait = killer.due_in(Instant::now()).map_or(POLL, |d| d.min(POLL));
+        match rx.recv_timeout(wait) {
             // A sample of the worker's VFS: not progress, not an event a kill counts.
             Ok(Message::Event(Tag::Backup, Event::Vfs { last_op, ops })) => {
                 seen.vfs = Some((last_op, ops));
@@ -249,6 +268,7 @@ pub fn run_iteration(
             break;
         }
         if killer.on_time(Instant::now()) && backup.kill() {
+            killed_at_ms = Some(started.elapsed().as_millis() as u64);
             killed_before_claim = seen.claim.is_none();
             if killed_before_claim {
                 seen.fired.push(format!(
@@ -360,6 +380,20 @@ pub fn run_iteration(
             verdict.detail = format!("{}; worker stderr: {stderr}", verdict.detail);
         }
     }
+    let absorbed = super::absorbed::absorbed(
+        plan.kind,
+        fault_hit,
+        seen.error_after_fired,
+        seen.claim.as_ref(),
+        verdict.kind,
+    );
+    let kill_delay = match plan.fault.as_ref().map(|f| &f.placement) {
+        Some(Placement::AfterDelay { ms }) => Some(KillDelay {
+            planned_ms: *ms,
+            actual_ms: killed_at_ms,
+        }),
+        _ => None,
+    };
     let keep = std::env::var_os("HARNESS_KEEP_FAILED").is_some() && verdict.kind.is_violation();
     if keep && left.is_some() {
         // The recovery rewrites the destination: keep it as it was judged.
@@ -397,6 +431,8 @@ pub fn run_iteration(
         kind: plan.kind,
         fault: plan.fault.clone(),
         fault_hit,
+        absorbed,
+        kill_delay,
         fired: seen.fired,
         deterministic: plan.deterministic(),
         claim: seen.claim,
@@ -421,6 +457,9 @@ pub fn run_iteration(
         stream: seen.stream,
     })
 }
+
+/// How long the supervisor waits for an event before it looks at the killer and watchdog.
+const POLL: Duration = Duration::from_millis(5);
 
 /// How often the backup worker reports its VFS's last operation.
 const MONITOR_MS: u64 = 100;
@@ -463,6 +502,8 @@ struct BackupSeen {
     fired: Vec<String>,
     fired_before_claim: bool,
     fired_after_claim: bool,
+    /// A step returned an error (not OK, not DONE) after something fired before the claim.
+    error_after_fired: bool,
     remaining_zero: Option<RemainingZero>,
     last_steps: std::collections::VecDeque<Event>,
     last: Option<Event>,
@@ -491,6 +532,9 @@ impl BackupSeen {
             } => {
                 self.steps = *step;
                 self.restarts = *restarts;
+                if self.fired_before_claim && super::absorbed::step_saw_an_error(*rc) {
+                    self.error_after_fired = true;
+                }
                 if *remaining == 0 && !*done && self.remaining_zero.is_none() {
                     self.remaining_zero = Some(RemainingZero {
                         step: *step,

@@ -20,6 +20,13 @@ impl Killer {
         Killer { at, fired: false }
     }
 
+    /// How long until the kill is due (zero when it is), `None` when none is pending.
+    pub fn due_in(&self, now: Instant) -> Option<Duration> {
+        self.at
+            .filter(|_| !self.fired)
+            .map(|at| at.saturating_duration_since(now))
+    }
+
     /// True once, when the planned delay has passed.
     pub fn on_time(&mut self, now: Instant) -> bool {
         let due = !self.fired && self.at.is_some_and(|at| now >= at);
@@ -56,6 +63,27 @@ mod tests {
         assert!(!k.on_time(t0 + Duration::from_millis(49)));
         assert!(k.on_time(t0 + Duration::from_millis(50)));
         assert!(!k.on_time(t0 + Duration::from_millis(60)));
+    }
+
+    #[test]
+    fn the_supervisor_wakes_up_when_the_kill_is_due() {
+        let t0 = Instant::now();
+        let mut k = Killer::new(Some(&kill(Placement::AfterDelay { ms: 50 })), t0);
+        assert_eq!(
+            k.due_in(t0 + Duration::from_millis(20)),
+            Some(Duration::from_millis(30))
+        );
+        assert_eq!(
+            k.due_in(t0 + Duration::from_millis(70)),
+            Some(Duration::ZERO)
+        );
+        assert!(k.on_time(t0 + Duration::from_millis(70)));
+        assert_eq!(
+            k.due_in(t0 + Duration::from_millis(80)),
+            None,
+            "sent: nothing pending"
+        );
+        assert_eq!(Killer::new(None, t0).due_in(t0), None);
     }
 
     #[test]

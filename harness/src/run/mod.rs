@@ -9,6 +9,7 @@
 //!   stalled one was waiting for.
 //! * [`recovery`]: the next backup onto the same destination.
 
+pub mod absorbed;
 pub mod child;
 pub mod iteration;
 pub mod killer;
