@@ -151,10 +151,26 @@ fn a_scenario_file_over_1_mib_is_refused_in_one_line() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("huge.toml");
     std::fs::write(&path, "# x\n".repeat(300_000)).unwrap();
-    for name in [path.to_str().unwrap(), "/dev/zero"] {
+    let (code, err) = harness_within(&["scenario", path.to_str().unwrap()], QUICK);
+    assert_eq!(code, 2, "{err}");
+    assert!(one_line(&err).contains("larger than 1024 KiB"), "{err}");
+}
+
+#[test]
+fn devices_and_fifos_are_refused_in_one_line_without_blocking() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("x.toml");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+    for (name, what) in [
+        (fifo.to_str().unwrap(), "a FIFO"),
+        ("/dev/zero", "a character device"),
+    ] {
         let (code, err) = harness_within(&["scenario", name], QUICK);
         assert_eq!(code, 2, "{name}: {err}");
-        assert!(one_line(&err).contains("larger than 1024 KiB"), "{err}");
+        assert!(
+            one_line(&err).contains(&format!("not a regular file ({what})")),
+            "{err}"
+        );
     }
 }
 

@@ -131,8 +131,9 @@ pub fn external_argv(case: &FuzzCase) -> Option<Vec<String>> {
 
 /// Reads an entry's case.
 pub fn load(dir: &Path) -> Result<FuzzCase, ExploreError> {
-    let text = std::fs::read_to_string(dir.join("plan.json"))
-        .map_err(|e| ExploreError::BugBase(format!("{}: {e}", dir.display())))?;
+    let plan = dir.join("plan.json");
+    let text = crate::textfile::read(&plan, crate::scenario::MAX_FILE_BYTES)
+        .map_err(|e| ExploreError::BugBase(format!("{}: {e}", plan.display())))?;
     serde_json::from_str(&text)
         .map_err(|e| ExploreError::BugBase(format!("{}/plan.json: {e}", dir.display())))
 }
