@@ -722,3 +722,29 @@ fn fault_vfs_decides_which_faults_reach_an_external_tool() {
         "{err}"
     );
 }
+
+#[test]
+fn a_sync_wait_too_long_for_a_duration_is_refused_not_a_panic_or_a_wrap() {
+    let stream = |queue: u64| {
+        format!(
+            "iterations = 1\n[faults]\nkinds = [\"link-break\"]\n[[strategy]]\nname = \
+             \"stream-vfs\"\nexpect = \"safe\"\nbandwidth_bps = 1\nqueue_bytes = {queue}\n"
+        )
+    };
+    // 2 × 9.2e18 s overflows a Duration (it panicked); 2 × 4.6e18 s fits one, and its
+    // milliseconds wrapped to 1000 in a u64 (it was accepted).
+    for queue in [9_223_372_036_854_775_807u64, 4_611_686_018_427_387_904] {
+        let err = std::panic::catch_unwind(|| parse(&stream(queue)))
+            .unwrap_or_else(|_| panic!("queue_bytes {queue}: a panic"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("scenarios/t.toml:7: key `strategy[0].bandwidth_bps`"),
+            "{queue}: {err}"
+        );
+        assert!(err.contains("more than watchdog_ms 3000"), "{err}");
+    }
+    assert!(crate::stream::session::ack_timeout(1, u64::MAX).is_none());
+    // A wait under the watchdog loads.
+    parse(&stream(65536).replace("bandwidth_bps = 1\n", "bandwidth_bps = 1000000\n")).unwrap();
+}

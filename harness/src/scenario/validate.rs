@@ -301,17 +301,20 @@ impl Scenario {
                     s.params.bandwidth_bps,
                     s.params.queue_bytes,
                 );
-                if ack.as_millis() as u64 > self.watchdog_ms {
+                let too_long = ack.is_none_or(|a| a.as_millis() > u128::from(self.watchdog_ms));
+                if too_long {
+                    let wait = ack.map_or_else(
+                        || "longer than a Duration can hold".to_string(),
+                        |a| format!("up to {} ms", a.as_millis()),
+                    );
                     return bad(
                         &format!("strategy[{i}].bandwidth_bps"),
                         format!(
-                            "{}: a full queue of {} bytes at {} bytes/s makes a sync wait up to \
-                             {} ms, more than watchdog_ms {}: raise the bandwidth or lower \
-                             queue_bytes",
+                            "{}: a full queue of {} bytes at {} bytes/s makes a sync wait {wait}, \
+                             more than watchdog_ms {}: raise the bandwidth or lower queue_bytes",
                             s.id(),
                             s.params.queue_bytes,
                             s.params.bandwidth_bps,
-                            ack.as_millis(),
                             self.watchdog_ms
                         ),
                     );
