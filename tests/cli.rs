@@ -251,3 +251,84 @@ fn an_unusable_harness_tmpdir_exits_2_instead_of_falling_back() {
         );
     }
 }
+
+#[test]
+fn bug_base_entries_are_checked_as_strictly_as_scenario_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let entry = dir.path().join("bug-api-step-corrupt-00000000");
+    std::fs::create_dir_all(&entry).unwrap();
+    let plan = |pages: &str, params: &str| {
+        format!(
+            "{{\"faults\": [], \"pages\": {pages}, \"workload_seed\": 0, \"strategy\": \
+             \"api-step\", \"params\": {{{params}}}, \"destination\": \"existing-delete\"}}"
+        )
+    };
+    // Each of these made `replay` hang (or run for hours) before it was refused.
+    for (text, key) in [
+        (plan("8", "\"npage\": 0"), "params.npage"),
+        (
+            plan("8", "\"npage\": 1, \"sleep_ms\": 4000000000"),
+            "params.sleep_ms",
+        ),
+        (plan("50000000", "\"npage\": 5"), "pages"),
+        (
+            plan("8", "\"busy_timeout_ms\": 18446744073709551615"),
+            "params.busy_timeout_ms",
+        ),
+    ] {
+        std::fs::write(entry.join("plan.json"), &text).unwrap();
+        let (code, err) = harness_within(&["replay", entry.to_str().unwrap()], QUICK);
+        assert_eq!(code, 2, "{text}: {err}");
+        let line = one_line(&err);
+        assert!(
+            line.contains("plan.json: key `") && line.contains(&format!("`{key}`")),
+            "{text}: {line}"
+        );
+    }
+    // A FIFO as plan.json is refused too, without blocking.
+    std::fs::remove_file(entry.join("plan.json")).unwrap();
+    nix::unistd::mkfifo(&entry.join("plan.json"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+    let (code, err) = harness_within(&["replay", entry.to_str().unwrap()], QUICK);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        one_line(&err).contains("not a regular file (a FIFO)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn values_that_would_abort_or_run_for_ever_are_refused_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let entry = "[[strategy]]\nname = \"api-step\"\nexpect = \"safe\"\n";
+    for (top, key) in [
+        (
+            "[checkpointer]\ntruncate_every = 4000000000\n",
+            "checkpointer.truncate_every",
+        ),
+        (
+            "[workload]\nmax_row_bytes = 1000000000000\n",
+            "workload.max_row_bytes",
+        ),
+        ("[workload]\nops_max = 4000000000\n", "workload.ops_max"),
+        (
+            "mode = \"fuzz\"\n[fuzz]\npages_max = 4000000000\n",
+            "fuzz.pages_max",
+        ),
+        (
+            "mode = \"crash-points\"\n[source]\npages = 1000000\n",
+            "source.pages",
+        ),
+        ("watchdog_ms = 18446744073709551615\n", "watchdog_ms"),
+    ] {
+        let path = dir.path().join("bound.toml");
+        std::fs::write(&path, format!("{top}{entry}")).unwrap();
+        let (code, err) = harness_within(&["scenario", path.to_str().unwrap()], QUICK);
+        assert_eq!(code, 2, "{top}: {err}");
+        let line = one_line(&err);
+        assert!(
+            line.contains(&format!("key `{key}`"))
+                && (line.contains("out of range") || line.contains("at most")),
+            "{top}: {line}"
+        );
+    }
+}
