@@ -332,3 +332,88 @@ fn values_that_would_abort_or_run_for_ever_are_refused_before_any_work() {
         );
     }
 }
+
+const FOREVER: &str =
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c) SELECT count(*) FROM c";
+
+/// A small storm scenario with `extra` before its one `api-oneshot` entry.
+fn small_storm(extra: &str) -> String {
+    format!(
+        "iterations = 1\nwatchdog_ms = 2000\nbudget_ms = 1500\n{extra}\n[source]\npages = 50\n\
+         [workload]\nwriters = 1\nwarmup_commits = 5\n[faults]\ncomplete_fraction = 1.0\n\
+         kinds = []\n[[strategy]]\nname = \"api-oneshot\"\nexpect = \"safe\"\n"
+    )
+}
+
+#[test]
+fn scenario_sql_that_never_ends_stops_at_its_deadline_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let reports = dir.path().join("reports");
+    for (extra, key) in [
+        (
+            format!(
+                "sql_timeout_ms = 300\n[destination]\nkinds = [\"existing-delete\"]\nsetup_sql = [\"{FOREVER}\"]"
+            ),
+            "`setup_sql[0]` still running after sql_timeout_ms = 300",
+        ),
+        (
+            format!(
+                "sql_timeout_ms = 300\n[app]\nworkers = 1\ninvariants = [{{ name = \"forever\", sql = \"{FOREVER}\" }}]"
+            ),
+            "[app] invariant `forever`` still running after sql_timeout_ms = 300",
+        ),
+    ] {
+        let path = dir.path().join("forever.toml");
+        std::fs::write(&path, small_storm(&extra)).unwrap();
+        let (code, err) = harness_within(
+            &[
+                "scenario",
+                path.to_str().unwrap(),
+                "--report-dir",
+                reports.to_str().unwrap(),
+            ],
+            QUICK,
+        );
+        assert_eq!(code, 2, "{extra}: {err}");
+        assert!(one_line(&err).contains(key), "{extra}: {err}");
+    }
+}
+
+#[test]
+fn sigterm_stops_scenario_sql_that_never_ends() {
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("forever.toml");
+    std::fs::write(
+        &path,
+        small_storm(&format!(
+            "[destination]\nkinds = [\"existing-delete\"]\nsetup_sql = [\"{FOREVER}\"]"
+        )),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sqlite-backup-harness"))
+        .args(["scenario", path.to_str().unwrap(), "--report-dir"])
+        .arg(dir.path().join("reports"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Past the source's creation, inside the setup_sql (whose deadline is 10 s).
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let signalled = std::time::Instant::now();
+    let code = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code();
+        }
+        if signalled.elapsed() > std::time::Duration::from_secs(5) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("still running 5 s after SIGTERM");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(code, Some(143));
+    assert!(signalled.elapsed() < std::time::Duration::from_secs(2));
+}

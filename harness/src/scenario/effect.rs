@@ -22,7 +22,10 @@ pub(super) fn check(
         return Ok(()); // serde reported it already
     };
     let section = |name: &str| raw.get(name).and_then(|v| v.as_table());
-    let sets = |name: &str, key: &str| section(name).is_some_and(|t| t.contains_key(key));
+    let sets = |name: &str, key: &str| match name {
+        "" => raw.contains_key(key),
+        _ => section(name).is_some_and(|t| t.contains_key(key)),
+    };
     let raw_entries: Vec<&toml::Table> = raw
         .get("strategy")
         .and_then(|v| v.as_array())
@@ -193,6 +196,19 @@ fn storm_sections(
                 "no entry draws a `power-cut` or `power-cut-after-claim` fault".into(),
             );
         }
+    }
+    let scenario_sql = !scenario.app.invariants.is_empty()
+        || !scenario.destination.keys.setup_sql.is_empty()
+        || entries.iter().any(|e| {
+            e.destination
+                .as_ref()
+                .is_some_and(|d| !d.setup_sql.is_empty())
+        });
+    if sets("", "sql_timeout_ms") && !scenario_sql {
+        return no_effect(
+            "sql_timeout_ms".into(),
+            "the scenario has no SQL of its own (`setup_sql`, `[app] invariants`) to time".into(),
+        );
     }
     if scenario.app.workers == 0 {
         if let Some(k) = ["order", "rate", "stage_ms"]

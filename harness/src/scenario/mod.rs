@@ -99,6 +99,13 @@ pub struct Scenario {
     /// A backup still running after this long is stopped and counted as `stall`.
     #[serde(default = "default_budget_ms")]
     pub budget_ms: u64,
+    /// The longest one statement of the scenario's own SQL (`setup_sql`, `[app]` invariants)
+    /// may run before it is interrupted and the run stops with an error naming it.
+    #[serde(
+        default = "default_sql_timeout_ms",
+        skip_serializing_if = "is_default_sql_timeout"
+    )]
+    pub sql_timeout_ms: u64,
     #[serde(default)]
     pub source: SourceSection,
     #[serde(default)]
@@ -150,6 +157,12 @@ fn default_watchdog_ms() -> u64 {
 }
 fn default_budget_ms() -> u64 {
     4000
+}
+fn default_sql_timeout_ms() -> u64 {
+    crate::workload::DEFAULT_SQL_TIMEOUT_MS
+}
+fn is_default_sql_timeout(ms: &u64) -> bool {
+    *ms == crate::workload::DEFAULT_SQL_TIMEOUT_MS
 }
 
 impl Scenario {

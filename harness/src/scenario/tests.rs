@@ -505,6 +505,11 @@ fn keys_that_would_have_no_effect_are_refused_with_line_and_why() {
             "kill-delay",
         ),
         (
+            with_keys("sql_timeout_ms = 500", &["api-step"], ""),
+            "sql_timeout_ms",
+            "no SQL of its own",
+        ),
+        (
             with_keys("", &["api-step"], "app_order = \"wrong\""),
             "strategy[0].app_order",
             "workers` is 0",

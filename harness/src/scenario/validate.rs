@@ -101,6 +101,15 @@ impl Scenario {
                 format!("watchdog_ms and budget_ms must be at most {MAX_WATCHDOG_MS} (one hour)"),
             );
         }
+        if self.sql_timeout_ms == 0 || self.sql_timeout_ms > MAX_WATCHDOG_MS {
+            return bad(
+                "sql_timeout_ms",
+                format!(
+                    "{} is out of range 1..={MAX_WATCHDOG_MS} (one hour)",
+                    self.sql_timeout_ms
+                ),
+            );
+        }
         if self.fuzz.pages_max > MAX_FUZZ_PAGES {
             return bad(
                 "fuzz.pages_max",
