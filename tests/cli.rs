@@ -172,6 +172,20 @@ fn devices_and_fifos_are_refused_in_one_line_without_blocking() {
             "{err}"
         );
     }
+    // Every other input file: a gate config, a bench baseline, reports to merge.
+    let f = fifo.to_str().unwrap();
+    for args in [
+        &["gate", "--config", f][..],
+        &["bench", "restarts", "--baseline", f][..],
+        &["report", "merge", f][..],
+    ] {
+        let (code, err) = harness_within(args, QUICK);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(
+            one_line(&err).contains("not a regular file (a FIFO)"),
+            "{args:?}: {err}"
+        );
+    }
 }
 
 #[test]

@@ -7,6 +7,9 @@
 use std::io::Read;
 use std::path::Path;
 
+/// The largest JSON report read back (`report merge`, `bench restarts --baseline`): 256 MiB.
+pub const MAX_REPORT_BYTES: u64 = 256 << 20;
+
 /// Why an input file was not read. Always one line, without the path (the caller adds it).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum TextFileError {
