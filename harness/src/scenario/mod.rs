@@ -11,7 +11,10 @@ use std::path::{Path, PathBuf};
 
 mod effect;
 mod entry;
+#[cfg(test)]
+mod input_tests;
 mod keys;
+mod limits;
 mod locate;
 mod sections;
 #[cfg(test)]
@@ -19,8 +22,8 @@ mod tests;
 mod validate;
 
 pub use entry::*;
+pub use limits::*;
 pub use sections::*;
-pub use validate::check_params;
 
 use locate::{key_line, locate};
 
@@ -33,33 +36,6 @@ pub const MAX_SOURCE_BYTES: u64 = 4 << 30;
 pub const MAX_WARMUP_COMMITS: u64 = 1_000_000;
 /// The longest `delay_max_ms` of a `kill-delay`: one minute.
 pub const MAX_DELAY_MS: u64 = 60_000;
-/// The largest `[checkpointer] truncate_every`: the checkpointer is given one mode per
-/// checkpoint of its cycle, so the cycle must stay a short list.
-pub const MAX_TRUNCATE_EVERY: u32 = 1000;
-/// The largest row the workload writes (`[workload] max_row_bytes`): 1 MiB. Rows are built in
-/// memory, and the model keeps every one.
-pub const MAX_ROW_BYTES: usize = 1 << 20;
-/// The most operations of one workload transaction (`[workload] ops_max`).
-pub const MAX_OPS: u32 = 10_000;
-/// The largest source of a fuzz case, in pages (`[fuzz] pages_max`, a bug-base entry's
-/// `pages`): every case builds its source and runs the backup several times while it shrinks.
-pub const MAX_FUZZ_PAGES: u32 = 4096;
-/// The largest crash-points reference, in pages (`[source] pages` in mode `crash-points`):
-/// every operation of the backup is a state to run, and each state copies the files, so the
-/// sweep grows with the square of the pages. The shipped 256-page sweep takes 114 s for
-/// `api-step` alone in a debug build; 1024 pages is about 16 times that.
-pub const MAX_CRASH_PAGES: u32 = 1024;
-/// The longest `sleep_ms` between two backup steps: one second (a longer pause is a stall
-/// test; a `blocker` makes one).
-pub const MAX_SLEEP_MS: u64 = 1000;
-/// The longest `busy_timeout_ms`: one hour (the watchdog stops a storm backup before).
-pub const MAX_BUSY_TIMEOUT_MS: u64 = 3_600_000;
-/// The longest `watchdog_ms` and `budget_ms`: one hour.
-pub const MAX_WATCHDOG_MS: u64 = 3_600_000;
-/// The most shrink steps of one fuzz violation (`[fuzz] shrink_steps`).
-pub const MAX_SHRINK_STEPS: u32 = 100_000;
-/// The most faults of one fuzz plan (`[fuzz] max_faults`, a bug-base entry's `faults`).
-pub const MAX_FUZZ_FAULTS: u32 = 16;
 
 /// Why a scenario could not be loaded. Always one line.
 #[derive(Debug, thiserror::Error)]

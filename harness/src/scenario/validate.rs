@@ -47,87 +47,7 @@ impl Scenario {
                 ),
             );
         }
-        if self.mode == Mode::CrashPoints && self.source.pages > MAX_CRASH_PAGES {
-            return bad(
-                "source.pages",
-                format!(
-                    "{} is out of range 1..={MAX_CRASH_PAGES} in mode crash-points (every \
-                     operation of the backup is a state to run)",
-                    self.source.pages
-                ),
-            );
-        }
-        if self.checkpointer.truncate_every > MAX_TRUNCATE_EVERY {
-            return bad(
-                "checkpointer.truncate_every",
-                format!(
-                    "{} is out of range 0..={MAX_TRUNCATE_EVERY}",
-                    self.checkpointer.truncate_every
-                ),
-            );
-        }
-        for (i, s) in self.strategies.iter().enumerate() {
-            let every = s.checkpointer.as_ref().map_or(0, |c| c.truncate_every);
-            if every > MAX_TRUNCATE_EVERY {
-                return bad(
-                    &format!("strategy[{i}].checkpointer.truncate_every"),
-                    format!("{every} is out of range 0..={MAX_TRUNCATE_EVERY}"),
-                );
-            }
-        }
-        if self.workload.max_row_bytes > MAX_ROW_BYTES {
-            return bad(
-                "workload.max_row_bytes",
-                format!(
-                    "{} is out of range 0..={MAX_ROW_BYTES} (1 MiB)",
-                    self.workload.max_row_bytes
-                ),
-            );
-        }
-        if self.workload.ops_max > MAX_OPS {
-            return bad(
-                "workload.ops_max",
-                format!("{} is out of range 1..={MAX_OPS}", self.workload.ops_max),
-            );
-        }
-        if self.watchdog_ms > MAX_WATCHDOG_MS || self.budget_ms > MAX_WATCHDOG_MS {
-            let key = if self.watchdog_ms > MAX_WATCHDOG_MS {
-                "watchdog_ms"
-            } else {
-                "budget_ms"
-            };
-            return bad(
-                key,
-                format!("watchdog_ms and budget_ms must be at most {MAX_WATCHDOG_MS} (one hour)"),
-            );
-        }
-        if self.sql_timeout_ms == 0 || self.sql_timeout_ms > MAX_WATCHDOG_MS {
-            return bad(
-                "sql_timeout_ms",
-                format!(
-                    "{} is out of range 1..={MAX_WATCHDOG_MS} (one hour)",
-                    self.sql_timeout_ms
-                ),
-            );
-        }
-        if self.fuzz.pages_max > MAX_FUZZ_PAGES {
-            return bad(
-                "fuzz.pages_max",
-                format!(
-                    "{} is out of range 2..={MAX_FUZZ_PAGES}",
-                    self.fuzz.pages_max
-                ),
-            );
-        }
-        if self.fuzz.shrink_steps > MAX_SHRINK_STEPS {
-            return bad(
-                "fuzz.shrink_steps",
-                format!(
-                    "{} is out of range 0..={MAX_SHRINK_STEPS}",
-                    self.fuzz.shrink_steps
-                ),
-            );
-        }
+        self.check_limits()?;
         if self.workload.warmup_commits > MAX_WARMUP_COMMITS {
             return bad(
                 "workload.warmup_commits",
@@ -535,33 +455,6 @@ impl Scenario {
         }
         Ok(())
     }
-}
-
-/// Range checks of a strategy's parameters, as `Err((key, message))`: the one definition of
-/// their bounds, for scenario entries and for the cases of a bug base.
-pub fn check_params(p: &crate::strategy::StrategyParams) -> Result<(), (String, String)> {
-    if p.npage == 0 || p.npage < -1 {
-        return Err((
-            "npage".into(),
-            format!("npage {} must be -1 or >= 1", p.npage),
-        ));
-    }
-    if p.sleep_ms > MAX_SLEEP_MS {
-        return Err((
-            "sleep_ms".into(),
-            format!("{} is out of range 0..={MAX_SLEEP_MS}", p.sleep_ms),
-        ));
-    }
-    if p.busy_timeout_ms > MAX_BUSY_TIMEOUT_MS {
-        return Err((
-            "busy_timeout_ms".into(),
-            format!(
-                "{} is out of range 0..={MAX_BUSY_TIMEOUT_MS} (one hour)",
-                p.busy_timeout_ms
-            ),
-        ));
-    }
-    Ok(())
 }
 
 /// `Err(why)` for a power cut after the claim on an entry whose fault VFS is gone by then
