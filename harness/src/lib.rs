@@ -35,4 +35,5 @@ pub mod scenario;
 pub mod stable_hash;
 pub mod strategy;
 pub mod stream;
+pub mod textfile;
 pub mod workload;

@@ -12,9 +12,9 @@ fn the_wrong_commit_order_is_caught_and_the_right_one_passes() {
          [faults]\ncomplete_fraction = 0.5\nkinds = [\"kill-dest-op\"]\n\
          [app]\nworkers = 2\nstage_ms = 2\ninvariants = [\n\
          { name = \"every block a file references exists\", sql = \"SELECT fb.hash FROM app_file_blocks fb WHERE NOT EXISTS (SELECT 1 FROM app_blocks b WHERE b.hash = fb.hash)\" },\n]\n\
-         [[strategy]]\nname = \"api-oneshot\"\nexpect = \"safe\"\nnpage = -1\n\
+         [[strategy]]\nname = \"api-oneshot\"\nexpect = \"safe\"\n\
          [[strategy]]\nname = \"api-oneshot\"\nlabel = \"wrong\"\nexpect = \"unsafe\"\n\
-         caught_as = [\"invariant\"]\nnpage = -1\napp_order = \"wrong\"\n",
+         caught_as = [\"invariant\"]\napp_order = \"wrong\"\n",
     );
     assert_eq!(run.code, Some(0), "{}", run.stdout);
     let r = run.report;

@@ -151,10 +151,40 @@ fn a_scenario_file_over_1_mib_is_refused_in_one_line() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("huge.toml");
     std::fs::write(&path, "# x\n".repeat(300_000)).unwrap();
-    for name in [path.to_str().unwrap(), "/dev/zero"] {
+    let (code, err) = harness_within(&["scenario", path.to_str().unwrap()], QUICK);
+    assert_eq!(code, 2, "{err}");
+    assert!(one_line(&err).contains("larger than 1024 KiB"), "{err}");
+}
+
+#[test]
+fn devices_and_fifos_are_refused_in_one_line_without_blocking() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("x.toml");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+    for (name, what) in [
+        (fifo.to_str().unwrap(), "a FIFO"),
+        ("/dev/zero", "a character device"),
+    ] {
         let (code, err) = harness_within(&["scenario", name], QUICK);
         assert_eq!(code, 2, "{name}: {err}");
-        assert!(one_line(&err).contains("larger than 1024 KiB"), "{err}");
+        assert!(
+            one_line(&err).contains(&format!("not a regular file ({what})")),
+            "{err}"
+        );
+    }
+    // Every other input file: a gate config, a bench baseline, reports to merge.
+    let f = fifo.to_str().unwrap();
+    for args in [
+        &["gate", "--config", f][..],
+        &["bench", "restarts", "--baseline", f][..],
+        &["report", "merge", f][..],
+    ] {
+        let (code, err) = harness_within(args, QUICK);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(
+            one_line(&err).contains("not a regular file (a FIFO)"),
+            "{args:?}: {err}"
+        );
     }
 }
 
@@ -234,4 +264,170 @@ fn an_unusable_harness_tmpdir_exits_2_instead_of_falling_back() {
             "{line}"
         );
     }
+}
+
+#[test]
+fn bug_base_entries_are_checked_as_strictly_as_scenario_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let entry = dir.path().join("bug-api-step-corrupt-00000000");
+    std::fs::create_dir_all(&entry).unwrap();
+    let plan = |pages: &str, params: &str| {
+        format!(
+            "{{\"faults\": [], \"pages\": {pages}, \"workload_seed\": 0, \"strategy\": \
+             \"api-step\", \"params\": {{{params}}}, \"destination\": \"existing-delete\"}}"
+        )
+    };
+    // Each of these made `replay` hang (or run for hours) before it was refused.
+    for (text, key) in [
+        (plan("8", "\"npage\": 0"), "params.npage"),
+        (
+            plan("8", "\"npage\": 1, \"sleep_ms\": 4000000000"),
+            "params.sleep_ms",
+        ),
+        (plan("50000000", "\"npage\": 5"), "pages"),
+        (
+            plan("8", "\"busy_timeout_ms\": 18446744073709551615"),
+            "params.busy_timeout_ms",
+        ),
+    ] {
+        std::fs::write(entry.join("plan.json"), &text).unwrap();
+        let (code, err) = harness_within(&["replay", entry.to_str().unwrap()], QUICK);
+        assert_eq!(code, 2, "{text}: {err}");
+        let line = one_line(&err);
+        assert!(
+            line.contains("plan.json: key `") && line.contains(&format!("`{key}`")),
+            "{text}: {line}"
+        );
+    }
+    // A FIFO as plan.json is refused too, without blocking.
+    std::fs::remove_file(entry.join("plan.json")).unwrap();
+    nix::unistd::mkfifo(&entry.join("plan.json"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+    let (code, err) = harness_within(&["replay", entry.to_str().unwrap()], QUICK);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        one_line(&err).contains("not a regular file (a FIFO)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn values_that_would_abort_or_run_for_ever_are_refused_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let entry = "[[strategy]]\nname = \"api-step\"\nexpect = \"safe\"\n";
+    for (top, key) in [
+        (
+            "[checkpointer]\ntruncate_every = 4000000000\n",
+            "checkpointer.truncate_every",
+        ),
+        (
+            "[workload]\nmax_row_bytes = 1000000000000\n",
+            "workload.max_row_bytes",
+        ),
+        ("[workload]\nops_max = 4000000000\n", "workload.ops_max"),
+        (
+            "mode = \"fuzz\"\n[fuzz]\npages_max = 4000000000\n",
+            "fuzz.pages_max",
+        ),
+        (
+            "mode = \"crash-points\"\n[source]\npages = 1000000\n",
+            "source.pages",
+        ),
+        ("watchdog_ms = 18446744073709551615\n", "watchdog_ms"),
+    ] {
+        let path = dir.path().join("bound.toml");
+        std::fs::write(&path, format!("{top}{entry}")).unwrap();
+        let (code, err) = harness_within(&["scenario", path.to_str().unwrap()], QUICK);
+        assert_eq!(code, 2, "{top}: {err}");
+        let line = one_line(&err);
+        assert!(
+            line.contains(&format!("key `{key}`"))
+                && (line.contains("out of range") || line.contains("at most")),
+            "{top}: {line}"
+        );
+    }
+}
+
+const FOREVER: &str =
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c) SELECT count(*) FROM c";
+
+/// A small storm scenario with `extra` before its one `api-oneshot` entry.
+fn small_storm(extra: &str) -> String {
+    format!(
+        "iterations = 1\nwatchdog_ms = 2000\nbudget_ms = 1500\n{extra}\n[source]\npages = 50\n\
+         [workload]\nwriters = 1\nwarmup_commits = 5\n[faults]\ncomplete_fraction = 1.0\n\
+         kinds = []\n[[strategy]]\nname = \"api-oneshot\"\nexpect = \"safe\"\n"
+    )
+}
+
+#[test]
+fn scenario_sql_that_never_ends_stops_at_its_deadline_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let reports = dir.path().join("reports");
+    for (extra, key) in [
+        (
+            format!(
+                "sql_timeout_ms = 300\n[destination]\nkinds = [\"existing-delete\"]\nsetup_sql = [\"{FOREVER}\"]"
+            ),
+            "`setup_sql[0]` still running after sql_timeout_ms = 300",
+        ),
+        (
+            format!(
+                "sql_timeout_ms = 300\n[app]\nworkers = 1\ninvariants = [{{ name = \"forever\", sql = \"{FOREVER}\" }}]"
+            ),
+            "[app] invariant `forever`` still running after sql_timeout_ms = 300",
+        ),
+    ] {
+        let path = dir.path().join("forever.toml");
+        std::fs::write(&path, small_storm(&extra)).unwrap();
+        let (code, err) = harness_within(
+            &[
+                "scenario",
+                path.to_str().unwrap(),
+                "--report-dir",
+                reports.to_str().unwrap(),
+            ],
+            QUICK,
+        );
+        assert_eq!(code, 2, "{extra}: {err}");
+        assert!(one_line(&err).contains(key), "{extra}: {err}");
+    }
+}
+
+#[test]
+fn sigterm_stops_scenario_sql_that_never_ends() {
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("forever.toml");
+    std::fs::write(
+        &path,
+        small_storm(&format!(
+            "[destination]\nkinds = [\"existing-delete\"]\nsetup_sql = [\"{FOREVER}\"]"
+        )),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sqlite-backup-harness"))
+        .args(["scenario", path.to_str().unwrap(), "--report-dir"])
+        .arg(dir.path().join("reports"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Past the source's creation, inside the setup_sql (whose deadline is 10 s).
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let signalled = std::time::Instant::now();
+    let code = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code();
+        }
+        if signalled.elapsed() > std::time::Duration::from_secs(5) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("still running 5 s after SIGTERM");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(code, Some(143));
+    assert!(signalled.elapsed() < std::time::Duration::from_secs(2));
 }

@@ -146,7 +146,7 @@ fn a_fault_that_never_fires_leaves_its_strategy_untested() {
          [source]\npages = 100\n[workload]\nwriters = 0\n[checkpointer]\nenabled = false\n\
          [destination]\nkinds = [\"existing-delete\"]\nsynchronous = \"off\"\n\
          [faults]\ncomplete_fraction = 0.5\nkinds = [\"final-commit-ioerr\"]\n\
-         [[strategy]]\nname = \"api-oneshot\"\nexpect = \"safe\"\nnpage = -1\n",
+         [[strategy]]\nname = \"api-oneshot\"\nexpect = \"safe\"\n",
     )
     .unwrap();
     let json = dir.path().join("report.json");

@@ -41,7 +41,6 @@ npage = -1
 [[strategy]]
 name = "api-oneshot"
 expect = "safe"
-npage = -1
 "#
         ),
     )

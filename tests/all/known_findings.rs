@@ -14,7 +14,7 @@ fn crash_points_with_known(known: &[&str]) -> (i32, String) {
             "mode = \"crash-points\"\nseed = 1\nknown = [{}]\n\
              [source]\npages = 256\n[workload]\nddl = false\n\
              [crash]\ndestinations = [\"existing-wal\"]\n\
-             [[strategy]]\nname = \"api-oneshot\"\nexpect = \"safe\"\nnpage = -1\n",
+             [[strategy]]\nname = \"api-oneshot\"\nexpect = \"safe\"\n",
             list.join(", ")
         ),
     )

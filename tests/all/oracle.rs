@@ -165,7 +165,7 @@ fn destinations_untouched_and_overwritten() {
     .enumerate()
     {
         let dst = dir.path().join(format!("d{i}.db"));
-        create_destination(&dst, kind, 3).unwrap();
+        create_destination(&dst, kind, 3, &harness::workload::SqlLimit::none()).unwrap();
         let pre = take_pre_image(&dst).unwrap();
         assert_eq!(
             inspect_destination(&dst, &pre, &mut model).unwrap(),

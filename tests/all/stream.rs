@@ -27,8 +27,6 @@ kinds = ["fresh", "existing-delete"]
 [faults]
 complete_fraction = 0.12
 kinds = ["link-break", "link-drop", "link-stall", "receiver-kill", "kill-after-event", "source-ioerr"]
-delay_min_ms = 5
-delay_max_ms = 40
 
 [[strategy]]
 name = "stream-vfs-same-conn"

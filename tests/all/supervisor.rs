@@ -10,7 +10,7 @@ fn every_window_starts_after_the_warmup_commits() {
         "seed = 2\niterations = 4\n[source]\npages = 100\n\
          [workload]\nwriters = 1\nrate = 500\nwarmup_commits = 10\n\
          [checkpointer]\nenabled = false\n[faults]\ncomplete_fraction = 1.0\n\
-         [[strategy]]\nname = \"api-oneshot\"\nexpect = \"safe\"\nnpage = -1\n\
+         [[strategy]]\nname = \"api-oneshot\"\nexpect = \"safe\"\n\
          [[strategy]]\nname = \"copy-locked\"\nexpect = \"safe\"\nfaults = [\"kill-after-event\"]\n",
     );
     assert_eq!(run.code, Some(0), "{}", run.stdout);

@@ -209,7 +209,7 @@ pub(super) fn cmd_merge(files: &[PathBuf], out: &GateOutputs) -> Result<i32> {
     check_writable(&[&out.junit, &out.json, &out.md])?;
     let mut runs = Vec::new();
     for f in files {
-        let text = std::fs::read_to_string(f)
+        let text = crate::textfile::read(f, crate::textfile::MAX_REPORT_BYTES)
             .map_err(|e| anyhow!(Usage(format!("{}: {e}", f.display()))))?;
         let v: serde_json::Value = serde_json::from_str(&text)
             .map_err(|e| anyhow!(Usage(format!("{}: not JSON: {e}", f.display()))))?;

@@ -62,6 +62,13 @@ pub enum Command {
         #[arg(long)]
         bugbase: Option<PathBuf>,
     },
+    /// Load and validate scenario files without running anything: `ok: NAME` per file, or
+    /// the first one's error in one line (exit 2).
+    Check {
+        /// Bundled scenario names or paths to TOML files.
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
     /// List the bundled scenarios and the strategies, one line each.
     List,
     /// Re-run one iteration exactly, from the ID printed with each violation.
@@ -249,6 +256,7 @@ pub fn main() -> i32 {
                 bugbase,
             },
         ),
+        Command::Check { names } => cmd_check(&names),
         Command::List => cmd_list(),
         Command::Gate(args) => cmd_gate(&args),
         Command::Report {
@@ -414,6 +422,15 @@ fn progress_bar(len: u64) -> ProgressBar {
             .expect("static template"),
     );
     bar
+}
+
+/// `check`: every file loads and validates as `scenario` would load it; nothing runs.
+fn cmd_check(names: &[String]) -> Result<i32> {
+    for name in names {
+        let scenario = load_scenario(name)?;
+        println!("ok: {} ({})", name, scenario.name);
+    }
+    Ok(0)
 }
 
 /// `scenario` flags that only the crash-points and fuzz modes use.

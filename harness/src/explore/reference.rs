@@ -62,7 +62,7 @@ impl Reference {
             let path = dir.path().join(format!("dest-{}.db", d.as_str()));
             let (content, journal) = d.preset();
             let setup = workload::DestinationSetup::preset(content, journal, spec.page_size);
-            workload::create_destination(&path, &setup, spec.seed)
+            workload::create_destination(&path, &setup, spec.seed, &workload::SqlLimit::none())
                 .map_err(|e| ExploreError::Setup(format!("destination {}: {e}", d.as_str())))?;
             let pre = oracle::take_pre_image(&path)
                 .map_err(|e| ExploreError::Setup(format!("pre-image {}: {e}", d.as_str())))?;

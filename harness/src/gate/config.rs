@@ -70,7 +70,8 @@ pub struct BenchSpec {
 
 impl GateConfig {
     pub fn load(path: &Path) -> Result<GateConfig, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| bad(path, e.to_string()))?;
+        let text = crate::textfile::read(path, crate::scenario::MAX_FILE_BYTES)
+            .map_err(|e| bad(path, e.to_string()))?;
         let cfg: GateConfig = toml::from_str(&text)
             .map_err(|e| bad(path, e.message().lines().next().unwrap_or("").to_string()))?;
         if cfg.runs.is_empty() {
@@ -111,7 +112,8 @@ pub struct ScenarioBaseline {
 
 impl Baseline {
     pub fn load(path: &Path) -> Result<Baseline, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| bad(path, e.to_string()))?;
+        let text = crate::textfile::read(path, crate::scenario::MAX_FILE_BYTES)
+            .map_err(|e| bad(path, e.to_string()))?;
         Baseline::parse(&text).map_err(|m| bad(path, m))
     }
 

@@ -6,6 +6,7 @@
 //! "this state makes sense to the application". A backup can be a perfect snapshot of a state
 //! the application should never have committed, and only the application's own rules see it.
 
+use crate::workload::{LimitError, SqlLimit};
 use rusqlite::{Connection, OpenFlags};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -22,21 +23,31 @@ pub struct Invariant {
 /// The invariants `db` breaks, one line each: `every block a file references exists: 2 rows
 /// (first: 17|000000000badf00d)`. A query that fails (a missing table, bad SQL, a statement
 /// that would write: the connection is read-only) breaks its invariant too. An unopenable
-/// file is one line. The oracle has already recovered the file (hot journal, WAL).
-pub fn broken(db: &Path, invariants: &[Invariant]) -> Vec<String> {
+/// file is one line. The oracle has already recovered the file (hot journal, WAL). A query
+/// still running at `limit`'s deadline, or at a stop signal, is no verdict: `Err`.
+pub fn broken(
+    db: &Path,
+    invariants: &[Invariant],
+    limit: &SqlLimit<'_>,
+) -> Result<Vec<String>, LimitError> {
     let conn = match Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY) {
         Ok(c) => c,
-        Err(e) => return vec![format!("cannot open: {e}")],
+        Err(e) => return Ok(vec![format!("cannot open: {e}")]),
     };
     let _ = conn.busy_timeout(Duration::from_secs(5));
-    invariants
-        .iter()
-        .filter_map(|inv| match violating_rows(&conn, &inv.sql) {
-            Ok((0, _)) => None,
-            Ok((n, first)) => Some(format!("{}: {n} rows (first: {first})", inv.name)),
-            Err(e) => Some(format!("{}: query failed: {e}", inv.name)),
-        })
-        .collect()
+    let mut out = Vec::new();
+    for inv in invariants {
+        let key = format!("[app] invariant `{}`", inv.name);
+        match limit.run(&conn, &key, || violating_rows(&conn, &inv.sql)) {
+            Ok((0, _)) => {}
+            Ok((n, first)) => out.push(format!("{}: {n} rows (first: {first})", inv.name)),
+            Err(LimitError::Sqlite { source, .. }) => {
+                out.push(format!("{}: query failed: {source}", inv.name))
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
 }
 
 /// How many rows `sql` returns, and the first one as `a|b|c`.
@@ -82,19 +93,20 @@ pub fn judge(
     dest: &Path,
     dest_is_snapshot: bool,
     invariants: &[Invariant],
-) -> Vec<String> {
-    let mut out: Vec<String> = broken(source, invariants)
+    limit: &SqlLimit<'_>,
+) -> Result<Vec<String>, LimitError> {
+    let mut out: Vec<String> = broken(source, invariants, limit)?
         .into_iter()
         .map(|b| format!("source: {b}"))
         .collect();
     if dest_is_snapshot {
         out.extend(
-            broken(dest, invariants)
+            broken(dest, invariants, limit)?
                 .into_iter()
                 .map(|b| format!("destination: {b}")),
         );
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -115,10 +127,10 @@ mod tests {
             name: "every block a file references exists".into(),
             sql: "SELECT id, block FROM files WHERE block NOT IN (SELECT hash FROM blocks)".into(),
         }];
-        assert!(broken(&db, &inv).is_empty());
+        assert!(broken(&db, &inv, &SqlLimit::none()).unwrap().is_empty());
         c.execute_batch("INSERT INTO files VALUES(2, 'zz')")
             .unwrap();
-        let b = broken(&db, &inv);
+        let b = broken(&db, &inv, &SqlLimit::none()).unwrap();
         assert_eq!(b.len(), 1);
         assert!(
             b[0].starts_with("every block a file references exists: 1 rows"),
@@ -129,14 +141,17 @@ mod tests {
             name: "x".into(),
             sql: "SELECT * FROM nowhere".into(),
         }];
-        assert!(broken(&db, &bad)[0].contains("query failed"));
+        assert!(broken(&db, &bad, &SqlLimit::none()).unwrap()[0].contains("query failed"));
         // An "invariant" that writes changes nothing and breaks.
         let writes = vec![Invariant {
             name: "w".into(),
             sql: "DELETE FROM files".into(),
         }];
-        assert!(broken(&db, &writes)[0].contains("query failed"));
-        assert!(!broken(&db, &inv).is_empty(), "the rows are still there");
+        assert!(broken(&db, &writes, &SqlLimit::none()).unwrap()[0].contains("query failed"));
+        assert!(
+            !broken(&db, &inv, &SqlLimit::none()).unwrap().is_empty(),
+            "the rows are still there"
+        );
     }
 
     /// The destination is judged only as a snapshot, and on its own: a clean source does not
@@ -164,16 +179,18 @@ mod tests {
             name: "blocks exist".into(),
             sql: "SELECT id FROM files WHERE block NOT IN (SELECT hash FROM blocks)".into(),
         }];
-        let j = judge(&src, &dst, true, &inv);
+        let j = judge(&src, &dst, true, &inv, &SqlLimit::none()).unwrap();
         assert_eq!(
             j,
             vec!["destination: blocks exist: 1 rows (first: 2)".to_string()]
         );
         assert!(
-            judge(&src, &dst, false, &inv).is_empty(),
+            judge(&src, &dst, false, &inv, &SqlLimit::none())
+                .unwrap()
+                .is_empty(),
             "not a snapshot: not judged here"
         );
-        let j = judge(&dst, &src, true, &inv);
+        let j = judge(&dst, &src, true, &inv, &SqlLimit::none()).unwrap();
         assert_eq!(
             j,
             vec!["source: blocks exist: 1 rows (first: 2)".to_string()]

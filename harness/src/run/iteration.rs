@@ -135,8 +135,21 @@ pub fn run_iteration(
     for sql in &mut dest_setup.setup_sql {
         *sql = sql.replace("{source}", &quoted);
     }
-    workload::create_destination(&dst, &dest_setup, plan.seed)
-        .map_err(|e| RunError::Setup(format!("destination {}: {e}", dst.display())))?;
+    // The scenario's own SQL (setup_sql, invariants) stops at its deadline or a stop signal.
+    let flag = ctx.interrupted.clone();
+    let stop = move || flag.is_set();
+    let limit = workload::SqlLimit {
+        timeout: std::time::Duration::from_millis(scenario.sql_timeout_ms),
+        stop: &stop,
+    };
+    let limited = |e: workload::LimitError| match e {
+        workload::LimitError::Stopped { .. } => RunError::Interrupted,
+        e => RunError::Setup(e.to_string()),
+    };
+    workload::create_destination(&dst, &dest_setup, plan.seed, &limit).map_err(|e| match e {
+        workload::WorkloadError::Limit(e) => limited(e),
+        e => RunError::Setup(format!("destination {}: {e}", dst.display())),
+    })?;
     let pre = oracle::take_pre_image_ignoring(&dst, &ctx.spec.ignore_tables)
         .map_err(|e| RunError::Setup(e.to_string()))?;
     let dest_before = oracle::file_facts(&dst);
@@ -368,7 +381,8 @@ pub fn run_iteration(
     if !invariants.is_empty() && !verdict.kind.is_violation() {
         // As judged: a pre-image that already was `S(k)` is a snapshot after a success claim.
         let snapshot = verdict.k.is_some();
-        let broken = oracle::invariants::judge(&src, &dst, snapshot, invariants);
+        let broken =
+            oracle::invariants::judge(&src, &dst, snapshot, invariants, &limit).map_err(limited)?;
         if !broken.is_empty() {
             verdict.kind = oracle::VerdictKind::Invariant;
             verdict.detail = format!("{}; {}", broken.join("; "), verdict.detail);

@@ -81,7 +81,11 @@ pub fn plan_iteration(scenario: &Scenario, entry: &StrategyEntry, iteration: u32
     let cx = DrawContext {
         pages: scenario.source.pages,
         page_size: scenario.source.page_size,
-        npage: entry.params.npage,
+        // A strategy that does not step copies in one step(-1), whatever `npage` says.
+        npage: match entry.facts() {
+            Some(f) if !f.steps => -1,
+            _ => entry.params.npage,
+        },
         delay_min_ms: entry.delay_min_ms.unwrap_or(scenario.faults.delay_min_ms),
         delay_max_ms: entry.delay_max_ms.unwrap_or(scenario.faults.delay_max_ms),
         events_before_work: entry.facts().map_or(1, |f| f.events_before_work),

@@ -62,6 +62,7 @@ fn allowed(mode: Mode, section: &str) -> Option<&'static [&'static str]> {
         "iterations",
         "watchdog_ms",
         "budget_ms",
+        "sql_timeout_ms",
         "source",
         "workload",
         "checkpointer",

@@ -22,7 +22,23 @@ pub(super) fn locate(text: &str, span: Option<std::ops::Range<usize>>) -> (usize
         Some(t) if !key.starts_with('[') && t != key => format!("{t}.{key}"),
         _ => key,
     };
-    (line, key)
+    (line, indexed(text, line, key))
+}
+
+/// `key` (`strategy.npage`, `strategy.matrix.synchronous`) with the index of the
+/// `[[strategy]]` entry in force at `line` (`strategy[1].npage`): which entry it is.
+fn indexed(text: &str, line: usize, key: String) -> String {
+    let first = key.split('.').next().unwrap_or("").to_string();
+    let header = format!("[[{first}]]");
+    let n = text
+        .lines()
+        .take(line)
+        .filter(|l| l.trim() == header)
+        .count();
+    match key.strip_prefix(&first) {
+        Some(rest) if n > 0 => format!("{first}[{}]{rest}", n - 1),
+        _ => key,
+    }
 }
 
 /// The `[table]` or `[[table]]` header in force at `line` (1-based).
@@ -39,22 +55,66 @@ fn table_at(text: &str, line: usize) -> Option<String> {
 
 /// The line assigning a validation error's key, for errors that name file, line and key.
 ///
-/// `key` is `name` (top level), `table.name` (under `[table]`), or `strategy[i].name` (under
-/// the i-th `[[strategy]]`). Falls back to the table's header line, then to line 1.
+/// `key` is `name` or `name[i]` (top level), `table.name` (under `[table]`), or
+/// `strategy[i].name` / `strategy[i].sub.name` (under the i-th `[[strategy]]`, or its
+/// `[strategy.sub]` table). Falls back to the closest table header found, then to line 1.
 pub(super) fn key_line(text: &str, key: &str) -> usize {
-    let (table, index, name) = match key.rsplit_once('.') {
-        None => (None, 0, key),
-        Some((table, name)) => match table.split_once('[') {
-            Some((t, rest)) => (
-                Some(t),
-                rest.trim_end_matches(']').parse::<usize>().unwrap_or(0),
-                name,
-            ),
-            None => (Some(table), 0, name),
-        },
-    };
     let lines: Vec<&str> = text.lines().collect();
     let is_header = |l: &str| l.trim_start().starts_with('[');
+    let assigns = |l: &str, name: &str| {
+        l.split_once('=')
+            .is_some_and(|(k, _)| k.trim().trim_matches('"') == name)
+    };
+    // The first line in `from..` (up to the next header) assigning `name`.
+    let find_in = |from: usize, name: &str| {
+        lines[from.min(lines.len())..]
+            .iter()
+            .take_while(|l| !is_header(l))
+            .position(|l| assigns(l, name))
+            .map(|at| from + at)
+    };
+    // An element of an array of tables: `strategy[1].matrix.journal_mode`.
+    if let Some((table, rest)) = key.split_once('[') {
+        if let Some((index, path)) = rest.split_once("].") {
+            let Ok(index) = index.parse::<usize>() else {
+                return 1;
+            };
+            let header = format!("[[{table}]]");
+            let Some(at) = lines
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| l.trim() == header)
+                .map(|(at, _)| at)
+                .nth(index)
+            else {
+                return 1;
+            };
+            let end = lines[at + 1..]
+                .iter()
+                .position(|l| l.trim() == header)
+                .map_or(lines.len(), |p| at + 1 + p);
+            let parts: Vec<&str> = path.split('.').collect();
+            let name = parts[parts.len() - 1];
+            if parts.len() == 1 {
+                return find_in(at + 1, name).map_or(at + 1, |l| l + 1);
+            }
+            // `[strategy.sub]` inside this entry, else `sub = ...` inline in it.
+            let sub = format!("[{table}.{}]", parts[..parts.len() - 1].join("."));
+            let sub_at = (at + 1..end).find(|&l| lines[l].trim() == sub);
+            return match sub_at {
+                Some(h) => find_in(h + 1, name).map_or(h + 1, |l| l + 1),
+                None => find_in(at + 1, parts[0]).map_or(at + 1, |l| l + 1),
+            };
+        }
+        // `known[2]`: the line of `known`.
+        if !table.contains('.') {
+            return find_in(0, table).map_or(1, |l| l + 1);
+        }
+    }
+    let (table, name) = match key.rsplit_once('.') {
+        None => (None, key),
+        Some((table, name)) => (Some(table), name),
+    };
     // The span of lines belonging to the table: after its header up to the next header.
     let (start, header_line) = match table {
         None => (0, None),
@@ -62,23 +122,15 @@ pub(super) fn key_line(text: &str, key: &str) -> usize {
             let headers = [format!("[{t}]"), format!("[[{t}]]")];
             let found = lines
                 .iter()
-                .enumerate()
-                .filter(|(_, l)| headers.iter().any(|h| l.trim() == h))
-                .nth(index);
+                .position(|l| headers.iter().any(|h| l.trim() == h));
             match found {
-                Some((at, _)) => (at + 1, Some(at + 1)),
+                Some(at) => (at + 1, Some(at + 1)),
                 None => return 1,
             }
         }
     };
-    lines[start..]
-        .iter()
-        .take_while(|l| !is_header(l))
-        .position(|l| {
-            l.split_once('=')
-                .is_some_and(|(k, _)| k.trim().trim_matches('"') == name)
-        })
-        .map(|at| start + at + 1)
+    find_in(start, name)
+        .map(|at| at + 1)
         .or(header_line)
         .unwrap_or(1)
 }

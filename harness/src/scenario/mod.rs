@@ -9,8 +9,12 @@ use crate::workload::WorkloadSpec;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
+mod effect;
 mod entry;
+#[cfg(test)]
+mod input_tests;
 mod keys;
+mod limits;
 mod locate;
 mod sections;
 #[cfg(test)]
@@ -18,6 +22,7 @@ mod tests;
 mod validate;
 
 pub use entry::*;
+pub use limits::*;
 pub use sections::*;
 
 use locate::{key_line, locate};
@@ -70,6 +75,13 @@ pub struct Scenario {
     /// A backup still running after this long is stopped and counted as `stall`.
     #[serde(default = "default_budget_ms")]
     pub budget_ms: u64,
+    /// The longest one statement of the scenario's own SQL (`setup_sql`, `[app]` invariants)
+    /// may run before it is interrupted and the run stops with an error naming it.
+    #[serde(
+        default = "default_sql_timeout_ms",
+        skip_serializing_if = "is_default_sql_timeout"
+    )]
+    pub sql_timeout_ms: u64,
     #[serde(default)]
     pub source: SourceSection,
     #[serde(default)]
@@ -122,6 +134,12 @@ fn default_watchdog_ms() -> u64 {
 fn default_budget_ms() -> u64 {
     4000
 }
+fn default_sql_timeout_ms() -> u64 {
+    crate::workload::DEFAULT_SQL_TIMEOUT_MS
+}
+fn is_default_sql_timeout(ms: &u64) -> bool {
+    *ms == crate::workload::DEFAULT_SQL_TIMEOUT_MS
+}
 
 impl Scenario {
     /// The workload spec every process of the run uses.
@@ -162,7 +180,7 @@ impl Scenario {
             } else {
                 (key, message)
             };
-            let line = if key == "strategy" {
+            let line = if key == "strategy" || !key.contains('.') {
                 line
             } else {
                 key_line(text, &key)
@@ -181,13 +199,25 @@ impl Scenario {
                 .unwrap_or_else(|| "scenario".into());
         }
         scenario.path = path.to_path_buf();
-        scenario.strategies = expand_matrices(
-            std::mem::take(&mut scenario.strategies),
-            &scenario.checkpointer,
-        );
+        let written = std::mem::take(&mut scenario.strategies);
+        // Which entry of the file each expanded entry comes from: an error names the entry
+        // as written (`strategy[1]`), not its place among the matrix cells.
+        let origins: Vec<usize> = written
+            .iter()
+            .enumerate()
+            .flat_map(|(i, e)| {
+                std::iter::repeat_n(
+                    i,
+                    expand_matrices(vec![e.clone()], &scenario.checkpointer).len(),
+                )
+            })
+            .collect();
+        scenario.strategies = expand_matrices(written.clone(), &scenario.checkpointer);
         scenario
             .validate(text)
+            .map_err(|(key, message)| (written_index(&key, &origins), message))
             .and_then(|()| keys::check_mode_keys(text, scenario.mode))
+            .and_then(|()| effect::check(&scenario, &written, text))
             .map_err(|(key, message)| {
                 let line = key_line(text, &key);
                 ScenarioError::Parse {
@@ -295,6 +325,21 @@ fn bad_strategy_param(text: &str) -> Option<(String, String)> {
     None
 }
 
+/// `key` with its `strategy[i]` prefix (an index among the expanded entries) renamed to the
+/// entry of the file that entry comes from (`origins[i]`).
+fn written_index(key: &str, origins: &[usize]) -> String {
+    let Some(rest) = key.strip_prefix("strategy[") else {
+        return key.to_string();
+    };
+    let Some((n, tail)) = rest.split_once(']') else {
+        return key.to_string();
+    };
+    match n.parse::<usize>().ok().and_then(|i| origins.get(i)) {
+        Some(o) => format!("strategy[{o}]{tail}"),
+        None => key.to_string(),
+    }
+}
+
 /// An entry that did not run, and why (one line).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Skipped {
@@ -315,7 +360,7 @@ pub fn bundled() -> Vec<(String, String)> {
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            let description = std::fs::read_to_string(&path)
+            let description = read_limited(&path)
                 .ok()
                 .and_then(|t| Scenario::parse(&t, &path).ok())
                 .map(|s| s.description)
@@ -327,29 +372,21 @@ pub fn bundled() -> Vec<(String, String)> {
     out
 }
 
-/// The text of `path`, refused when it has more than [`MAX_FILE_BYTES`] bytes (read no further:
-/// `/dev/zero` is refused too).
+/// The text of `path`: a regular file of at most [`MAX_FILE_BYTES`] (a FIFO is refused before
+/// it is opened, `/dev/zero` before it is read).
 fn read_limited(path: &Path) -> Result<String, ScenarioError> {
-    use std::io::Read;
+    use crate::textfile::TextFileError;
     let shown = path.display().to_string();
-    let read_err = |e: std::io::Error| ScenarioError::Read {
-        path: shown.clone(),
-        message: e.to_string(),
-    };
-    let file = std::fs::File::open(path).map_err(read_err)?;
-    if file.metadata().map_err(read_err)?.len() > MAX_FILE_BYTES {
-        return Err(ScenarioError::TooLarge { path: shown });
-    }
-    let mut bytes = Vec::new();
-    file.take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(read_err)?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(ScenarioError::TooLarge { path: shown });
-    }
-    String::from_utf8(bytes).map_err(|_| ScenarioError::Read {
-        path: shown.clone(),
-        message: "not UTF-8 text".into(),
+    crate::textfile::read(path, MAX_FILE_BYTES).map_err(|e| match e {
+        TextFileError::TooLarge(_) => ScenarioError::TooLarge { path: shown },
+        TextFileError::Io(message) => ScenarioError::Read {
+            path: shown,
+            message,
+        },
+        e => ScenarioError::Read {
+            path: shown,
+            message: e.to_string(),
+        },
     })
 }
 

@@ -47,6 +47,7 @@ impl Scenario {
                 ),
             );
         }
+        self.check_limits()?;
         if self.workload.warmup_commits > MAX_WARMUP_COMMITS {
             return bad(
                 "workload.warmup_commits",
@@ -184,10 +185,13 @@ impl Scenario {
                 format!("{} is out of range 1..=1000000", self.fuzz.cases),
             );
         }
-        if self.fuzz.max_faults == 0 || self.fuzz.max_faults > 16 {
+        if self.fuzz.max_faults == 0 || self.fuzz.max_faults > MAX_FUZZ_FAULTS {
             return bad(
                 "fuzz.max_faults",
-                format!("{} is out of range 1..=16", self.fuzz.max_faults),
+                format!(
+                    "{} is out of range 1..={MAX_FUZZ_FAULTS}",
+                    self.fuzz.max_faults
+                ),
             );
         }
         if !frac_ok(self.faults.min_fault_hit) {
@@ -301,17 +305,20 @@ impl Scenario {
                     s.params.bandwidth_bps,
                     s.params.queue_bytes,
                 );
-                if ack.as_millis() as u64 > self.watchdog_ms {
+                let too_long = ack.is_none_or(|a| a.as_millis() > u128::from(self.watchdog_ms));
+                if too_long {
+                    let wait = ack.map_or_else(
+                        || "longer than a Duration can hold".to_string(),
+                        |a| format!("up to {} ms", a.as_millis()),
+                    );
                     return bad(
                         &format!("strategy[{i}].bandwidth_bps"),
                         format!(
-                            "{}: a full queue of {} bytes at {} bytes/s makes a sync wait up to \
-                             {} ms, more than watchdog_ms {}: raise the bandwidth or lower \
-                             queue_bytes",
+                            "{}: a full queue of {} bytes at {} bytes/s makes a sync wait {wait}, \
+                             more than watchdog_ms {}: raise the bandwidth or lower queue_bytes",
                             s.id(),
                             s.params.queue_bytes,
                             s.params.bandwidth_bps,
-                            ack.as_millis(),
                             self.watchdog_ms
                         ),
                     );
@@ -333,10 +340,10 @@ impl Scenario {
                     );
                 }
             }
-            if s.params.npage == 0 || s.params.npage < -1 {
+            if let Err((key, why)) = check_params(&s.params) {
                 return bad(
-                    &format!("strategy[{i}].npage"),
-                    format!("{}: npage {} must be -1 or >= 1", s.name, s.params.npage),
+                    &format!("strategy[{i}].{key}"),
+                    format!("{}: {why}", s.name),
                 );
             }
             if let Some(ms) = s.delay_max_ms.filter(|&ms| ms > MAX_DELAY_MS) {

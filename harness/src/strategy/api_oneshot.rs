@@ -22,6 +22,8 @@ pub const REGISTRATION: super::Registration = super::Registration {
         events_before_work: 2,
         link: false,
         source_through_vfs: false,
+        // One step(-1): no `npage`, no sleep between steps, no restart to count.
+        steps: false,
         ..super::API_FACTS
     },
     build: || Box::new(ApiOneshot),

@@ -26,6 +26,8 @@ pub const REGISTRATION: super::Registration = super::Registration {
         events_before_work: 2,
         link: false,
         source_through_vfs: false,
+        // It copies the file with no SQLite connection, so no lock to wait for.
+        busy_timeout: false,
         ..super::FILE_COPY_FACTS
     },
     build: || Box::new(CopyNaive),

@@ -253,6 +253,8 @@ pub const REGISTRATION: super::Registration = super::Registration {
         events_before_work: 2,
         link: false,
         source_through_vfs: false,
+        // Another program: the harness's busy timeout does not reach it.
+        busy_timeout: false,
         ..super::FILE_COPY_FACTS
     },
     build: || Box::new(External::new("external:unnamed")),

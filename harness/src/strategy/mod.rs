@@ -192,6 +192,17 @@ pub struct Facts {
     /// Reads the source through the worker's fault VFS (role `source`): source faults can
     /// reach it.
     pub source_through_vfs: bool,
+    /// Calls `sqlite3_backup_step` with `npage` pages at a time, sleeps `sleep_ms` between
+    /// steps and counts its restarts: the entry keys `npage`, `sleep_ms` and `max_restarts`
+    /// apply to it (a scenario setting them on another strategy is refused).
+    pub steps: bool,
+    /// Sets `PRAGMA synchronous` on the destination connection it opens: the entry key
+    /// `dest_synchronous` applies to it (`api-journal-off` does this although it sets the
+    /// journal mode itself, so `dest_pragmas` is false there).
+    pub dest_synchronous: bool,
+    /// Waits up to `busy_timeout_ms` on a locked source (its source connection's busy
+    /// timeout, or its own BUSY retries): the entry key `busy_timeout_ms` applies to it.
+    pub busy_timeout: bool,
 }
 
 /// One registered strategy.
@@ -212,6 +223,9 @@ pub const API_FACTS: Facts = Facts {
     events_before_work: 4,
     link: false,
     source_through_vfs: false,
+    steps: true,
+    busy_timeout: true,
+    dest_synchronous: true,
 };
 
 /// Facts of the file-copy strategies (`std::fs` writes, no steps, no destination connection).
@@ -223,6 +237,10 @@ pub const FILE_COPY_FACTS: Facts = Facts {
     events_before_work: 4,
     link: false,
     source_through_vfs: false,
+    steps: false,
+    dest_synchronous: false,
+    // The locked copy holds a read transaction on a source connection of its own.
+    busy_timeout: true,
 };
 
 /// Facts of the network strategies: a stepped backup whose destination is shipped through the
@@ -235,6 +253,9 @@ pub const STREAM_FACTS: Facts = Facts {
     events_before_work: 4,
     link: true,
     source_through_vfs: true,
+    steps: true,
+    busy_timeout: true,
+    dest_synchronous: false,
 };
 
 /// Every built-in strategy name, in report order.

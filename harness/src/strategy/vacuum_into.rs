@@ -31,6 +31,10 @@ pub const REGISTRATION: super::Registration = super::Registration {
         events_before_work: 2,
         link: false,
         source_through_vfs: false,
+        steps: false,
+        dest_synchronous: false,
+        // The VACUUM runs on a source connection with that busy timeout.
+        busy_timeout: true,
     },
     build: || Box::new(VacuumInto),
 };

@@ -108,7 +108,9 @@ impl Session {
         let link_params = LinkParams {
             bandwidth_bps: params.bandwidth_bps,
             queue_bytes: params.queue_bytes.max(1),
-            ack_timeout: ack_timeout(params.bandwidth_bps, params.queue_bytes),
+            // Validated scenarios keep it under their watchdog; anything else waits a day.
+            ack_timeout: ack_timeout(params.bandwidth_bps, params.queue_bytes)
+                .unwrap_or(Duration::from_secs(86_400)),
         };
         let (link, image) = Link::open(conn, link_params, params.fault)
             .map_err(|e| format!("opening the link: {e}"))?;
@@ -219,14 +221,15 @@ impl Session {
 }
 
 /// How long a sync waits for its acknowledgement: a full queue drained at the bandwidth limit,
-/// twice, and a second for the receiver's own commit.
-pub fn ack_timeout(bandwidth_bps: u64, queue_bytes: u64) -> Duration {
+/// twice, and a second for the receiver's own commit. `None` when that is too long for a
+/// [`Duration`] (a huge queue on a slow link): a scenario with such a link is refused.
+pub fn ack_timeout(bandwidth_bps: u64, queue_bytes: u64) -> Option<Duration> {
     let drain = if bandwidth_bps == 0 {
         Duration::ZERO
     } else {
-        Duration::from_secs_f64(queue_bytes as f64 / bandwidth_bps as f64)
+        Duration::try_from_secs_f64(queue_bytes as f64 / bandwidth_bps as f64).ok()?
     };
-    2 * drain + Duration::from_secs(1)
+    drain.checked_mul(2)?.checked_add(Duration::from_secs(1))
 }
 
 /// The receiver process and its Unix socket: killed, reaped and removed when dropped, so

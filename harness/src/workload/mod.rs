@@ -8,12 +8,14 @@ pub mod blocker;
 pub mod model;
 pub mod ops;
 pub mod setup;
+pub mod sql_limit;
 pub mod worker;
 
 pub use app::{create_app_tables, run_app, AppOrder};
 pub use blocker::{run_blocker, Blocker};
 pub use model::{Model, REPLAY_MARGIN};
 pub use setup::{create_destination, DestContent, DestinationSetup, JournalMode};
+pub use sql_limit::{LimitError, SqlLimit, DEFAULT_SQL_TIMEOUT_MS};
 pub use worker::{open_writer, run_checkpointer, run_writer, run_writer_with, CheckpointMode};
 
 use rusqlite::Connection;
@@ -30,6 +32,9 @@ pub enum WorkloadError {
     },
     #[error("{0}")]
     Other(String),
+    /// SQL of the scenario ran past its deadline or was stopped by a signal.
+    #[error("{0}")]
+    Limit(#[from] sql_limit::LimitError),
 }
 
 /// What the source looks like and what every transaction does. Part of a scenario.

@@ -242,10 +242,13 @@ impl DestinationSetup {
 }
 
 /// Creates the destination as `setup` says (for `Fresh`, removes any file at `path`).
+/// Its `setup_sql` (the scenario's SQL) runs under `limit`: past the deadline or on a stop
+/// signal it is interrupted, with [`WorkloadError::Limit`].
 pub fn create_destination(
     path: &Path,
     setup: &DestinationSetup,
     seed: u64,
+    limit: &super::SqlLimit<'_>,
 ) -> Result<(), WorkloadError> {
     let p = path.display().to_string();
     for suffix in ["", "-journal", "-wal", "-shm"] {
@@ -310,8 +313,15 @@ pub fn create_destination(
     };
     fill().map_err(|e| sqlite_err("fill destination", &p, e))?;
     for (i, sql) in setup.setup_sql.iter().enumerate() {
-        conn.execute_batch(sql)
-            .map_err(|e| sqlite_err(&format!("setup_sql[{i}] `{sql}`"), &p, e))?;
+        let key = format!("setup_sql[{i}]");
+        limit
+            .run(&conn, &key, || conn.execute_batch(sql))
+            .map_err(|e| match e {
+                super::LimitError::Sqlite { source, .. } => {
+                    sqlite_err(&format!("{key} `{sql}`"), &p, source)
+                }
+                e => WorkloadError::Limit(e),
+            })?;
     }
     if setup.is_wal() {
         checkpoint_truncate(&conn, &p)?;
@@ -375,7 +385,7 @@ mod tests {
         ];
         for (i, setup) in setups.iter().enumerate() {
             let path = dir.path().join(format!("d{i}.db"));
-            create_destination(&path, setup, 7).unwrap();
+            create_destination(&path, setup, 7, &crate::workload::SqlLimit::none()).unwrap();
             assert!(!dir.path().join(format!("d{i}.db-wal")).exists());
             if setup.content == DestContent::Fresh {
                 assert!(!path.exists());
@@ -405,7 +415,7 @@ mod tests {
                 "PRAGMA user_version = 7".into(),
             ],
         };
-        create_destination(&path, &setup, 1).unwrap();
+        create_destination(&path, &setup, 1, &crate::workload::SqlLimit::none()).unwrap();
         let c = Connection::open(&path).unwrap();
         let ps: i64 = c.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap();
         let uv: i64 = c
@@ -423,7 +433,9 @@ mod tests {
             setup_sql: vec!["CREATE TABLE".into()],
             ..setup
         };
-        let e = create_destination(&path, &bad, 1).unwrap_err().to_string();
+        let e = create_destination(&path, &bad, 1, &crate::workload::SqlLimit::none())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("setup_sql[0]"), "{e}");
     }
 }

@@ -273,8 +273,8 @@ pub fn run_cli(args: &RestartsArgs) -> Result<i32> {
     // Read before the grid runs: a bad baseline must not cost the run's results.
     let baseline = match &args.baseline {
         Some(base) => {
-            let text = std::fs::read_to_string(base)
-                .with_context(|| format!("--baseline {}: cannot read", base.display()))?;
+            let text = crate::textfile::read(base, crate::textfile::MAX_REPORT_BYTES)
+                .with_context(|| format!("--baseline {}", base.display()))?;
             // Read as a JSON value: infinite predictions were written as null.
             let old: serde_json::Value = serde_json::from_str(&text)
                 .with_context(|| format!("--baseline {}: not JSON", base.display()))?;

@@ -102,7 +102,7 @@ pub fn entry(id: &str) -> Option<PathBuf> {
     if as_path.components().count() > 1 {
         return as_path
             .join("plan.json")
-            .is_file()
+            .exists()
             .then(|| as_path.to_path_buf());
     }
     [
@@ -111,7 +111,7 @@ pub fn entry(id: &str) -> Option<PathBuf> {
     ]
     .into_iter()
     .map(|b| b.join(id))
-    .find(|d| d.join("plan.json").is_file())
+    .find(|d| d.join("plan.json").exists())
 }
 
 /// How a bug-base entry may be replayed.
@@ -131,10 +131,15 @@ pub fn external_argv(case: &FuzzCase) -> Option<Vec<String>> {
 
 /// Reads an entry's case.
 pub fn load(dir: &Path) -> Result<FuzzCase, ExploreError> {
-    let text = std::fs::read_to_string(dir.join("plan.json"))
-        .map_err(|e| ExploreError::BugBase(format!("{}: {e}", dir.display())))?;
-    serde_json::from_str(&text)
-        .map_err(|e| ExploreError::BugBase(format!("{}/plan.json: {e}", dir.display())))
+    let plan = dir.join("plan.json");
+    let text = crate::textfile::read(&plan, crate::scenario::MAX_FILE_BYTES)
+        .map_err(|e| ExploreError::BugBase(format!("{}: {e}", plan.display())))?;
+    let case: FuzzCase = serde_json::from_str(&text)
+        .map_err(|e| ExploreError::BugBase(format!("{}: {e}", plan.display())))?;
+    case.validate().map_err(|(key, why)| {
+        ExploreError::BugBase(format!("{}: key `{key}`: {why}", plan.display()))
+    })?;
+    Ok(case)
 }
 
 /// Replays a bug-base entry `times` times (and with `record`, appends the outcome to its

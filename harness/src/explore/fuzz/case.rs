@@ -47,6 +47,41 @@ impl FuzzCase {
         }
     }
 
+    /// Checks a case read from a bug base as strictly as a scenario checks its entries (the
+    /// same bounds): `Err((key, message))`. A `plan.json` is edited by hand and shared in
+    /// repositories; `npage = 0` or a huge `sleep_ms` would make a replay hang.
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        use crate::scenario::{MAX_FUZZ_FAULTS, MAX_FUZZ_PAGES};
+        if !crate::strategy::is_known(&self.strategy) {
+            return Err((
+                "strategy".into(),
+                format!(
+                    "unknown strategy `{}` (see `list` for the strategies)",
+                    self.strategy
+                ),
+            ));
+        }
+        if !(2..=MAX_FUZZ_PAGES).contains(&self.pages) {
+            return Err((
+                "pages".into(),
+                format!("{} is out of range 2..={MAX_FUZZ_PAGES}", self.pages),
+            ));
+        }
+        if self.faults.len() > MAX_FUZZ_FAULTS as usize {
+            return Err((
+                "faults".into(),
+                format!("{} faults: at most {MAX_FUZZ_FAULTS}", self.faults.len()),
+            ));
+        }
+        crate::scenario::check_params(&self.params)
+            .map_err(|(key, why)| (format!("params.{key}"), why))?;
+        if crate::strategy::external::is_external(&self.strategy) {
+            crate::strategy::external::validate(&self.strategy, &self.params)
+                .map_err(|e| ("params.command".to_string(), e.to_string()))?;
+        }
+        Ok(())
+    }
+
     /// `plan.txt`: the case for people.
     pub fn describe(&self) -> String {
         let mut s = format!(
