@@ -124,8 +124,8 @@ fn run_deterministic(args: &RestartsArgs) -> Result<i32> {
     let report = deterministic::run(args.pages, &NPAGES, &deterministic::EVERY)?;
     let table = deterministic::table(&report);
     print!("{table}");
-    let dir = crate::report::run_dir(&args.report_dir, "bench-restarts-deterministic");
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let dir = crate::report::create_run_dir(&args.report_dir, "bench-restarts-deterministic")
+        .with_context(|| format!("creating a run folder in {}", args.report_dir.display()))?;
     let json = serde_json::to_string_pretty(&report).context("report to JSON")? + "\n";
     std::fs::write(dir.join("report.json"), &json)
         .with_context(|| format!("writing {}", dir.display()))?;
@@ -288,8 +288,8 @@ pub fn run_cli(args: &RestartsArgs) -> Result<i32> {
         report.variation = Some(compare(old, &report, name));
     }
     print!("{}", output::table(&report));
-    let dir = crate::report::run_dir(&args.report_dir, "bench-restarts");
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let dir = crate::report::create_run_dir(&args.report_dir, "bench-restarts")
+        .with_context(|| format!("creating a run folder in {}", args.report_dir.display()))?;
     let json = serde_json::to_string_pretty(&report).context("report to JSON")?;
     let svg = output::svg(&report)
         .map_err(anyhow::Error::msg)
