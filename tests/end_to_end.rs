@@ -178,14 +178,21 @@ fn a_fault_that_never_fires_leaves_its_strategy_untested() {
 /// writes into a folder it alone created, and prints its own `report:` path.
 #[test]
 fn concurrent_runs_sharing_a_report_dir_keep_every_report() {
-    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/small-storm.toml");
+    let fixture =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/small-storm.toml");
     let reports = tempfile::tempdir().unwrap();
     let children: Vec<_> = (0..3)
         .map(|_| {
             std::process::Command::new(env!("CARGO_BIN_EXE_sqlite-backup-harness"))
                 .arg("scenario")
                 .arg(&fixture)
-                .args(["--iterations", "2", "--strategies", "api-oneshot", "--report-dir"])
+                .args([
+                    "--iterations",
+                    "2",
+                    "--strategies",
+                    "api-oneshot",
+                    "--report-dir",
+                ])
                 .arg(reports.path())
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::null())
@@ -207,12 +214,24 @@ fn concurrent_runs_sharing_a_report_dir_keep_every_report() {
     }
     printed.sort();
     printed.dedup();
-    assert_eq!(printed.len(), 3, "runs printed one report path: {printed:?}");
-    let dirs: Vec<_> = std::fs::read_dir(reports.path()).unwrap().flatten().collect();
+    assert_eq!(
+        printed.len(),
+        3,
+        "runs printed one report path: {printed:?}"
+    );
+    let dirs: Vec<_> = std::fs::read_dir(reports.path())
+        .unwrap()
+        .flatten()
+        .collect();
     assert_eq!(dirs.len(), 3, "{dirs:?}");
     for d in dirs {
         let json = std::fs::read_to_string(d.path().join("report.json")).unwrap();
         let report: serde_json::Value = serde_json::from_str(&json).unwrap();
-        assert_eq!(report["results"].as_array().map(Vec::len), Some(2), "{}", d.path().display());
+        assert_eq!(
+            report["results"].as_array().map(Vec::len),
+            Some(2),
+            "{}",
+            d.path().display()
+        );
     }
 }

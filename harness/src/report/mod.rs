@@ -12,7 +12,8 @@ pub mod table;
 pub mod tools;
 
 pub use output::{
-    check_output_dir, check_output_file, create_run_dir, run_dir, utc_stamp, write_report, OutputPathError,
+    check_output_dir, check_output_file, create_run_dir, run_dir, utc_stamp, write_report,
+    OutputPathError,
 };
 pub use replay::{replay_command, replay_exit_code, replay_headline};
 
