@@ -204,3 +204,44 @@ fn crash_points_stops_while_building_its_reference() {
     std::thread::sleep(Duration::from_millis(200));
     assert!(leftovers(&tmp).is_empty(), "{:?}", leftovers(&tmp));
 }
+
+/// `bench restarts` (the grid and `--deterministic`) stops on a signal within 2 s with its
+/// partial JSON (`interrupted_by`) in its run folder and at `--json`, exit `128 + signal`, and
+/// no scratch dir left.
+#[test]
+fn bench_restarts_stops_with_a_partial_report() {
+    for (extra, signal, code) in [
+        (&["--quick"][..], Signal::SIGTERM, 143),
+        (&["--deterministic"][..], Signal::SIGINT, 130),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let tmp = dir.path().join("tmp");
+        std::fs::create_dir(&tmp).unwrap();
+        let reports = dir.path().join("reports");
+        let json = dir.path().join("out.json");
+        let mut args = vec!["bench", "restarts"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--report-dir", reports.to_str().unwrap()]);
+        if extra == ["--quick"] {
+            args.extend_from_slice(&["--json", json.to_str().unwrap()]);
+        }
+        let (out, took) = signal_after(&args, &tmp, Duration::from_millis(700), signal);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{extra:?}: {stderr}");
+        assert!(took < Duration::from_secs(2), "took {took:?} to stop");
+        let runs: Vec<_> = std::fs::read_dir(&reports).unwrap().flatten().collect();
+        assert_eq!(runs.len(), 1, "{extra:?}");
+        let report: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(runs[0].path().join("report.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(report["interrupted_by"], signal.as_str(), "{extra:?}");
+        if extra == ["--quick"] {
+            let again: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+            assert_eq!(again, report);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(leftovers(&tmp).is_empty(), "{:?}", leftovers(&tmp));
+    }
+}
