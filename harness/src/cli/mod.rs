@@ -465,6 +465,13 @@ fn cmd_scenario(
     match scenario.mode {
         crate::scenario::Mode::Storm => {}
         crate::scenario::Mode::CrashPoints => {
+            if iterations.is_some() {
+                return Err(anyhow!(Usage(format!(
+                    "--iterations has no effect on crash-points scenarios ({} tests every \
+                     point once; use --sample N to test fewer)",
+                    scenario.name
+                ))));
+            }
             return crate::explore::commands::crash_points(
                 &scenario,
                 name,

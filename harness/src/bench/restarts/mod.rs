@@ -91,6 +91,9 @@ pub struct RestartsArgs {
     pub deterministic: bool,
 }
 
+/// The longest `--budget-ms` per cell run: an hour.
+pub const MAX_BUDGET_MS: u64 = 3_600_000;
+
 /// The most pages `--pages` takes (4 GiB of 4096-byte pages).
 pub const MAX_PAGES: u32 = 1 << 20;
 
@@ -115,6 +118,11 @@ impl RestartsArgs {
         }
         if self.repeats == Some(0) {
             anyhow::bail!("--repeats 0: at least 1 repeat per cell");
+        }
+        if let Some(ms) = self.budget_ms {
+            if ms == 0 || ms > MAX_BUDGET_MS {
+                anyhow::bail!("--budget-ms {ms} is out of range 1..={MAX_BUDGET_MS}");
+            }
         }
         for (flag, path) in [
             ("--json", &self.json),
