@@ -53,7 +53,10 @@ fn a_kill_after_the_claim_is_not_a_hit() {
         .collect();
     assert_eq!(faulted.len(), 1, "{r}");
     let it = faulted[0];
-    assert!(it["claim"].is_object(), "the backup claimed before the kill: {it}");
+    assert!(
+        it["claim"].is_object(),
+        "the backup claimed before the kill: {it}"
+    );
     assert_eq!(it["fault_hit"], false, "{it}");
     let s = &r["strategies"][0];
     assert_eq!(s["faults_planned"]["kill-delay"], 1, "{s}");
