@@ -135,6 +135,14 @@ impl Interrupt {
         StopSignal::from_number(self.0.load(Ordering::SeqCst))
     }
 
+    /// The process's own handle: the one the command line installs its handlers on
+    /// ([`Interrupt::install_handlers`]). For code that a run reaches without a handle passed
+    /// down (a bug-base replay's case runner); a run that has one uses that.
+    pub fn process() -> Interrupt {
+        static PROCESS: std::sync::OnceLock<Interrupt> = std::sync::OnceLock::new();
+        PROCESS.get_or_init(Interrupt::new).clone()
+    }
+
     /// Makes SIGINT, SIGTERM and SIGHUP raise this handle instead of ending the process.
     pub fn install_handlers(&self) -> std::io::Result<()> {
         for s in StopSignal::ALL {

@@ -127,6 +127,18 @@ fn meaningless_numbers_exit_2_naming_the_flag() {
         (&["bench", "restarts", "--pages", "0"][..], "--pages 0"),
         (&["bench", "restarts", "--repeats", "0"][..], "--repeats 0"),
         (
+            &["bench", "restarts", "--budget-ms", "0"][..],
+            "--budget-ms 0",
+        ),
+        (
+            &["replay", "wal-storm:1:api-step:2", "--times", "0"][..],
+            "--times 0",
+        ),
+        (
+            &["scenario", "crash-points", "--iterations", "3"][..],
+            "--iterations has no effect on crash-points",
+        ),
+        (
             &["bench", "crash-rate", "--seconds", "nan"][..],
             "--seconds NaN",
         ),

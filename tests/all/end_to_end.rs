@@ -198,4 +198,64 @@ fn a_backup_onto_an_up_to_date_replica_is_a_snapshot() {
         "a completed backup is a snapshot: {verdicts}"
     );
     assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+/// Runs started in the same second with one `--report-dir` keep one report each: every run
+/// writes into a folder it alone created, and prints its own `report:` path.
+#[test]
+fn concurrent_runs_sharing_a_report_dir_keep_every_report() {
+    let fixture =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/small-storm.toml");
+    let reports = tempfile::tempdir().unwrap();
+    let children: Vec<_> = (0..3)
+        .map(|_| {
+            std::process::Command::new(env!("CARGO_BIN_EXE_sqlite-backup-harness"))
+                .arg("scenario")
+                .arg(&fixture)
+                .args([
+                    "--iterations",
+                    "2",
+                    "--strategies",
+                    "api-oneshot",
+                    "--report-dir",
+                ])
+                .arg(reports.path())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut printed = Vec::new();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let path = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("report: "))
+            .unwrap_or_else(|| panic!("no report line: {stdout}"))
+            .to_string();
+        printed.push(path);
+    }
+    printed.sort();
+    printed.dedup();
+    assert_eq!(
+        printed.len(),
+        3,
+        "runs printed one report path: {printed:?}"
+    );
+    let dirs: Vec<_> = std::fs::read_dir(reports.path())
+        .unwrap()
+        .flatten()
+        .collect();
+    assert_eq!(dirs.len(), 3, "{dirs:?}");
+    for d in dirs {
+        let json = std::fs::read_to_string(d.path().join("report.json")).unwrap();
+        let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(
+            report["results"].as_array().map(Vec::len),
+            Some(2),
+            "{}",
+            d.path().display()
+        );
+    }
 }

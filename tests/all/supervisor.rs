@@ -29,3 +29,36 @@ fn every_window_starts_after_the_warmup_commits() {
         }
     }
 }
+
+/// A supervisor kill planned after the backup's claim interrupts nothing: it is not a hit,
+/// and a strategy whose only planned kill came too late is `untested`, not `ok` (exit 1).
+#[test]
+fn a_kill_after_the_claim_is_not_a_hit() {
+    let run = run_scenario_text(
+        "seed = 1\niterations = 2\nwatchdog_ms = 3000\nbudget_ms = 2500\n\
+         [source]\npages = 50\n[workload]\nwriters = 1\nwarmup_commits = 5\n\
+         [checkpointer]\ninterval_ms = 20\n[destination]\nkinds = [\"fresh\", \"existing-delete\"]\n\
+         [faults]\ncomplete_fraction = 0.5\nkinds = [\"kill-delay\"]\n\
+         delay_min_ms = 1500\ndelay_max_ms = 1500\n\
+         [[strategy]]\nname = \"api-oneshot\"\nexpect = \"safe\"\n",
+    );
+    let r = &run.report;
+    let faulted: Vec<_> = r["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|it| !it["fault"].is_null())
+        .collect();
+    assert_eq!(faulted.len(), 1, "{r}");
+    let it = faulted[0];
+    assert!(
+        it["claim"].is_object(),
+        "the backup claimed before the kill: {it}"
+    );
+    assert_eq!(it["fault_hit"], false, "{it}");
+    let s = &r["strategies"][0];
+    assert_eq!(s["faults_planned"]["kill-delay"], 1, "{s}");
+    assert!(s["faults_hit"]["kill-delay"].is_null(), "{s}");
+    assert_eq!(s["result"], "untested", "{s}");
+    assert_eq!(run.code, Some(1), "{}", run.stdout);
+}

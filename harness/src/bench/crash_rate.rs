@@ -101,7 +101,12 @@ pub fn run(seconds: f64) -> Result<CrashRate, ExploreError> {
         ..StrategyParams::default()
     };
     let parallel = 2;
-    let mut ex = Explorer::new(&scenario, &[d], parallel)?;
+    let mut ex = Explorer::new(
+        &scenario,
+        &[d],
+        parallel,
+        &crate::process::Interrupt::process(),
+    )?;
     let traced = ex.trace(strategy, &params, d)?;
     let lane = ex.lane_reason.clone();
     let points = enumerate(&traced.trace, &PointKind::ALL);

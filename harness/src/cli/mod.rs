@@ -403,7 +403,7 @@ fn check_external_tools(scenario: &mut Scenario, explicit: bool) -> Result<()> {
 fn interrupt_flag() -> Interrupt {
     static FLAG: std::sync::OnceLock<Interrupt> = std::sync::OnceLock::new();
     FLAG.get_or_init(|| {
-        let flag = Interrupt::new();
+        let flag = Interrupt::process();
         if let Err(e) = flag.install_handlers() {
             tracing::warn!("cannot handle SIGINT/SIGTERM/SIGHUP: {e}");
         }
@@ -428,7 +428,7 @@ fn progress_bar(len: u64) -> ProgressBar {
 fn cmd_check(names: &[String]) -> Result<i32> {
     for name in names {
         let scenario = load_scenario(name)?;
-        println!("ok: {} ({})", name, scenario.name);
+        crate::console::outln!("ok: {} ({})", name, scenario.name);
     }
     Ok(0)
 }
@@ -482,6 +482,13 @@ fn cmd_scenario(
     match scenario.mode {
         crate::scenario::Mode::Storm => {}
         crate::scenario::Mode::CrashPoints => {
+            if iterations.is_some() {
+                return Err(anyhow!(Usage(format!(
+                    "--iterations has no effect on crash-points scenarios ({} tests every \
+                     point once; use --sample N to test fewer)",
+                    scenario.name
+                ))));
+            }
             return crate::explore::commands::crash_points(
                 &scenario,
                 name,
@@ -561,13 +568,23 @@ fn finish_run(run: &RunResult, json: Option<&Path>, report_dir: &Path) -> Result
 
 pub(crate) use crate::report::exit_code;
 
+/// The largest `replay --times`.
+const MAX_REPLAY_TIMES: u32 = 100_000;
+
 fn cmd_replay(
     id: &str,
     json: Option<PathBuf>,
     times: u32,
     opts: crate::explore::fuzz::bugbase::ReplayOptions,
 ) -> Result<i32> {
+    if times == 0 || times > MAX_REPLAY_TIMES {
+        return Err(anyhow!(Usage(format!(
+            "--times {times} is out of range 1..={MAX_REPLAY_TIMES}"
+        ))));
+    }
     check_outputs(json.as_deref(), None)?;
+    // Before any work: a signal from here on stops the replay with 128 + signal.
+    let interrupted = interrupt_flag();
     if let Some(code) = crate::explore::commands::replay(id, json.as_deref(), times, opts)? {
         return Ok(code);
     }
@@ -596,9 +613,15 @@ fn cmd_replay(
             .map_err(|e| anyhow!(Usage(e.to_string())))?;
     }
     let plan = run::plan::plan_iteration(&scenario, &entry, iteration);
-    let interrupted = interrupt_flag();
-    let mut ctx = RunContext::new(scenario.clone(), scenario_id.clone(), interrupted)
-        .with_context(|| format!("replay {id}"))?;
+    let mut ctx = match RunContext::new(scenario.clone(), scenario_id.clone(), interrupted.clone())
+    {
+        Err(run::RunError::Interrupted) => {
+            let s = interrupted.signal().unwrap_or(StopSignal::Int);
+            crate::console::errln!("interrupted by {} while creating the source", s.name());
+            return Ok(s.exit_code());
+        }
+        other => other.with_context(|| format!("replay {id}"))?,
+    };
     let selection = Selection {
         strategy: Some(strategy.clone()),
         iteration: Some(iteration),
@@ -606,12 +629,13 @@ fn cmd_replay(
     let mut runs = Vec::new();
     for _ in 0..times.max(1) {
         let run = run::run_scenario(&mut ctx, &selection, false, |_| {});
-        if let Some(e) = &run.error {
-            return Err(anyhow!("replay {id}: {e}"));
-        }
-        if let Some(s) = run.interrupted {
+        // A signal first: an error it caused (a stopped step) is not "could not run".
+        if let Some(s) = run.interrupted.or_else(|| interrupted.signal()) {
             crate::console::errln!("interrupted by {}", s.name());
             return Ok(s.exit_code());
+        }
+        if let Some(e) = &run.error {
+            return Err(anyhow!("replay {id}: {e}"));
         }
         runs.extend(run.results);
     }

@@ -95,17 +95,52 @@ pub fn fuzz(
 }
 
 /// `replay ID` for crash-point IDs, fuzz case IDs and bug-base entries (an ID or a path);
-/// `Ok(None)` when `id` is none of them.
+/// `Ok(None)` when `id` is none of them. A stop signal (on the process's handle,
+/// [`Interrupt::process`]) ends it with `128 + signal`, whatever step it stopped.
 pub fn replay(
     id: &str,
     json: Option<&Path>,
     times: u32,
     opts: super::fuzz::bugbase::ReplayOptions,
 ) -> Result<Option<i32>> {
+    let interrupted = Interrupt::process();
+    let out = replay_output(id, times, opts, &interrupted);
+    if let Some(s) = interrupted.signal() {
+        crate::console::errln!("interrupted by {}: no replay result", s.name());
+        return Ok(Some(s.exit_code()));
+    }
+    let Some(out) = out? else {
+        return Ok(None);
+    };
+    let text = serde_json::to_string_pretty(&out).expect("json");
+    if let Some(path) = json {
+        std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    let kinds = verdict_kinds(&out)?;
+    crate::console::outln!(
+        "{}",
+        crate::report::replay_headline(id, &kinds, out["detail"].as_str().unwrap_or(""))
+    );
+    if json.is_none() {
+        crate::console::outln!("{text}");
+    }
+    Ok(Some(crate::report::replay_exit_code(&kinds)))
+}
+
+/// The JSON of `replay ID` (see [`replay`]); `Ok(None)` when `id` is not an explore ID.
+fn replay_output(
+    id: &str,
+    times: u32,
+    opts: super::fuzz::bugbase::ReplayOptions,
+    interrupted: &Interrupt,
+) -> Result<Option<serde_json::Value>> {
     let out = if let Some(pid) = super::points::parse_replay_id(id) {
         let scenario = scenario_for(&pid.scenario, pid.seed, &pid.strategy)?;
         let mut runs = Vec::new();
         for _ in 0..times.max(1) {
+            if interrupted.is_set() {
+                return Err(anyhow!("replay {id}: interrupted"));
+            }
             runs.push(replay::replay(&pid, &scenario).with_context(|| format!("replay {id}"))?);
         }
         let verdicts: Vec<serde_json::Value> = runs.iter().map(|r| r["verdict"].clone()).collect();
@@ -135,19 +170,7 @@ pub fn replay(
     } else {
         return Ok(None);
     };
-    let text = serde_json::to_string_pretty(&out).expect("json");
-    if let Some(path) = json {
-        std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?;
-    }
-    let kinds = verdict_kinds(&out)?;
-    crate::console::outln!(
-        "{}",
-        crate::report::replay_headline(id, &kinds, out["detail"].as_str().unwrap_or(""))
-    );
-    if json.is_none() {
-        crate::console::outln!("{text}");
-    }
-    Ok(Some(crate::report::replay_exit_code(&kinds)))
+    Ok(Some(out))
 }
 
 /// The verdict kind of every run of a replay's output: its `verdicts` list (one per run),

@@ -9,6 +9,7 @@
 use super::verdict_cache::VerdictCache;
 use super::ExploreError;
 use crate::oracle::{self, PreImage};
+use crate::process::Interrupt;
 use crate::scenario::DestinationChoice;
 use crate::workload::{self, Model, WorkloadSpec};
 use std::collections::BTreeMap;
@@ -44,18 +45,29 @@ pub fn ram_dir(purpose: &str) -> Result<tempfile::TempDir, ExploreError> {
 }
 
 impl Reference {
-    /// Builds the templates for `spec` and the destination kinds `dests`.
+    /// Builds the templates for `spec` and the destination kinds `dests`. A stop signal
+    /// (`interrupted`) ends the building of a large source or model at once:
+    /// [`ExploreError::Interrupted`].
     pub fn build(
         spec: &WorkloadSpec,
         dests: &[DestinationChoice],
+        interrupted: &Interrupt,
     ) -> Result<Reference, ExploreError> {
+        let stop = || interrupted.is_set();
+        let stopped = |what: &str, e: String| {
+            if interrupted.is_set() {
+                ExploreError::Interrupted
+            } else {
+                ExploreError::Setup(format!("{what}: {e}"))
+            }
+        };
         let dir = ram_dir("reference-")?;
         let source = dir.path().join("source.db");
-        workload::create_source(&source, spec)
-            .map_err(|e| ExploreError::Setup(format!("reference source: {e}")))?;
+        workload::setup::create_source_until(&source, spec, &stop)
+            .map_err(|e| stopped("reference source", e.to_string()))?;
         let source_bytes = std::fs::read(&source)
             .map_err(|e| ExploreError::Setup(format!("reading {}: {e}", source.display())))?;
-        let model = Model::new(spec).map_err(|e| ExploreError::Setup(format!("model: {e}")))?;
+        let model = Model::new_until(spec, &stop).map_err(|e| stopped("model", e.to_string()))?;
         let mut map = BTreeMap::new();
         let mut dest_bytes = BTreeMap::new();
         for &d in dests {

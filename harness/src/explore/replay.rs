@@ -24,7 +24,12 @@ pub fn replay(id: &PointId, scenario: &Scenario) -> Result<serde_json::Value, Ex
             not_modelled.join("; ")
         )));
     }
-    let mut ex = Explorer::new(scenario, &[id.destination], 1)?;
+    let mut ex = Explorer::new(
+        scenario,
+        &[id.destination],
+        1,
+        &crate::process::Interrupt::process(),
+    )?;
     let traced = ex.trace(&entry.name, &entry.params, id.destination)?;
     let points = enumerate(&traced.trace, &kinds);
     let p = points

@@ -71,12 +71,13 @@ impl Explorer {
         scenario: &Scenario,
         dests: &[DestinationChoice],
         parallel: usize,
+        interrupted: &Interrupt,
     ) -> Result<Explorer, ExploreError> {
         crate::heap::keep_freed_memory();
         let mut spec = scenario.workload_spec();
         spec.ddl = scenario.workload.ddl;
         Ok(Explorer {
-            reference: Reference::build(&spec, dests)?,
+            reference: Reference::build(&spec, dests, interrupted)?,
             runner: Runner::new()?,
             pool: KillPool::new(parallel)?,
             lanes: if scenario.crash.memory_lane {
@@ -442,7 +443,13 @@ pub fn run(
     let mut stopped_by = None;
     let mut dc = opts.doublecheck.then(DoubleAcc::default);
     let mut cache = serde_json::Value::Null;
-    match Explorer::new(scenario, &all, scenario.crash.kill_parallel as usize) {
+    match Explorer::new(
+        scenario,
+        &all,
+        scenario.crash.kill_parallel as usize,
+        &interrupted,
+    ) {
+        Err(ExploreError::Interrupted) => stopped_by = interrupted.signal(),
         Err(e) => error = Some(e.to_string()),
         Ok(mut ex) => {
             // --doublecheck verifies every state, also those seen before, and compares.

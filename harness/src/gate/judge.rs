@@ -671,4 +671,47 @@ mod tests {
             ["the gate was interrupted: partial results".to_string()]
         );
     }
+
+    /// A figure passes inside its band (edges included) and fails on either side of it: a
+    /// figure that fell below its pin is as much a change as one above it.
+    #[test]
+    fn a_figure_fails_below_its_band_as_well_as_above() {
+        let baseline =
+            Baseline::parse("[bench.restarts]\n\"steps\" = { value = 10, tolerance = 2 }\n")
+                .unwrap();
+        let judged = |value: f64| {
+            let run = GateRun {
+                sqlite_version: "3.test".into(),
+                shard: None,
+                matrix: vec!["bench:restarts".into()],
+                planned: vec!["bench:restarts".into()],
+                units: Vec::new(),
+                figures: vec![crate::gate::Figure {
+                    bench: "restarts".into(),
+                    name: "steps".into(),
+                    value,
+                }],
+                known_unchecked: Vec::new(),
+                duration_s: 1.0,
+                interrupted: false,
+                interrupted_by: None,
+            };
+            judge(&run, &baseline)
+        };
+        for inside in [8.0, 10.0, 12.0] {
+            let j = judged(inside);
+            assert!(j.passed, "{inside}: {:?}", j.changes);
+        }
+        for outside in [7.0, 0.0, -5.0, 13.0] {
+            let j = judged(outside);
+            assert!(!j.passed, "{outside} passed");
+            assert!(
+                j.changes
+                    .iter()
+                    .any(|c| c.contains(&format!("{outside} is outside 10 ± 2"))),
+                "{outside}: {:?}",
+                j.changes
+            );
+        }
+    }
 }

@@ -14,7 +14,8 @@ pub mod tools;
 
 pub use outcome::{not_caught_reason, untested_reasons, Outcome};
 pub use output::{
-    check_output_dir, check_output_file, run_dir, utc_stamp, write_report, OutputPathError,
+    check_output_dir, check_output_file, create_run_dir, run_dir, utc_stamp, write_report,
+    OutputPathError,
 };
 pub use replay::{replay_command, replay_exit_code, replay_headline};
 

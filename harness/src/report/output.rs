@@ -7,16 +7,16 @@
 use super::RunReport;
 use std::path::{Path, PathBuf};
 
-/// The one report writer: `<base>/<scenario>-<UTC timestamp>/report.json` and `report.md`,
-/// and the JSON again at `json` when given. Returns the directory's `report.json`.
+/// The one report writer: `<base>/<scenario>-<UTC timestamp>-<pid>/report.json` and
+/// `report.md` (a folder this run alone created: [`create_run_dir`]), and the JSON again at
+/// `json` when given. Returns the directory's `report.json`.
 pub fn write_report(
     report: &impl RunReport,
     base: &Path,
     json: Option<&Path>,
 ) -> std::io::Result<PathBuf> {
     let text = serde_json::to_string_pretty(report).expect("report serializes") + "\n";
-    let dir = run_dir(base, report.scenario());
-    std::fs::create_dir_all(&dir)?;
+    let dir = create_run_dir(base, report.scenario())?;
     let written = dir.join("report.json");
     std::fs::write(&written, &text)?;
     std::fs::write(dir.join("report.md"), report.markdown())?;
@@ -84,7 +84,31 @@ pub fn check_output_dir(flag: &str, dir: &Path) -> Result<(), OutputPathError> {
         .map_err(|e| fail(format!("cannot write in the directory: {e}")))
 }
 
-/// `reports/<scenario>-<UTC timestamp>` under `base`.
+/// Creates, under `base`, a run folder no other run shares and returns it:
+/// `<scenario>-<UTC timestamp>-<pid>`, made with `create_dir` (which fails when the folder
+/// exists), and `-2`, `-3`, ... after it when that name is taken. Runs started in the same
+/// second (a CI matrix, a script) and a reused pid never write into one folder.
+pub fn create_run_dir(base: &Path, scenario: &str) -> std::io::Result<PathBuf> {
+    std::fs::create_dir_all(base)?;
+    let stem = run_dir(base, scenario);
+    let pid = std::process::id();
+    let mut n = 1u32;
+    loop {
+        let mut name = stem.as_os_str().to_owned();
+        name.push(format!("-{pid}"));
+        if n > 1 {
+            name.push(format!("-{n}"));
+        }
+        let dir = PathBuf::from(name);
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 10_000 => n += 1,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// `reports/<scenario>-<UTC timestamp>` under `base`: the stem of [`create_run_dir`]'s names.
 pub fn run_dir(base: &Path, scenario: &str) -> PathBuf {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -171,6 +195,24 @@ mod tests {
                 .to_string();
             assert!(e.starts_with("--report-dir /proc/x: cannot"), "{e}");
         }
+    }
+
+    #[test]
+    fn run_dirs_of_one_second_never_collide() {
+        let base = tempfile::tempdir().unwrap();
+        let dirs: Vec<PathBuf> = (0..3)
+            .map(|_| create_run_dir(base.path(), "a b").unwrap())
+            .collect();
+        let mut unique = dirs.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), 3, "{dirs:?}");
+        let name = dirs[0].file_name().unwrap().to_str().unwrap().to_string();
+        assert!(
+            name.starts_with("a_b-") && name.ends_with(&format!("-{}", std::process::id())),
+            "{name}"
+        );
+        assert!(dirs.iter().all(|d| d.is_dir()));
     }
 
     #[test]

@@ -80,9 +80,25 @@ fn owner(name: &str) -> Option<i32> {
     pid.parse().ok().filter(|&p| p > 0)
 }
 
-/// Whether process `pid` exists (a zombie counts: its pid is not free yet).
+/// Whether process `pid` is alive: it exists and is not a zombie. A zombie has exited (its
+/// parent has not reaped it yet, or it waits for init): its dirs are leftovers like any dead
+/// owner's, and skipping them would leave them to a later run.
 fn alive(pid: i32) -> bool {
-    !matches!(kill(Pid::from_raw(pid), None), Err(Errno::ESRCH))
+    !matches!(kill(Pid::from_raw(pid), None), Err(Errno::ESRCH)) && !is_zombie(pid)
+}
+
+/// Whether `/proc/<pid>/stat` says state `Z` (false where there is no `/proc`).
+fn is_zombie(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .is_some_and(|stat| stat_state(&stat) == Some('Z'))
+}
+
+/// The state field of a `/proc/<pid>/stat` line: the first character after the command
+/// name's closing parenthesis (the name itself may hold spaces and parentheses).
+fn stat_state(stat: &str) -> Option<char> {
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.trim_start().chars().next()
 }
 
 /// Removes the scratch dirs directly under `root` whose owner process is gone; never a dir of
@@ -175,6 +191,36 @@ mod tests {
         }
         assert!(mine.join("source.db").exists(), "followed the symlink");
         assert!(remove_stale(&root.path().join("missing")).is_empty());
+    }
+
+    #[test]
+    fn the_state_is_read_after_the_command_name() {
+        assert_eq!(stat_state("42 (sqlite-backup-h) Z 1 42"), Some('Z'));
+        assert_eq!(stat_state("42 (a) b) (c) S 1 42"), Some('S'));
+        assert_eq!(stat_state("42 (x"), None);
+    }
+
+    /// A dead owner that is still a zombie (exited, not reaped yet) is dead: its dir goes.
+    #[test]
+    fn a_zombie_owner_counts_as_dead() {
+        let root = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id() as i32;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !is_zombie(pid) {
+            assert!(std::time::Instant::now() < deadline, "{pid} never exited");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert!(
+            !matches!(kill(Pid::from_raw(pid), None), Err(Errno::ESRCH)),
+            "the pid is still taken"
+        );
+        let stale = root.path().join(format!("{PREFIX}{pid}-run-AbC123"));
+        std::fs::create_dir(&stale).unwrap();
+        let removed = remove_stale(root.path());
+        child.wait().unwrap();
+        assert_eq!(removed, vec![stale.clone()]);
+        assert!(!stale.exists());
     }
 
     #[test]

@@ -110,6 +110,8 @@ pub struct CellEnv<'a> {
     /// The traced VFS the backup's source connection goes through.
     pub vfs: &'a FaultVfs,
     pub writer_mode: WriterMode,
+    /// Ends a run at its next step (the grid then drops the run: it measured nothing).
+    pub interrupted: &'a crate::process::Interrupt,
 }
 
 /// Everything measured in one run of a cell.
@@ -345,7 +347,7 @@ fn backup(env: &CellEnv<'_>, cell: &CellSpec, source: &Path, dest: &Path) -> Res
     let mut bk = RawBackup::init(&mut dst, &src)
         .map_err(|e| anyhow!("backup_init {}: {}", describe_rc(e.rc), e.message))?;
     let result = loop {
-        if start.elapsed() >= cell.budget {
+        if start.elapsed() >= cell.budget || env.interrupted.is_set() {
             break Ok(());
         }
         det.begin_step();

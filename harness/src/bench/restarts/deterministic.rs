@@ -9,6 +9,7 @@
 //! the next step start over from page 1, so with `S = ceil(pages / nPage)` steps per pass the
 //! backup finishes (in `S` steps, no restart) when `S <= every`, and never otherwise.
 
+use crate::process::{Interrupt, StopSignal};
 use crate::strategy::raw_backup::{RawBackup, SQLITE_DONE, SQLITE_OK};
 use anyhow::{bail, Context, Result};
 use rusqlite::Connection;
@@ -50,7 +51,7 @@ impl DetCell {
 }
 
 /// The deterministic grid.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DetReport {
     pub mode: String,
     pub pages: u32,
@@ -59,6 +60,9 @@ pub struct DetReport {
     /// Cells whose observation differs from the model.
     pub mismatches: u64,
     pub advice: String,
+    /// The signal that stopped the run early: `cells` holds those that ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interrupted_by: Option<StopSignal>,
 }
 
 /// The model: steps per pass, and whether, in how many steps and with how many restarts a
@@ -79,7 +83,14 @@ pub fn predict(pages: u64, npage: i32, every: u64) -> (u64, bool, u64, u64) {
 }
 
 /// Runs one cell on a copy of `template` in `dir`.
-fn run_cell(template: &Path, dir: &Path, npage: i32, every: u64) -> Result<DetCell> {
+/// One cell; `None` when a stop signal ended it before it did.
+fn run_cell(
+    template: &Path,
+    dir: &Path,
+    npage: i32,
+    every: u64,
+    interrupted: &Interrupt,
+) -> Result<Option<DetCell>> {
     let src = dir.join(format!("src-{npage}-{every}.db"));
     let dst = dir.join(format!("dst-{npage}-{every}.db"));
     std::fs::copy(template, &src).context("copying the source")?;
@@ -98,6 +109,10 @@ fn run_cell(template: &Path, dir: &Path, npage: i32, every: u64) -> Result<DetCe
     let mut prev_remaining: Option<i32> = None;
     let mut completed = false;
     while steps < limit {
+        if interrupted.is_set() {
+            bk.finish();
+            return Ok(None);
+        }
         if steps > 0 && steps % every == 0 {
             writer.execute(
                 "UPDATE t SET n = n + 1 WHERE id = (?1 % (SELECT count(*) FROM t)) + 1",
@@ -124,7 +139,7 @@ fn run_cell(template: &Path, dir: &Path, npage: i32, every: u64) -> Result<DetCe
     drop(dest);
     let _ = std::fs::remove_file(&src);
     let _ = std::fs::remove_file(&dst);
-    Ok(DetCell {
+    Ok(Some(DetCell {
         npage,
         every,
         steps_per_pass: s,
@@ -135,12 +150,17 @@ fn run_cell(template: &Path, dir: &Path, npage: i32, every: u64) -> Result<DetCe
         predicted_completed,
         predicted_steps,
         predicted_restarts,
-    })
+    }))
 }
 
 /// Builds a `pages`-page source of rows `t(id, n, pad)` in WAL mode at `path`.
-fn make_source(path: &Path, pages: u32) -> Result<()> {
+fn make_source(path: &Path, pages: u32, interrupted: &Interrupt) -> Result<()> {
     let c = Connection::open(path)?;
+    let stop = || interrupted.is_set();
+    crate::workload::setup::interruptible(&c, &stop, || fill_source(&c, pages))
+}
+
+fn fill_source(c: &Connection, pages: u32) -> Result<()> {
     c.execute_batch(
         "PRAGMA page_size = 4096; PRAGMA journal_mode = WAL;
          CREATE TABLE t(id INTEGER PRIMARY KEY, n INTEGER, pad BLOB);",
@@ -156,8 +176,13 @@ fn make_source(path: &Path, pages: u32) -> Result<()> {
 }
 
 /// Runs the grid: every nPage of `npages` × every schedule of `every`.
-pub fn run(pages: u32, npages: &[i32], every: &[u64]) -> Result<DetReport> {
-    run_cells(pages, |_| {
+pub fn run(
+    pages: u32,
+    npages: &[i32],
+    every: &[u64],
+    interrupted: &Interrupt,
+) -> Result<DetReport> {
+    run_cells(pages, interrupted, |_| {
         npages
             .iter()
             .flat_map(|&n| every.iter().map(move |&e| (n, e)))
@@ -168,8 +193,8 @@ pub fn run(pages: u32, npages: &[i32], every: &[u64]) -> Result<DetReport> {
 /// Each nPage at its boundary, for the wall-clock grid: a commit every `S` steps (finishes in
 /// `S` steps) and every `S − 1` steps (never), `S` = steps per pass. Exact and cheap (at most
 /// three commits per cell), so `bench restarts` runs it next to the clock-bound grid.
-pub fn boundary(pages: u32, npages: &[i32]) -> Result<DetReport> {
-    run_cells(pages, |actual| {
+pub fn boundary(pages: u32, npages: &[i32], interrupted: &Interrupt) -> Result<DetReport> {
+    run_cells(pages, interrupted, |actual| {
         let mut cells = Vec::new();
         for &n in npages {
             let s = predict(actual, n, 1).0;
@@ -183,16 +208,31 @@ pub fn boundary(pages: u32, npages: &[i32]) -> Result<DetReport> {
 }
 
 /// Builds the source and runs the `(nPage, every)` cells `cells(actual pages)` names.
-fn run_cells(pages: u32, cells: impl FnOnce(u64) -> Vec<(i32, u64)>) -> Result<DetReport> {
+/// A stop signal ends it early with the cells that ran (`interrupted_by` set).
+fn run_cells(
+    pages: u32,
+    interrupted: &Interrupt,
+    cells: impl FnOnce(u64) -> Vec<(i32, u64)>,
+) -> Result<DetReport> {
     let dir = crate::run::scratch_dir("restarts-det-").context("a scratch dir")?;
     let template = dir.path().join("template.db");
-    make_source(&template, pages)?;
+    let stopped = |r: Result<DetReport>| match interrupted.signal() {
+        Some(s) => Ok(DetReport::stopped(s)),
+        None => r,
+    };
+    if let Err(e) = make_source(&template, pages, interrupted) {
+        return stopped(Err(e));
+    }
     let actual: u32 =
         Connection::open(&template)?.query_row("PRAGMA page_count", [], |r| r.get(0))?;
-    let cells = cells(u64::from(actual))
-        .into_iter()
-        .map(|(n, e)| run_cell(&template, dir.path(), n, e))
-        .collect::<Result<Vec<_>>>()?;
+    let mut done = Vec::new();
+    for (n, e) in cells(u64::from(actual)) {
+        match run_cell(&template, dir.path(), n, e, interrupted)? {
+            Some(c) => done.push(c),
+            None => break,
+        }
+    }
+    let cells = done;
     let mismatches = cells.iter().filter(|c| !c.as_predicted()).count() as u64;
     let advice = advice(&cells);
     Ok(DetReport {
@@ -202,7 +242,23 @@ fn run_cells(pages: u32, cells: impl FnOnce(u64) -> Vec<(i32, u64)>) -> Result<D
         cells,
         mismatches,
         advice,
+        interrupted_by: interrupted.signal(),
     })
+}
+
+impl DetReport {
+    /// The report of a run stopped by `s` before any cell ran.
+    fn stopped(s: StopSignal) -> DetReport {
+        DetReport {
+            mode: "deterministic".into(),
+            pages: 0,
+            sqlite_version: rusqlite::version().to_string(),
+            cells: Vec::new(),
+            mismatches: 0,
+            advice: String::new(),
+            interrupted_by: Some(s),
+        }
+    }
 }
 
 /// For each schedule, the smallest nPage that finishes, in words.
@@ -283,6 +339,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_stop_signal_ends_the_deterministic_grid_early() {
+        let stop = Interrupt::new();
+        stop.raise(StopSignal::Term);
+        let r = run(64, &[1, -1], &[1, 8], &stop).unwrap();
+        assert_eq!(r.interrupted_by, Some(StopSignal::Term));
+        assert!(r.cells.is_empty(), "{:?}", r.cells);
+    }
+
+    #[test]
     fn the_model_finishes_exactly_when_a_pass_fits_between_commits() {
         assert_eq!(predict(4000, 1000, 4), (4, true, 4, 0));
         assert_eq!(predict(4000, 1000, 3), (4, false, 12, 3));
@@ -292,17 +357,17 @@ mod tests {
 
     #[test]
     fn observations_match_the_model_and_repeat_exactly() {
-        let a = run(64, &[1, 8, 64, -1], &[1, 8, 64]).unwrap();
+        let a = run(64, &[1, 8, 64, -1], &[1, 8, 64], &Interrupt::new()).unwrap();
         assert_eq!(a.mismatches, 0, "{}", table(&a));
         // Finishing and never-finishing cells both occur.
         assert!(a.cells.iter().any(|c| c.completed) && a.cells.iter().any(|c| !c.completed));
-        let b = run(64, &[1, 8, 64, -1], &[1, 8, 64]).unwrap();
+        let b = run(64, &[1, 8, 64, -1], &[1, 8, 64], &Interrupt::new()).unwrap();
         assert_eq!(a, b, "two runs, one answer");
     }
 
     #[test]
     fn the_boundary_finishes_at_s_and_never_at_s_minus_one() {
-        let r = boundary(64, &[8, -1]).unwrap();
+        let r = boundary(64, &[8, -1], &Interrupt::new()).unwrap();
         assert_eq!(r.mismatches, 0, "{}", table(&r));
         let got: Vec<(i32, u64, bool)> = r
             .cells

@@ -24,6 +24,7 @@ pub mod writer;
 pub use advice::advice;
 pub use variation::{compare, Variation};
 
+use crate::process::{Interrupt, StopSignal};
 use anyhow::{bail, Context, Result};
 use cell::{CellEnv, CellRun, CellSpec, Rate, Variant, WriterMode};
 use deterministic::DetReport;
@@ -90,10 +91,26 @@ pub struct RestartsArgs {
     pub deterministic: bool,
 }
 
+/// The longest `--budget-ms` per cell run: an hour.
+pub const MAX_BUDGET_MS: u64 = 3_600_000;
+
 /// The most pages `--pages` takes (4 GiB of 4096-byte pages).
 pub const MAX_PAGES: u32 = 1 << 20;
 
 impl RestartsArgs {
+    /// The process's signal handle, its handlers installed (once): Ctrl-C, SIGTERM and SIGHUP
+    /// stop the bench with a partial report.
+    pub fn interrupted(&self) -> Interrupt {
+        let i = Interrupt::process();
+        static INSTALLED: std::sync::Once = std::sync::Once::new();
+        INSTALLED.call_once(|| {
+            if let Err(e) = i.install_handlers() {
+                tracing::warn!("cannot handle SIGINT/SIGTERM/SIGHUP: {e}");
+            }
+        });
+        i
+    }
+
     /// Range checks and output paths, before anything runs: one line naming the flag.
     pub fn check(&self) -> Result<()> {
         if self.pages == 0 || self.pages > MAX_PAGES {
@@ -101,6 +118,11 @@ impl RestartsArgs {
         }
         if self.repeats == Some(0) {
             anyhow::bail!("--repeats 0: at least 1 repeat per cell");
+        }
+        if let Some(ms) = self.budget_ms {
+            if ms == 0 || ms > MAX_BUDGET_MS {
+                anyhow::bail!("--budget-ms {ms} is out of range 1..={MAX_BUDGET_MS}");
+            }
         }
         for (flag, path) in [
             ("--json", &self.json),
@@ -121,11 +143,16 @@ fn run_deterministic(args: &RestartsArgs) -> Result<i32> {
     if args.quick || args.repeats.is_some() || args.budget_ms.is_some() || args.baseline.is_some() {
         bail!("--deterministic takes --pages, --json and --report-dir (it has no clock, no repeats and no budget)");
     }
-    let report = deterministic::run(args.pages, &NPAGES, &deterministic::EVERY)?;
+    let report = deterministic::run(
+        args.pages,
+        &NPAGES,
+        &deterministic::EVERY,
+        &args.interrupted(),
+    )?;
     let table = deterministic::table(&report);
     crate::console::out!("{table}");
-    let dir = crate::report::run_dir(&args.report_dir, "bench-restarts-deterministic");
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let dir = crate::report::create_run_dir(&args.report_dir, "bench-restarts-deterministic")
+        .with_context(|| format!("creating a run folder in {}", args.report_dir.display()))?;
     let json = serde_json::to_string_pretty(&report).context("report to JSON")? + "\n";
     std::fs::write(dir.join("report.json"), &json)
         .with_context(|| format!("writing {}", dir.display()))?;
@@ -135,6 +162,10 @@ fn run_deterministic(args: &RestartsArgs) -> Result<i32> {
         std::fs::write(p, &json).with_context(|| format!("writing {}", p.display()))?;
     }
     crate::console::outln!("report: {}", dir.join("report.json").display());
+    if let Some(s) = report.interrupted_by {
+        crate::console::errln!("interrupted by {}: partial report written", s.name());
+        return Ok(s.exit_code());
+    }
     Ok(if report.mismatches == 0 { 0 } else { 1 })
 }
 
@@ -151,6 +182,9 @@ pub struct GridConfig {
     /// Name of the traced VFS (unique per concurrent caller).
     pub vfs_name: String,
     pub seed: u64,
+    /// A stop signal ends the grid between two cell runs (and a cell run at its next step):
+    /// the report holds the runs that ended, `interrupted_by` says why.
+    pub interrupted: Interrupt,
 }
 
 impl GridConfig {
@@ -171,6 +205,7 @@ impl GridConfig {
             writer_mode: WriterMode::Process,
             vfs_name: "bench-restarts-source".into(),
             seed: 1,
+            interrupted: a.interrupted(),
         }
     }
 }
@@ -262,6 +297,11 @@ pub struct RestartsReport {
     /// Each nPage at its boundary in the deterministic mode (a commit every S and S − 1 steps).
     pub deterministic: Option<DetReport>,
     pub variation: Option<Variation>,
+    /// The signal that stopped the grid early; the rows hold the runs that ended.
+    #[serde(default)]
+    pub interrupted: bool,
+    #[serde(default)]
+    pub interrupted_by: Option<StopSignal>,
 }
 
 /// Runs the CLI command: grid, model, outputs, report directory. Returns the exit code.
@@ -288,8 +328,8 @@ pub fn run_cli(args: &RestartsArgs) -> Result<i32> {
         report.variation = Some(compare(old, &report, name));
     }
     crate::console::out!("{}", output::table(&report));
-    let dir = crate::report::run_dir(&args.report_dir, "bench-restarts");
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let dir = crate::report::create_run_dir(&args.report_dir, "bench-restarts")
+        .with_context(|| format!("creating a run folder in {}", args.report_dir.display()))?;
     let json = serde_json::to_string_pretty(&report).context("report to JSON")?;
     let svg = output::svg(&report)
         .map_err(anyhow::Error::msg)
@@ -311,6 +351,10 @@ pub fn run_cli(args: &RestartsArgs) -> Result<i32> {
         }
     }
     crate::console::outln!("report: {}", dir.display());
+    if let Some(s) = report.interrupted_by {
+        crate::console::errln!("interrupted by {}: partial report written", s.name());
+        return Ok(s.exit_code());
+    }
     Ok(0)
 }
 
@@ -344,7 +388,13 @@ pub fn run_grid(cfg: &GridConfig, quick: bool, progress: impl Fn(&str)) -> Resul
     let dir = scratch_dir()?;
     let spec = spec_for(cfg.pages, cfg.seed);
     let template = dir.path().join("template.db");
-    crate::workload::create_source(&template, &spec).context("creating the source")?;
+    let stop = || cfg.interrupted.is_set();
+    if let Err(e) = crate::workload::setup::create_source_until(&template, &spec, &stop) {
+        return match cfg.interrupted.signal() {
+            Some(s) => Ok(RestartsReport::stopped(cfg, quick, s, wall)),
+            None => Err(e).context("creating the source"),
+        };
+    }
     let pages = source_pages(&template)?;
     let vfs = traced_vfs(&cfg.vfs_name)?;
     let env = CellEnv {
@@ -353,6 +403,7 @@ pub fn run_grid(cfg: &GridConfig, quick: bool, progress: impl Fn(&str)) -> Resul
         dir: dir.path(),
         vfs: &vfs,
         writer_mode: cfg.writer_mode,
+        interrupted: &cfg.interrupted,
     };
     let mut order: Vec<(Variant, Rate)> = cfg.cells.clone();
     order.sort_by_key(|(v, r)| (*r != Rate::Zero, *v == Variant::SameConnection));
@@ -372,10 +423,13 @@ pub fn run_grid(cfg: &GridConfig, quick: bool, progress: impl Fn(&str)) -> Resul
     let verdict =
         |rs: &[CellRun]| rule.verdict(&rs.iter().map(|r| r.completed).collect::<Vec<_>>());
     let mut id = 0u64;
-    for rep in 0..rule.cap {
+    'grid: for rep in 0..rule.cap {
         for (i, c) in specs.iter().enumerate() {
             if verdict(&runs[i]).is_some() {
                 continue;
+            }
+            if cfg.interrupted.is_set() {
+                break 'grid;
             }
             id += 1;
             let r = cell::run_cell(&env, c, id).with_context(|| {
@@ -386,6 +440,10 @@ pub fn run_grid(cfg: &GridConfig, quick: bool, progress: impl Fn(&str)) -> Resul
                     c.rate.label()
                 )
             })?;
+            if cfg.interrupted.is_set() {
+                // Cut short by the signal: not a measurement.
+                break 'grid;
+            }
             progress(&format!(
                 "[{:>5.1}s] rep {} {:<15} npage {:>5} rate {:>4}: {} restarts {}/{} ({}+{}) in {:.3} s",
                 wall.elapsed().as_secs_f64(),
@@ -403,19 +461,27 @@ pub fn run_grid(cfg: &GridConfig, quick: bool, progress: impl Fn(&str)) -> Resul
             runs[i].push(r);
         }
     }
-    let det =
-        deterministic::boundary(cfg.pages, &cfg.npages).context("the deterministic boundary")?;
+    let det = match cfg.interrupted.is_set() {
+        true => None,
+        false => Some(
+            deterministic::boundary(cfg.pages, &cfg.npages, &cfg.interrupted)
+                .context("the deterministic boundary")?,
+        ),
+    };
+    let interrupted_by = cfg.interrupted.signal();
     let cost = fit_cost(&specs, &runs, pages as f64);
+    let empty_det = DetReport::default();
     let rows: Vec<Row> = specs
         .iter()
         .zip(runs)
+        .filter(|(_, rs)| interrupted_by.is_none() || !rs.is_empty())
         .map(|(c, rs)| {
             let v = verdict(&rs).unwrap_or(Verdict::DidNotFinish);
-            make_row(c, rs, v, cost.as_ref(), &det)
+            make_row(c, rs, v, cost.as_ref(), det.as_ref().unwrap_or(&empty_det))
         })
         .collect();
     let advice_lines = advice(&rows, pages);
-    if rows.is_empty() {
+    if rows.is_empty() && interrupted_by.is_none() {
         bail!("empty grid");
     }
     Ok(RestartsReport {
@@ -441,12 +507,45 @@ pub fn run_grid(cfg: &GridConfig, quick: bool, progress: impl Fn(&str)) -> Resul
             })
             .count(),
         authoritative_counter: AUTHORITATIVE.into(),
-        deterministic: Some(det),
+        deterministic: det,
         advice: advice_lines.join("; "),
         advice_lines,
         rows,
         variation: None,
+        interrupted: interrupted_by.is_some(),
+        interrupted_by,
     })
+}
+
+impl RestartsReport {
+    /// The report of a grid stopped by `s` before any cell ran.
+    fn stopped(cfg: &GridConfig, quick: bool, s: StopSignal, wall: Instant) -> RestartsReport {
+        let rule = RepeatRule::new(cfg.repeats);
+        RestartsReport {
+            sqlite_version: rusqlite::version().to_string(),
+            pages: 0,
+            page_size: spec_for(cfg.pages, cfg.seed).page_size,
+            repeats: rule.agree,
+            repeat_cap: rule.cap,
+            repeat_rule: rule.describe(),
+            unstable: 0,
+            budget_s: cfg.budget.as_secs_f64(),
+            did_not_finish: trend::legend(),
+            quick,
+            wall_s: wall.elapsed().as_secs_f64(),
+            cost_model: None,
+            rows: Vec::new(),
+            advice: String::new(),
+            advice_lines: Vec::new(),
+            disagreements: 0,
+            disagreements_unexplained: 0,
+            authoritative_counter: AUTHORITATIVE.into(),
+            deterministic: None,
+            variation: None,
+            interrupted: true,
+            interrupted_by: Some(s),
+        }
+    }
 }
 
 fn source_pages(path: &Path) -> Result<u64> {

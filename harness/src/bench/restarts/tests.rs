@@ -21,7 +21,47 @@ fn grid(
         writer_mode: WriterMode::Thread,
         vfs_name: name.into(),
         seed: 3,
+        interrupted: crate::process::Interrupt::new(),
     }
+}
+
+/// A stop signal during the grid ends it with the runs that ended, and no error: the
+/// partial report the CLI writes (before the signal was handled, the process just died).
+#[test]
+fn a_stop_signal_ends_the_grid_with_a_partial_report() {
+    use crate::process::StopSignal;
+    let cfg = grid(
+        "bench-restarts-test-stop",
+        2,
+        200,
+        400,
+        vec![1, -1],
+        vec![(Variant::OtherProcess, Rate::Zero)],
+    );
+    let stop = cfg.interrupted.clone();
+    let rep = run_grid(&cfg, true, |_| stop.raise(StopSignal::Term)).unwrap();
+    assert!(rep.interrupted);
+    assert_eq!(rep.interrupted_by, Some(StopSignal::Term));
+    // The first cell's first run ended and was reported; nothing ran after the signal.
+    assert_eq!(rep.rows.len(), 1, "{:?}", rep.rows);
+    assert_eq!(rep.rows[0].runs.len(), 1);
+    assert!(
+        rep.deterministic.is_none(),
+        "the boundary is not run after a stop"
+    );
+
+    let cfg = grid(
+        "bench-restarts-test-stop",
+        2,
+        200,
+        400,
+        vec![1],
+        vec![(Variant::OtherProcess, Rate::Zero)],
+    );
+    cfg.interrupted.raise(StopSignal::Int);
+    let rep = run_grid(&cfg, true, |_| {}).unwrap();
+    assert_eq!(rep.interrupted_by, Some(StopSignal::Int));
+    assert!(rep.rows.is_empty());
 }
 
 #[test]
@@ -222,6 +262,8 @@ fn synthetic_report(
         authoritative_counter: AUTHORITATIVE.into(),
         deterministic: None,
         variation: None,
+        interrupted: false,
+        interrupted_by: None,
     }
 }
 

@@ -231,7 +231,7 @@ pub fn run(scenario: &Scenario, scenario_id: &str, interrupted: &Interrupt) -> F
     let mut strategies = Vec::new();
     let mut error = None;
     let mut stopped_by = None;
-    match CaseRunner::new() {
+    match CaseRunner::new().map(|r| r.stopped_by(interrupted)) {
         Err(e) => error = Some(format!("{} (seed {}): {e}", scenario.name, scenario.seed)),
         Ok(mut cr) => {
             for entry in &scenario.strategies {

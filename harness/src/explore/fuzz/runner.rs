@@ -7,6 +7,7 @@ use crate::explore::inprocess::Runner;
 use crate::explore::reference::Reference;
 use crate::explore::ExploreError;
 use crate::oracle::Verdict;
+use crate::process::Interrupt;
 use crate::scenario::DestinationChoice;
 use std::collections::HashMap;
 use vfs_faults::Action;
@@ -15,6 +16,8 @@ use vfs_faults::Action;
 pub struct CaseRunner {
     runner: Runner,
     refs: HashMap<(u32, u64, DestinationChoice), Reference>,
+    /// Stops the building of a reference and the repeats of [`CaseRunner::check_times`].
+    interrupted: Interrupt,
 }
 
 /// What a case gave.
@@ -26,11 +29,19 @@ pub struct CaseOutcome {
 }
 
 impl CaseRunner {
+    /// A runner stopped by the process's signal handle ([`Interrupt::process`]).
     pub fn new() -> Result<CaseRunner, ExploreError> {
         Ok(CaseRunner {
             runner: Runner::new()?,
             refs: HashMap::new(),
+            interrupted: Interrupt::process(),
         })
+    }
+
+    /// The same runner, stopped by `interrupted` instead.
+    pub fn stopped_by(mut self, interrupted: &Interrupt) -> CaseRunner {
+        self.interrupted = interrupted.clone();
+        self
     }
 
     /// Runs `case` `times` times (at least once), for `replay`: the verdict kind of every run,
@@ -43,6 +54,9 @@ impl CaseRunner {
         let mut kinds = Vec::new();
         let mut shown: Option<CaseOutcome> = None;
         for _ in 0..times.max(1) {
+            if self.interrupted.is_set() {
+                return Err(ExploreError::Interrupted);
+            }
             let out = self.check(case)?;
             kinds.push(out.verdict.kind.as_str().to_string());
             if shown
@@ -72,7 +86,7 @@ impl CaseRunner {
             if self.refs.len() > 64 {
                 self.refs.clear();
             }
-            let r = Reference::build(&case.spec(), &[case.destination])?;
+            let r = Reference::build(&case.spec(), &[case.destination], &self.interrupted)?;
             self.refs.insert(key, r);
         }
         let r = self.refs.get_mut(&key).expect("built");
