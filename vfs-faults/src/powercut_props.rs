@@ -418,7 +418,13 @@ fn classify(
         let (i, len) = match (meta[f], &files[f]) {
             (None, None) => continue,
             (Some((i, len)), Some(b)) if b.len() == len => (i, len),
-            (m, b) => return Err(format!("{}: {m:?} vs {:?}", PATHS[f], b.as_ref().map(Vec::len))),
+            (m, b) => {
+                return Err(format!(
+                    "{}: {m:?} vs {:?}",
+                    PATHS[f],
+                    b.as_ref().map(Vec::len)
+                ))
+            }
         };
         let got = files[f].as_ref().unwrap();
         let n = &model.inodes[i];
@@ -441,7 +447,9 @@ fn classify(
                     } else {
                         // Garbage: under powersafe overwrite only in bytes a write covered.
                         let outside = (s..e).any(|b| {
-                            !n.written.iter().any(|&(a, z)| (a as usize..z as usize).contains(&b))
+                            !n.written
+                                .iter()
+                                .any(|&(a, z)| (a as usize..z as usize).contains(&b))
                                 && got[b] != c[b - s]
                         });
                         if psow && outside {
@@ -467,7 +475,11 @@ struct Case {
 
 fn case() -> impl Strategy<Value = Case> {
     let file = prop::option::of((0..48usize, any::<u8>()).prop_map(|(n, b)| data(b, n)));
-    (any::<bool>(), [file.clone(), file.clone(), file], prop::collection::vec(op(), 1..8))
+    (
+        any::<bool>(),
+        [file.clone(), file.clone(), file],
+        prop::collection::vec(op(), 1..8),
+    )
         .prop_map(|(psow, initial, ops)| Case { psow, initial, ops })
 }
 
