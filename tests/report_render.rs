@@ -79,6 +79,7 @@ fn result(
         stall: None,
         recovery: None,
         stream: None,
+        unreached: None,
     }
 }
 

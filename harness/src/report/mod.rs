@@ -431,6 +431,14 @@ fn summarize(
         },
         min_fault_hit,
     );
+    let unreached: Vec<&str> = rs.iter().filter_map(|r| r.unreached.as_deref()).collect();
+    if let Some(why) = unreached.first() {
+        untested_because.push(format!(
+            "in {} of {} iterations {why}",
+            unreached.len(),
+            rs.len()
+        ));
+    }
     if entry.refused && snapshots > 0 {
         untested_because.push(format!(
             "declared `refused`, but {snapshots} iterations ended in a snapshot"
