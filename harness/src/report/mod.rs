@@ -431,13 +431,9 @@ fn summarize(
         },
         min_fault_hit,
     );
-    let unreached: Vec<&str> = rs.iter().filter_map(|r| r.unreached.as_deref()).collect();
-    if let Some(why) = unreached.first() {
-        untested_because.push(format!(
-            "in {} of {} iterations {why}",
-            unreached.len(),
-            rs.len()
-        ));
+    if let Some(why) = rs.iter().find_map(|r| r.unreached.as_deref()) {
+        let n = rs.iter().filter(|r| r.unreached.is_some()).count();
+        untested_because.push(format!("in {n} of {} iterations {why}", rs.len()));
     }
     if entry.refused && snapshots > 0 {
         untested_because.push(format!(
