@@ -5,6 +5,7 @@
 //! ops on its own state.
 
 use super::super::*;
+
 /// The paths: two in directory `/a`, one in `/b`.
 pub(super) const PATHS: [&str; 3] = ["/a/x", "/a/y", "/b/z"];
 pub(super) const DIRS: [&str; 2] = ["/a", "/b"];
