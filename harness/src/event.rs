@@ -56,6 +56,9 @@ pub enum Event {
     /// the application aborted, or the power was cut after the claim. Sent before the fault
     /// takes effect, so it arrives even when the fault ends the process.
     Fired { what: String },
+    /// The fault VFS preloaded into an external tool never saw the destination (`why`): no
+    /// VFS fault planned on it could fire.
+    Unreached { why: String },
     /// The strategy returned with this claim.
     Claim { claim: Claim },
     /// The backup worker read the source sequence number after its strategy returned.

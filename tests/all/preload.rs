@@ -238,3 +238,129 @@ fn the_shim_arms_the_programs_own_sqlite_from_its_environment() {
         "{out:?}"
     );
 }
+
+/// The shim writes nothing to the program's stdout and leaves its configuration alone: the
+/// sqlite3 shell configures SQLite before its first open, so a shim that registered its VFS
+/// at load time (initializing SQLite) would make it print a warning per `sqlite3_config`.
+#[test]
+fn the_shim_leaves_the_programs_stdout_and_configuration_alone() {
+    assert!(have("sqlite3"), "apt-get install sqlite3");
+    let shim = tools_with_shim()
+        .join("lib")
+        .join(harness::strategy::external::PRELOAD_SHIM_FILE);
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.jsonl");
+    let out = Command::new("sqlite3")
+        .args([":memory:", "select 1"])
+        .env("LD_PRELOAD", &shim)
+        .env(vfs_faults::PLAN_ENV, r#"{"seed": 1, "rules": []}"#)
+        .env(vfs_faults::preload::EVENTS_ENV, &events)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "1\n", "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{out:?}");
+    let evs =
+        vfs_faults::preload::PreloadEvent::parse_lines(&std::fs::read_to_string(&events).unwrap());
+    assert!(
+        matches!(
+            &evs[..],
+            [vfs_faults::preload::PreloadEvent::Armed { rules: 0, .. }]
+        ),
+        "{evs:?}"
+    );
+}
+
+/// A restore through a pipe, `sqlite3 src .dump | sqlite3 dst`: both ends are preloaded, the
+/// second one writes the destination and gets the planned power cuts and kills at its own
+/// destination operations. The dump is one transaction (`BEGIN TRANSACTION; ... COMMIT;`)
+/// into a fresh destination, so an interrupted restore rolls back: the oracle must find it
+/// safe, with every planned fault fired.
+#[test]
+fn a_dump_piped_into_a_restore_gets_every_planned_fault_and_is_safe() {
+    assert!(have("sqlite3") && have("sh"), "apt-get install sqlite3");
+    let tools = tools_with_shim();
+    let text = "iterations = 6\nwatchdog_ms = 5000\nbudget_ms = 5000\n\
+         [source]\npages = 60\n[workload]\nwriters = 1\nrate = 200\nwarmup_commits = 3\n\
+         [checkpointer]\nenabled = false\n\
+         [destination]\nkinds = [\"fresh\"]\n\
+         [faults]\ncomplete_fraction = 0.34\nkinds = [\"power-cut\", \"kill-dest-op\"]\n\
+         [[strategy]]\nname = \"external:dump-restore-preload\"\nexpect = \"safe\"\n\
+         fault_vfs = \"preload\"\n\
+         command = [\"sh\", \"-c\", \"sqlite3 '{src}' .dump | sqlite3 -bail '{dst}'\"]\n";
+    let tools_env = format!("HARNESS_TOOLS={}", tools.display());
+    let run = support::run_scenario_text_under(&["env", &tools_env], text);
+    let r = &run.report;
+    assert_eq!(
+        run.code,
+        Some(0),
+        "the oracle must find it safe: {}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    let s = &r["strategies"][0];
+    assert_eq!(s["untested_because"], serde_json::json!([]), "{s}");
+    let (planned, hit) = (&s["faults_planned"], &s["faults_hit"]);
+    assert_eq!(planned, hit, "every planned fault fired: {s}");
+    assert_eq!(
+        (
+            planned["power-cut"].as_u64(),
+            planned["kill-dest-op"].as_u64()
+        ),
+        (Some(2), Some(2)),
+        "{s}"
+    );
+    for it in r["results"].as_array().unwrap() {
+        if it["kind"].is_null() {
+            // Not faulted: the restore ran to the end and claimed success.
+            assert_eq!(it["claim"]["outcome"], "success", "{it}");
+            assert_eq!(it["verdict"]["kind"], "snapshot", "{it}");
+        } else {
+            assert_eq!(it["fault_hit"], true, "{it}");
+            assert!(
+                it["fired"][0].as_str().unwrap().contains("in the tool"),
+                "{it}"
+            );
+        }
+    }
+}
+
+/// A preloaded tool that never opens the destination through the system libsqlite3 (here it
+/// reads the source with sqlite3 and only names the destination): the reason is the
+/// entry's untested reason, not a line in some stderr.
+#[test]
+fn a_shim_that_never_sees_the_destination_says_so_in_the_untested_reason() {
+    assert!(have("sqlite3") && have("sh"), "apt-get install sqlite3");
+    let tools = tools_with_shim();
+    let text = "iterations = 2\nwatchdog_ms = 5000\nbudget_ms = 5000\n\
+         [source]\npages = 20\n[workload]\nwriters = 1\nrate = 100\nwarmup_commits = 2\n\
+         [checkpointer]\nenabled = false\n\
+         [destination]\nkinds = [\"fresh\"]\n\
+         [faults]\ncomplete_fraction = 1.0\nkinds = [\"power-cut\"]\n\
+         [[strategy]]\nname = \"external:reads-only-preload\"\nexpect = \"safe\"\n\
+         fault_vfs = \"preload\"\n\
+         command = [\"sh\", \"-c\", \"sqlite3 '{src}' 'select 1' >/dev/null; echo not '{dst}'; exit 1\"]\n";
+    let tools_env = format!("HARNESS_TOOLS={}", tools.display());
+    let run = support::run_scenario_text_under(&["env", &tools_env], text);
+    let s = &run.report["strategies"][0];
+    let why: Vec<&str> = s["untested_because"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        // Armed in `sh` and in `sqlite3`: both load the shim.
+        why.iter().any(|w| w.starts_with(
+            "in 2 of 2 iterations the preload shim armed in 2 process(es) but never saw the \
+             destination"
+        )),
+        "{why:?}\n{}",
+        run.stderr
+    );
+    assert!(
+        run.stdout.contains("never saw the destination"),
+        "the terminal summary shows it too: {}",
+        run.stdout
+    );
+}

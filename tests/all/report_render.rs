@@ -81,6 +81,7 @@ fn result(
         stall: None,
         recovery: None,
         stream: None,
+        unreached: None,
     }
 }
 

@@ -469,3 +469,7 @@ fn reset_shm(disk: &dyn Disk, path: &str) {
 #[cfg(test)]
 #[path = "powercut_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "powercut_props.rs"]
+mod props;

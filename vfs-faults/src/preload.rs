@@ -3,8 +3,16 @@
 //! Why it exists: a program that links the system `libsqlite3` dynamically (the sqlite3
 //! shell, Python's `sqlite3` module) can be given this VFS without a code change, by
 //! preloading a small shared library (`vfs-preload/` in this repository) whose load-time
-//! constructor calls [`arm_from_env`]. Everything the constructor needs is here, in safe code
-//! that the crate's tests cover; the shim itself is only the constructor.
+//! constructor calls [`arm_from_env`] and whose `sqlite3_open*` wrappers call
+//! [`register_pending`] before the program's first open. Everything they need is here, in
+//! safe code that the crate's tests cover; the shim itself is only that glue.
+//!
+//! Registration waits for the first open because registering a VFS initializes SQLite, and a
+//! program configures SQLite (`sqlite3_config`) before it initializes it: registered at load
+//! time, the program's own configuration would fail (the sqlite3 shell then prints
+//! `WARNING: attempt to configure SQLite after initialization` on its stdout, which breaks
+//! `sqlite3 db .dump | ...`). The plan is still read at load time, so a bad one stops the
+//! program before it does anything. Nothing here writes to stdout.
 //!
 //! The environment:
 //!
@@ -14,8 +22,8 @@
 //! | [`ROLES_ENV`] | JSON list `[{"path": GLOB, "role": ROLE}, ...]`: roles for [`crate::Selector::role`], as [`FaultVfs::set_role`] gives them (later entries win) |
 //! | [`EVENTS_ENV`] | a file that receives one JSON line ([`PreloadEvent`]) when the VFS is armed and one per rule that acts, written before the action takes effect (so also before a kill or a power cut ends the process) |
 //!
-//! The VFS ([`PRELOAD_VFS_NAME`]) wraps the default VFS of the moment and becomes the new
-//! default, so every connection that names no VFS goes through it. A plan, roles or events
+//! The VFS ([`PRELOAD_VFS_NAME`]) wraps the default VFS of the moment of the first open and
+//! becomes the new default, so every connection that names no VFS goes through it. A plan, roles or events
 //! file that cannot be used is an error: the caller must not let the program run unarmed
 //! (the shim exits with [`SETUP_FAILED_EXIT_CODE`]).
 
@@ -48,8 +56,9 @@ pub struct RoleEntry {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "ev", rename_all = "kebab-case")]
 pub enum PreloadEvent {
-    /// The VFS is registered as the default of process `pid` (`program`: its argv\[0\]),
-    /// whose SQLite is `sqlite` (its `sqlite3_libversion()`), with a plan of `rules` rules.
+    /// The shim loaded in process `pid` (`program`: its argv\[0\]) with a usable plan of
+    /// `rules` rules; its VFS becomes the default of the program's SQLite, `sqlite` (its
+    /// `sqlite3_libversion()`), at the program's first open.
     Armed {
         pid: u32,
         program: String,
@@ -133,23 +142,79 @@ impl PreloadConfig {
     /// Registers the VFS as `name` with this configuration (the default VFS of the process
     /// if `make_default`), gives the roles, and writes the `armed` event.
     pub fn register(self, name: &str, make_default: bool) -> Result<FaultVfs, VfsError> {
+        self.prepare()?.register(name, make_default)
+    }
+
+    /// Opens the events file and writes the `armed` event; touches no SQLite state that the
+    /// program's configuration depends on (`sqlite3_libversion()` only).
+    pub fn prepare(self) -> Result<Prepared, VfsError> {
         let events = match &self.events {
             None => None,
-            Some(path) => Some(
-                std::fs::OpenOptions::new()
+            Some(path) => {
+                let file = std::fs::OpenOptions::new()
                     .create(true)
                     .append(true)
                     .open(path)
-                    .map_err(|e| env_error(EVENTS_ENV, format!("{}: {e}", path.display())))?,
-            ),
+                    .map_err(|e| env_error(EVENTS_ENV, format!("{}: {e}", path.display())))?;
+                let write = events_writer(file);
+                write(&PreloadEvent::Armed {
+                    pid: std::process::id(),
+                    program: std::env::args().next().unwrap_or_default(),
+                    sqlite: rusqlite::version().to_string(),
+                    rules: self.plan.rules.len(),
+                });
+                Some(write)
+            }
         };
+        Ok(Prepared {
+            plan: self.plan,
+            roles: self.roles,
+            events,
+        })
+    }
+}
+
+type EventWriter = Box<dyn Fn(&PreloadEvent) + Send + Sync>;
+
+/// One line per event, one `write` per line: appends from several processes (the two ends of
+/// a pipeline) do not interleave.
+fn events_writer(file: std::fs::File) -> EventWriter {
+    let file = Mutex::new(file);
+    Box::new(move |ev: &PreloadEvent| {
+        if let Ok(line) = serde_json::to_string(ev) {
+            let mut f = file.lock().unwrap_or_else(|e| e.into_inner());
+            let _ = f.write_all(format!("{line}\n").as_bytes());
+        }
+    })
+}
+
+/// A configuration whose `armed` event is written, waiting to be registered.
+pub struct Prepared {
+    plan: FaultPlan,
+    roles: Vec<RoleEntry>,
+    events: Option<EventWriter>,
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared")
+            .field("rules", &self.plan.rules.len())
+            .field("roles", &self.roles)
+            .field("events", &self.events.is_some())
+            .finish()
+    }
+}
+
+impl Prepared {
+    /// Registers the VFS as `name` (the process's default if `make_default`), gives the
+    /// roles, and sends one `fired` event per acting rule to the events file.
+    pub fn register(self, name: &str, make_default: bool) -> Result<FaultVfs, VfsError> {
         let actions: Vec<String> = self
             .plan
             .rules
             .iter()
             .map(|r| crate::kebab_tag(&r.action))
             .collect();
-        let rules = self.plan.rules.len();
         let vfs = FaultVfs::register_with(
             name,
             Options {
@@ -161,21 +226,7 @@ impl PreloadConfig {
         for r in &self.roles {
             vfs.set_role(&r.path, &r.role);
         }
-        if let Some(file) = events {
-            let file = Mutex::new(file);
-            let write = move |ev: &PreloadEvent| {
-                if let Ok(line) = serde_json::to_string(ev) {
-                    let mut f = file.lock().unwrap_or_else(|e| e.into_inner());
-                    // One write per line: appends from several processes do not interleave.
-                    let _ = f.write_all(format!("{line}\n").as_bytes());
-                }
-            };
-            write(&PreloadEvent::Armed {
-                pid: std::process::id(),
-                program: std::env::args().next().unwrap_or_default(),
-                sqlite: rusqlite::version().to_string(),
-                rules,
-            });
+        if let Some(write) = self.events {
             vfs.on_fire(move |f| {
                 write(&PreloadEvent::Fired {
                     pid: std::process::id(),
@@ -188,14 +239,36 @@ impl PreloadConfig {
     }
 }
 
-/// What a preloaded shim's constructor calls: reads [`PreloadConfig`] from the environment
-/// and registers [`PRELOAD_VFS_NAME`] as the process's default VFS. `Ok(None)` when no plan
-/// is set; an error must stop the program (it would otherwise run without its faults).
-pub fn arm_from_env() -> Result<Option<FaultVfs>, VfsError> {
+/// The configuration [`arm_from_env`] read, until [`register_pending`] registers it.
+static PENDING: Mutex<Option<Prepared>> = Mutex::new(None);
+
+/// What a preloaded shim's constructor calls: reads [`PreloadConfig`] from the environment,
+/// writes the `armed` event, and keeps the configuration for [`register_pending`]. `Ok(false)`
+/// when no plan is set; an error must stop the program (it would otherwise run without its
+/// faults). Does not initialize SQLite.
+pub fn arm_from_env() -> Result<bool, VfsError> {
     match PreloadConfig::from_vars(&|var| std::env::var_os(var))? {
-        None => Ok(None),
-        Some(config) => config.register(PRELOAD_VFS_NAME, true).map(Some),
+        None => Ok(false),
+        Some(config) => {
+            let prepared = config.prepare()?;
+            *PENDING.lock().unwrap_or_else(|e| e.into_inner()) = Some(prepared);
+            Ok(true)
+        }
     }
+}
+
+/// What the shim's `sqlite3_open*` wrappers call before the program's open: registers the
+/// configuration [`arm_from_env`] kept as [`PRELOAD_VFS_NAME`], the default VFS (the first
+/// call only; the others, from any thread, wait for it and then do nothing). An error must
+/// stop the program.
+pub fn register_pending() -> Result<(), VfsError> {
+    let mut pending = PENDING.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(prepared) = pending.take() {
+        // The VFS's registry keeps it for the life of the process. (Registering opens no
+        // database, so this cannot come back here through the shim's wrappers.)
+        prepared.register(PRELOAD_VFS_NAME, true)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -407,6 +407,10 @@ fn summarize(
         },
         min_fault_hit,
     );
+    if let Some(why) = rs.iter().find_map(|r| r.unreached.as_deref()) {
+        let n = rs.iter().filter(|r| r.unreached.is_some()).count();
+        untested_because.push(format!("in {n} of {} iterations {why}", rs.len()));
+    }
     if entry.refused && snapshots > 0 {
         untested_because.push(format!(
             "declared `refused`, but {snapshots} iterations ended in a snapshot"

@@ -115,6 +115,10 @@ pub struct IterationResult {
     /// What a network backup shipped (stream strategies).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream: Option<crate::stream::StreamStats>,
+    /// Why the fault VFS never saw the destination (a preloaded tool that does not open it
+    /// through the system libsqlite3): the entry is untested.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unreached: Option<String>,
 }
 
 /// Runs iteration `plan` of `entry`. `Err(Interrupted)` on Ctrl-C.
@@ -469,6 +473,7 @@ pub fn run_iteration(
         stall,
         recovery,
         stream: seen.stream,
+        unreached: seen.unreached,
     })
 }
 
@@ -526,6 +531,7 @@ struct BackupSeen {
     /// The worker VFS's last operation and its count, as last sampled.
     vfs: Option<(String, u64)>,
     stream: Option<crate::stream::StreamStats>,
+    unreached: Option<String>,
 }
 
 impl BackupSeen {
@@ -536,6 +542,7 @@ impl BackupSeen {
             Event::End { k_end } => self.k_end = Some(*k_end),
             Event::Claim { claim } => self.claim = Some(claim.clone()),
             Event::Stream { stats } => self.stream = Some(stats.clone()),
+            Event::Unreached { why } => self.unreached = Some(why.clone()),
             Event::Step {
                 step,
                 restarts,

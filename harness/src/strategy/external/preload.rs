@@ -221,11 +221,14 @@ impl Preload {
             ));
         }
         if !reached {
-            crate::console::errln!(
-                "{name}: the preload shim armed in {armed} process(es) but never saw the \
-                 destination: the tool does not open it through the system libsqlite3 \
-                 (a statically linked SQLite?)"
-            );
+            // An event, not a line on stderr: the report's untested reason says it.
+            (ctx.emit)(crate::event::Event::Unreached {
+                why: format!(
+                    "the preload shim armed in {armed} process(es) but never saw the \
+                     destination: the tool does not open it through the system libsqlite3 \
+                     (a statically linked SQLite?)"
+                ),
+            });
         }
         match ended_by {
             Some("kill") if status.signal() == Some(nix::sys::signal::Signal::SIGKILL as i32) => {
