@@ -198,6 +198,8 @@ fn a_backup_onto_an_up_to_date_replica_is_a_snapshot() {
         "a completed backup is a snapshot: {verdicts}"
     );
     assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+}
+
 /// Runs started in the same second with one `--report-dir` keep one report each: every run
 /// writes into a folder it alone created, and prints its own `report:` path.
 #[test]
