@@ -266,7 +266,7 @@ fn fuzz_writes_new_bugs_under_the_report_dir() {
 fn crash_points_explorer() -> (Scenario, DestinationChoice, Explorer, StrategyParams) {
     let s = Scenario::load("crash-points").unwrap();
     let d = DestinationChoice::ExistingDelete;
-    let ex = Explorer::new(&s, &[d], 1).unwrap();
+    let ex = Explorer::new(&s, &[d], 1, &harness::process::Interrupt::new()).unwrap();
     let params = StrategyParams {
         npage: -1,
         ..StrategyParams::default()

@@ -33,7 +33,7 @@ fn memory_states_get_the_verdicts_of_disk_states() {
         DestinationChoice::ExistingDelete,
         DestinationChoice::ExistingWal,
     ] {
-        let mut ex = Explorer::new(&s, &[d], 1).unwrap();
+        let mut ex = Explorer::new(&s, &[d], 1, &harness::process::Interrupt::new()).unwrap();
         // Every state verified: a cached verdict would compare the cache with itself.
         ex.reference.verdicts = VerdictCache::new(CacheMode::Off);
         for strategy in ["api-oneshot", "api-journal-off", "api-early-finish"] {
@@ -94,7 +94,7 @@ fn memory_states_get_the_verdicts_of_disk_states() {
 fn a_strategy_that_copies_files_stays_on_disk_and_the_disk_policy_is_obeyed() {
     let s = Scenario::load("crash-points").unwrap();
     let d = DestinationChoice::ExistingDelete;
-    let mut ex = Explorer::new(&s, &[d], 1).unwrap();
+    let mut ex = Explorer::new(&s, &[d], 1, &harness::process::Interrupt::new()).unwrap();
     ex.trace("copy-locked", &params(), d).unwrap();
     assert_eq!(ex.runner.lane(), Lane::Disk);
     assert!(
@@ -118,7 +118,7 @@ fn busy_wal_locks_get_the_verdicts_of_disk_states() {
     let s = Scenario::load("crash-points").unwrap();
     let d = DestinationChoice::ExistingWal;
     let params = params();
-    let mut ex = Explorer::new(&s, &[d], 1).unwrap();
+    let mut ex = Explorer::new(&s, &[d], 1, &harness::process::Interrupt::new()).unwrap();
     ex.reference.verdicts = VerdictCache::new(CacheMode::Off);
     let traced = ex.trace("api-oneshot", &params, d).unwrap();
     assert_eq!(ex.runner.lane(), Lane::Memory, "{}", ex.lane_reason);
