@@ -443,3 +443,22 @@ fn sigterm_stops_scenario_sql_that_never_ends() {
     assert_eq!(code, Some(143));
     assert!(signalled.elapsed() < std::time::Duration::from_secs(2));
 }
+
+/// `--strategies` and replay IDs select only entries the scenario defines: a matrix's template
+/// name runs none of its cells (it once ran one default entry with `expect = any`).
+#[test]
+fn a_matrix_template_name_is_refused_with_its_cells() {
+    for args in [
+        &["scenario", "checkpoint-race", "--strategies", "api-step"][..],
+        &["replay", "checkpoint-race:1:api-step:0"][..],
+        &["replay", "wal-storm:1:stream-vfs:0"][..],
+    ] {
+        let (code, _, err) = harness(args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        let line = one_line(&err);
+        assert!(
+            line.contains("is not defined") || line.contains("api-step.none.on"),
+            "{line}"
+        );
+    }
+}

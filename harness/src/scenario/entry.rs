@@ -303,35 +303,4 @@ impl StrategyEntry {
         }
         crate::strategy::facts(&self.name)
     }
-
-    /// An entry for `name` with no expectation and default parameters.
-    pub fn any(name: &str) -> StrategyEntry {
-        StrategyEntry {
-            name: name.to_string(),
-            label: None,
-            expect: Expect::Any,
-            faults: None,
-            destinations: None,
-            complete_fraction: None,
-            delay_max_ms: None,
-            delay_min_ms: None,
-            requires: Vec::new(),
-            optional: false,
-            version_command: Vec::new(),
-            checkpointer: None,
-            destination: None,
-            matrix: None,
-            unsafe_variants: Vec::new(),
-            refused: false,
-            caught_as: Vec::new(),
-            blocker: None,
-            recover: false,
-            writers: None,
-            max_restarts: None,
-            app_order: None,
-            stalls: false,
-            variant: None,
-            params: StrategyParams::default(),
-        }
-    }
 }

@@ -260,32 +260,47 @@ impl Scenario {
         }
     }
 
-    /// Keeps only the named strategies (comma list); an unknown name is an error.
+    /// Keeps only the named entries (comma list of entry IDs: a label, else the name). A name
+    /// the scenario does not define is an error listing the IDs it does define: an entry added
+    /// here would skip the checks its scenario's entries passed (fault kinds, destinations),
+    /// and a matrix's template name is not one of its cells.
     pub fn select_strategies(&mut self, names: &str) -> Result<(), ScenarioError> {
         let mut kept = Vec::new();
         for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-            if !is_known(name) && self.strategy(name).is_none() {
+            let Some(entry) = self.strategy(name) else {
+                // Labelled entries of this strategy (a matrix's cells): name those alone.
+                let labelled: Vec<&str> = (self.strategies.iter())
+                    .filter(|e| e.name == name)
+                    .map(StrategyEntry::id)
+                    .collect();
+                let message = if !labelled.is_empty() {
+                    format!(
+                        "strategy `{name}` names no entry: its entries are labelled (select by \
+                         label): {}",
+                        labelled.join(", ")
+                    )
+                } else {
+                    let what = if is_known(name) || external::is_external(name) {
+                        "is not defined in the scenario"
+                    } else {
+                        "is not a strategy (see `list`) and not defined in the scenario"
+                    };
+                    let defined: Vec<&str> =
+                        self.strategies.iter().map(StrategyEntry::id).collect();
+                    format!(
+                        "strategy `{name}` {what}; its entries are: {}",
+                        defined.join(", ")
+                    )
+                };
                 return Err(ScenarioError::Invalid {
                     path: self.path.display().to_string(),
-                    message: format!("unknown strategy `{name}` (see `list` for the strategies)"),
+                    message,
                 });
-            }
-            if external::is_external(name) && self.strategy(name).is_none() {
-                return Err(ScenarioError::Invalid {
-                    path: self.path.display().to_string(),
-                    message: format!(
-                        "strategy `{name}` is not defined in the scenario (an external strategy \
-                         needs a [[strategy]] entry with its `command`)"
-                    ),
-                });
-            }
+            };
             if kept.iter().any(|k: &StrategyEntry| k.id() == name) {
                 continue;
             }
-            match self.strategy(name) {
-                Some(entry) => kept.push(entry.clone()),
-                None => kept.push(StrategyEntry::any(name)),
-            }
+            kept.push(entry.clone());
         }
         if kept.is_empty() {
             return Err(ScenarioError::Invalid {
