@@ -154,3 +154,55 @@ fn gate_passes_fails_on_flips_and_shards_merge_to_the_same_verdicts() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// A 1 MiB tmpfs, unmounted (and its mount point removed) when dropped.
+struct TinyMount(tempfile::TempDir);
+
+impl Drop for TinyMount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.0.path()).status();
+    }
+}
+
+/// On a scratch file system too small for its scenarios the gate exits 2 ("could not run
+/// here"), not 1 ("regressed"), and still writes its JSON. Needs root for the tmpfs mount
+/// (CI runs as root); elsewhere it says so and checks nothing.
+#[test]
+fn a_scratch_disk_too_small_is_exit_2_not_a_regression() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("not root: no tmpfs mount, nothing checked");
+        return;
+    }
+    let mount = TinyMount(tempfile::tempdir().unwrap());
+    let ok = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+        .arg(mount.0.path())
+        .status()
+        .unwrap();
+    assert!(ok.success(), "mount a tmpfs");
+    let out_dir = tempfile::tempdir().unwrap();
+    let json = out_dir.path().join("gate.json");
+    let o = Command::new(env!("CARGO_BIN_EXE_sqlite-backup-harness"))
+        .args(["gate", "--config"])
+        .arg(fixture("gate.toml"))
+        .arg("--baseline")
+        .arg(fixture("baseline.toml"))
+        .arg("--json")
+        .arg(&json)
+        .env("HARNESS_TMPDIR", mount.0.path())
+        .env_remove("CI")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    let last = stderr.lines().last().unwrap_or("");
+    assert!(
+        last.starts_with("gate could not run here: 6 unit(s)") && last.contains("HARNESS_TMPDIR"),
+        "{last}"
+    );
+    let r = results(&json);
+    assert!(
+        r.iter().all(|(_, res)| res == "could-not-run-here"),
+        "{r:?}"
+    );
+}

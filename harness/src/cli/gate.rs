@@ -97,7 +97,13 @@ fn finish_gate(run: &crate::gate::GateRun, out: &GateOutputs) -> Result<i32> {
     }
     crate::console::outln!(
         "gate {}: {} test cases, {failed} failed, {} units, {} figures, {:.1} s",
-        if j.passed { "passed" } else { "FAILED" },
+        if j.passed {
+            "passed"
+        } else if j.could_not_run_here.is_empty() {
+            "FAILED"
+        } else {
+            "COULD NOT RUN HERE"
+        },
         j.cases.len(),
         run.units.len(),
         run.figures.len(),
@@ -109,6 +115,16 @@ fn finish_gate(run: &crate::gate::GateRun, out: &GateOutputs) -> Result<i32> {
             .unwrap_or(crate::process::StopSignal::Int);
         crate::console::errln!("interrupted by {}: partial gate results written", s.name());
         return Ok(s.exit_code());
+    }
+    if let Some(first) = j.could_not_run_here.first() {
+        // Exit 2, not 1: CI must tell a machine that cannot run the matrix from a regression.
+        crate::console::errln!(
+            "gate could not run here: {} unit(s) failed for the machine, not the code (first: {}); \
+             free space or point HARNESS_TMPDIR at a larger file system",
+            j.could_not_run_here.len(),
+            first.lines().next().unwrap_or("")
+        );
+        return Ok(2);
     }
     Ok(if j.passed { 0 } else { 1 })
 }

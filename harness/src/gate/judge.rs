@@ -27,6 +27,8 @@ pub struct Judgement {
     /// What changed against the baseline, one line each (every failure is one).
     pub changes: Vec<String>,
     pub passed: bool,
+    /// Units this machine could not run (`key: why`): the gate exits 2 for them, not 1.
+    pub could_not_run_here: Vec<String>,
 }
 
 fn case(suite: &str, name: &str, failure: Option<String>, duration_s: f64) -> TestCase {
@@ -43,6 +45,7 @@ fn case(suite: &str, name: &str, failure: Option<String>, duration_s: f64) -> Te
 pub fn judge(run: &GateRun, baseline: &Baseline) -> Judgement {
     let mut cases = Vec::new();
     let mut changes = Vec::new();
+    let mut could_not_run_here = Vec::new();
     let planned = |key: &str| run.planned.iter().any(|p| p == key);
     // Units.
     for u in &run.units {
@@ -62,6 +65,13 @@ pub fn judge(run: &GateRun, baseline: &Baseline) -> Judgement {
         let caught = u.caught;
         let failure = match (u.result.as_str(), expect.map(String::as_str)) {
             ("error", _) => Some(format!("could not run: {}", u.why.join("; "))),
+            (super::units::COULD_NOT_RUN_HERE, _) => {
+                could_not_run_here.push(format!("{key}: {}", u.why.join("; ")));
+                Some(format!(
+                    "could not run on this machine: {}",
+                    u.why.join("; ")
+                ))
+            }
             (_, None) => Some(format!(
                 "not in the baseline (the scenario says `{}`; this run: {}); add it",
                 u.expect, u.result
@@ -225,6 +235,7 @@ pub fn judge(run: &GateRun, baseline: &Baseline) -> Judgement {
         cases,
         changes,
         passed,
+        could_not_run_here,
     }
 }
 
@@ -400,6 +411,26 @@ mod tests {
                 "{expect}"
             );
         }
+    }
+
+    #[test]
+    fn a_unit_the_machine_could_not_run_is_listed_apart_for_exit_2() {
+        let mut u = unit("api-step", "safe", crate::gate::units::COULD_NOT_RUN_HERE);
+        u.why = vec!["environment: /x: 1 MiB free".into()];
+        let ok = unit("api-oneshot", "safe", "ok");
+        let (run, baseline) = run_of(vec![u, ok]);
+        let j = judge(&run, &baseline);
+        assert!(!j.passed);
+        assert_eq!(
+            j.could_not_run_here,
+            ["sc:1:api-step: environment: /x: 1 MiB free"]
+        );
+        assert_eq!(
+            failure_of(&j, "seed 1 api-step"),
+            Some("could not run on this machine: environment: /x: 1 MiB free")
+        );
+        let (run, baseline) = run_of(vec![unit("api-step", "safe", "error")]);
+        assert!(judge(&run, &baseline).could_not_run_here.is_empty());
     }
 
     #[test]

@@ -131,7 +131,25 @@ fn outcome_name(o: Outcome) -> &'static str {
     }
 }
 
-/// Runs one unit. Errors become an `error` result (the gate fails on them), never a panic.
+/// The result of a unit that this machine could not run (a scratch file system too small, a
+/// full disk, no memory): the gate exits 2 for it, not 1, since nothing regressed.
+pub const COULD_NOT_RUN_HERE: &str = "could-not-run-here";
+
+/// Whether a unit's error is the machine's: the run's own free-space refusal or a helper that
+/// stopped on a full disk (`environment: ...`), or a full disk or memory met anywhere else.
+fn could_not_run_here(error: &str) -> bool {
+    [
+        "environment: ",
+        "No space left on device",
+        "database or disk is full",
+        "Cannot allocate memory",
+    ]
+    .iter()
+    .any(|m| error.contains(m))
+}
+
+/// Runs one unit. Errors become an `error` result (the gate fails on them; the machine's, a
+/// [`COULD_NOT_RUN_HERE`] one), never a panic.
 pub fn run(unit: &Unit, interrupted: &Interrupt) -> UnitOutput {
     match unit {
         Unit::Restarts => UnitOutput::Figures(restart_figures()),
@@ -150,7 +168,11 @@ pub fn run(unit: &Unit, interrupted: &Interrupt) -> UnitOutput {
                         .strategy(strategy)
                         .map_or("", |e| e.expect.as_str());
                     UnitResult {
-                        result: "error".into(),
+                        result: if could_not_run_here(&e) {
+                            COULD_NOT_RUN_HERE.into()
+                        } else {
+                            "error".into()
+                        },
                         why: vec![e],
                         ..UnitResult::new(name, *seed, strategy, expect)
                     }
@@ -432,5 +454,23 @@ mod tests {
         let units: Vec<Unit> = (0..10).map(|_| Unit::Restarts).collect();
         let sizes: Vec<usize> = (1..=3).map(|k| shard(units.clone(), k, 3).len()).collect();
         assert_eq!(sizes, vec![4, 3, 3]);
+    }
+
+    #[test]
+    fn the_machines_errors_are_told_from_the_runs() {
+        for e in [
+            "environment: /tmp/x: 1 MiB free, an iteration of this scenario needs about 64 MiB",
+            "api-step iteration 0 (seed 1): writing /tmp/x/src.db: No space left on device (os error 28)",
+            "setup: database or disk is full",
+        ] {
+            assert!(could_not_run_here(e), "{e}");
+        }
+        for e in [
+            "setup: no such table: t",
+            "oracle: model replay to 3: bad",
+            "",
+        ] {
+            assert!(!could_not_run_here(e), "{e}");
+        }
     }
 }
