@@ -243,3 +243,31 @@ fn bench_restarts_stops_with_a_partial_report() {
         assert!(leftovers(&tmp).is_empty(), "{:?}", leftovers(&tmp));
     }
 }
+
+/// The other benches (`digest`, `vfs-overhead`, `crash-rate`) stop on a signal too: exit
+/// `128 + signal` within 2 s, their JSON written with `interrupted_by`, no scratch left.
+#[test]
+fn every_other_bench_stops_with_partial_json() {
+    for (which, signal, code) in [
+        (&["digest"][..], Signal::SIGINT, 130),
+        (&["vfs-overhead"][..], Signal::SIGTERM, 143),
+        (&["crash-rate", "--seconds", "30"][..], Signal::SIGTERM, 143),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let tmp = dir.path().join("tmp");
+        std::fs::create_dir(&tmp).unwrap();
+        let json = dir.path().join("out.json");
+        let mut args = vec!["bench"];
+        args.extend_from_slice(which);
+        args.extend_from_slice(&["--json", json.to_str().unwrap()]);
+        let (out, took) = signal_after(&args, &tmp, Duration::from_millis(1500), signal);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{which:?}: {stderr}");
+        assert!(took < Duration::from_secs(2), "{which:?} took {took:?} to stop");
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        let name = format!("{signal:?}");
+        assert_eq!(report["interrupted_by"], name.as_str(), "{which:?}");
+        assert!(leftovers(&tmp).is_empty(), "{which:?}: {:?}", leftovers(&tmp));
+    }
+}

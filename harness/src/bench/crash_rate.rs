@@ -48,6 +48,9 @@ pub struct CrashRate {
     /// Seconds per phase at most (four phases: in-process and kill, each without and with the
     /// cache); an in-process phase also ends after one pass over the points.
     pub seconds_per_phase: f64,
+    /// The stop signal that cut the phases short (their figures are of the states done).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interrupted_by: Option<crate::process::StopSignal>,
     pub where_the_time_goes: String,
 }
 
@@ -91,7 +94,12 @@ struct Phase {
 }
 
 /// Measures for about `seconds` per phase.
-pub fn run(seconds: f64) -> Result<CrashRate, ExploreError> {
+/// A stop signal on `interrupted` ends every phase at its next state, with the figures of the
+/// states done and `interrupted_by`.
+pub fn run(
+    seconds: f64,
+    interrupted: &crate::process::Interrupt,
+) -> Result<CrashRate, ExploreError> {
     let scenario =
         Scenario::load("crash-points").map_err(|e| ExploreError::Setup(e.to_string()))?;
     let d = DestinationChoice::ExistingDelete;
@@ -101,12 +109,7 @@ pub fn run(seconds: f64) -> Result<CrashRate, ExploreError> {
         ..StrategyParams::default()
     };
     let parallel = 2;
-    let mut ex = Explorer::new(
-        &scenario,
-        &[d],
-        parallel,
-        &crate::process::Interrupt::process(),
-    )?;
+    let mut ex = Explorer::new(&scenario, &[d], parallel, interrupted)?;
     let traced = ex.trace(strategy, &params, d)?;
     let lane = ex.lane_reason.clone();
     let points = enumerate(&traced.trace, &PointKind::ALL);
@@ -120,7 +123,10 @@ pub fn run(seconds: f64) -> Result<CrashRate, ExploreError> {
         let mut n = 0u64;
         // At most one pass over the points, as a sweep runs them: a second pass would be served
         // from the cache entirely and overstate the cached rate.
-        while t.elapsed().as_secs_f64() < seconds && (n as usize) < inproc.len() {
+        while t.elapsed().as_secs_f64() < seconds
+            && (n as usize) < inproc.len()
+            && !interrupted.is_set()
+        {
             let p = inproc[n as usize];
             ex.run_point(strategy, &params, d, p, scenario.seed)?;
             timings[0].push(ex.runner.last.materialize_ms);
@@ -139,7 +145,7 @@ pub fn run(seconds: f64) -> Result<CrashRate, ExploreError> {
         ex.reference.verdicts = VerdictCache::new(mode);
         let t = Instant::now();
         let mut k = 0u64;
-        while t.elapsed().as_secs_f64() < seconds {
+        while t.elapsed().as_secs_f64() < seconds && !interrupted.is_set() {
             // Batches of 16 per worker: the pool pipelines inside a batch, as a sweep does.
             let plans: Vec<_> = (0..parallel * 16)
                 .map(|i| kills[(k as usize + i * 7) % kills.len()].plan(scenario.seed))
@@ -188,6 +194,7 @@ pub fn run(seconds: f64) -> Result<CrashRate, ExploreError> {
         strategy: strategy.into(),
         lane,
         seconds_per_phase: seconds,
+        interrupted_by: interrupted.signal(),
         where_the_time_goes: format!(
             "per in-process state (medians): materialize {m:.3} ms (the source and destination \
              templates written over the scratch files on {}), run {r:.3} ms (the backup through \

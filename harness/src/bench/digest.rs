@@ -55,11 +55,15 @@ pub struct DigestReport {
     pub target_ratio: f64,
     /// Every size within the target.
     pub within_target: bool,
+    /// The stop signal that cut the measurement short (the sizes and rounds done are kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interrupted_by: Option<crate::process::StopSignal>,
 }
 
+/// The median; NaN (JSON null) when no round finished.
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 fn timed_digest(conn: &Connection) -> Result<(Duration, Digest)> {
@@ -80,7 +84,7 @@ fn timed_quick_check(conn: &Connection) -> Result<Duration> {
     Ok(t)
 }
 
-fn measure(dir: &Path, pages: u32) -> Result<DigestSize> {
+fn measure(dir: &Path, pages: u32, interrupted: &crate::process::Interrupt) -> Result<DigestSize> {
     let spec = WorkloadSpec {
         initial_pages: pages,
         ..WorkloadSpec::default()
@@ -97,7 +101,11 @@ fn measure(dir: &Path, pages: u32) -> Result<DigestSize> {
     let (_, first) = timed_digest(&conn)?;
     timed_quick_check(&conn)?;
     let (mut ratios, mut dt, mut qt) = (Vec::new(), Vec::new(), Vec::new());
-    for round in 0..ROUNDS {
+    for _ in 0..ROUNDS {
+        if interrupted.is_set() {
+            break;
+        }
+        let round = ratios.len();
         let (mut d, mut q) = (Duration::ZERO, Duration::ZERO);
         for s in 0..SLICES {
             let digest_first = (round + s).is_multiple_of(2);
@@ -129,13 +137,17 @@ fn measure(dir: &Path, pages: u32) -> Result<DigestSize> {
     })
 }
 
-/// Measures, prints the JSON report, and writes it to `json` if given.
-pub fn run(json: Option<&Path>) -> Result<DigestReport> {
-    let dir = tempfile::tempdir().context("temp dir")?;
-    let sizes = PAGES
-        .iter()
-        .map(|&p| measure(dir.path(), p))
-        .collect::<Result<Vec<_>>>()?;
+/// Measures, prints the JSON report, and writes it to `json` if given. A stop signal on
+/// `interrupted` ends it between rounds, with what was measured and `interrupted_by`.
+pub fn run(json: Option<&Path>, interrupted: &crate::process::Interrupt) -> Result<DigestReport> {
+    let dir = crate::run::scratch_dir("bench-digest-").context("scratch dir")?;
+    let mut sizes = Vec::new();
+    for p in PAGES {
+        if interrupted.is_set() {
+            break;
+        }
+        sizes.push(measure(dir.path(), p, interrupted)?);
+    }
     let ratio_at = |p: u32| {
         sizes
             .iter()
@@ -150,6 +162,7 @@ pub fn run(json: Option<&Path>) -> Result<DigestReport> {
         target_ratio: TARGET_RATIO,
         within_target: sizes.iter().all(|s| s.within_target),
         sizes,
+        interrupted_by: interrupted.signal(),
     };
     let text = serde_json::to_string_pretty(&report)?;
     crate::console::outln!("{text}");

@@ -39,6 +39,9 @@ pub struct VfsOverheadReport {
     pub trace_on_commits_per_s: f64,
     pub target_ratio: f64,
     pub within_target: bool,
+    /// The stop signal that cut the measurement short (the figures are of the rounds done).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interrupted_by: Option<crate::process::StopSignal>,
 }
 
 /// One fresh WAL database opened through `vfs`, ready for timed inserts.
@@ -102,23 +105,28 @@ fn instance(name: &str, trace: bool) -> Result<FaultVfs> {
     )?)
 }
 
+/// The median; NaN (JSON null) when no round finished.
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
-/// Measures, prints the JSON report, and writes it to `json` if given.
-pub fn run(json: Option<&Path>) -> Result<VfsOverheadReport> {
+/// Measures, prints the JSON report, and writes it to `json` if given. A stop signal on
+/// `interrupted` ends it between slices, with the rounds done so far and `interrupted_by`.
+pub fn run(
+    json: Option<&Path>,
+    interrupted: &crate::process::Interrupt,
+) -> Result<VfsOverheadReport> {
     let _plain = instance(FAULTS, false)?;
     let traced = instance(FAULTS_TRACE, true)?;
-    let dir = tempfile::tempdir().context("temp dir")?;
+    let dir = crate::run::scratch_dir("bench-vfs-").context("scratch dir")?;
     // Warm-up: page cache, allocator, code paths.
     Workload::new(dir.path(), "warm-u", "unix")?.commits(COMMITS / 10)?;
     Workload::new(dir.path(), "warm-f", FAULTS)?.commits(COMMITS / 10)?;
     let (mut unix_t, mut faults_t, mut trace_t) = (Vec::new(), Vec::new(), Vec::new());
     let (mut ratios, mut trace_ratios) = (Vec::new(), Vec::new());
     let slice = COMMITS / SLICES;
-    for round in 0..ROUNDS {
+    'rounds: for round in 0..ROUNDS {
         // Within a round the three runs alternate in short slices, so that load from other
         // processes falls on all of them alike.
         let mut u = Workload::new(dir.path(), &format!("u{round}"), "unix")?;
@@ -126,6 +134,9 @@ pub fn run(json: Option<&Path>) -> Result<VfsOverheadReport> {
         let mut t = Workload::new(dir.path(), &format!("t{round}"), FAULTS_TRACE)?;
         let (mut ud, mut fd, mut td) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
         for s in 0..SLICES {
+            if interrupted.is_set() {
+                break 'rounds;
+            }
             if (round as u64 + s).is_multiple_of(2) {
                 ud += u.commits(slice)?;
                 fd += f.commits(slice)?;
@@ -148,12 +159,13 @@ pub fn run(json: Option<&Path>) -> Result<VfsOverheadReport> {
         unix_commits_per_s: COMMITS as f64 / median(unix_t),
         faults_commits_per_s: COMMITS as f64 / median(faults_t),
         commits: COMMITS,
-        rounds: ROUNDS,
+        rounds: ratios.len(),
         round_ratios: ratios,
         trace_on_ratio: median(trace_ratios),
         trace_on_commits_per_s: COMMITS as f64 / median(trace_t),
         target_ratio: TARGET_RATIO,
         within_target: ratio <= TARGET_RATIO,
+        interrupted_by: interrupted.signal(),
     };
     let text = serde_json::to_string_pretty(&report)?;
     crate::console::outln!("{text}");

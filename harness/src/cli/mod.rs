@@ -281,8 +281,7 @@ pub fn main() -> i32 {
             BenchCommand::VfsOverhead { json } => bench_vfs_overhead(json),
             BenchCommand::Restarts(args) => crate::bench::restarts::run_cli(&args),
             BenchCommand::CrashRate { json, seconds } => bench_crash_rate(json.as_deref(), seconds),
-            BenchCommand::Digest { json } => check_outputs(json.as_deref(), None)
-                .and_then(|()| crate::bench::digest::run(json.as_deref()).map(|_| 0)),
+            BenchCommand::Digest { json } => bench_digest(json.as_deref()),
         },
         Command::Worker { role } => cmd_worker(role).map(|()| 0),
         Command::StreamReceiver {
@@ -299,9 +298,41 @@ fn one_line(e: &anyhow::Error) -> String {
     format!("{e:#}").replace('\n', " ")
 }
 
+/// The exit code of a bench that `interrupted` may have cut short: `128 + signal` then, with
+/// one line saying its JSON is partial; else 0. A failure with the signal set is the signal's.
+fn bench_exit<T>(
+    result: Result<T>,
+    interrupted: &Interrupt,
+    stopped: impl Fn(&T) -> Option<StopSignal>,
+) -> Result<i32> {
+    match (result, interrupted.signal()) {
+        (Ok(r), _) => match stopped(&r) {
+            Some(s) => {
+                crate::console::errln!("interrupted by {}: partial results written", s.name());
+                Ok(s.exit_code())
+            }
+            None => Ok(0),
+        },
+        (Err(_), Some(s)) => {
+            crate::console::errln!("interrupted by {}: no results", s.name());
+            Ok(s.exit_code())
+        }
+        (Err(e), None) => Err(e),
+    }
+}
+
 fn bench_vfs_overhead(json: Option<PathBuf>) -> Result<i32> {
     check_outputs(json.as_deref(), None)?;
-    crate::bench::vfs_overhead::run(json.as_deref()).map(|_| 0)
+    let interrupted = interrupt_flag();
+    let r = crate::bench::vfs_overhead::run(json.as_deref(), &interrupted);
+    bench_exit(r, &interrupted, |r| r.interrupted_by)
+}
+
+fn bench_digest(json: Option<&Path>) -> Result<i32> {
+    check_outputs(json, None)?;
+    let interrupted = interrupt_flag();
+    let r = crate::bench::digest::run(json, &interrupted);
+    bench_exit(r, &interrupted, |r| r.interrupted_by)
 }
 
 /// The longest `bench crash-rate --seconds`: a day.
@@ -314,13 +345,19 @@ fn bench_crash_rate(json: Option<&Path>, seconds: f64) -> Result<i32> {
         ))));
     }
     check_outputs(json, None)?;
-    let r = crate::bench::crash_rate::run(seconds).map_err(|e| anyhow!("{e}"))?;
-    let text = serde_json::to_string_pretty(&r).expect("json");
-    if let Some(path) = json {
-        std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?;
-    }
-    crate::console::outln!("{text}");
-    Ok(0)
+    let interrupted = interrupt_flag();
+    let r = crate::bench::crash_rate::run(seconds, &interrupted)
+        .map_err(|e| anyhow!("{e}"))
+        .and_then(|r| {
+            let text = serde_json::to_string_pretty(&r).context("report to JSON")?;
+            if let Some(path) = json {
+                std::fs::write(path, &text)
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+            crate::console::outln!("{text}");
+            Ok(r)
+        });
+    bench_exit(r, &interrupted, |r| r.interrupted_by)
 }
 
 fn cmd_list() -> Result<i32> {
