@@ -263,11 +263,18 @@ fn every_other_bench_stops_with_partial_json() {
         let (out, took) = signal_after(&args, &tmp, Duration::from_millis(1500), signal);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(code), "{which:?}: {stderr}");
-        assert!(took < Duration::from_secs(2), "{which:?} took {took:?} to stop");
+        assert!(
+            took < Duration::from_secs(2),
+            "{which:?} took {took:?} to stop"
+        );
         let report: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
         let name = format!("{signal:?}");
         assert_eq!(report["interrupted_by"], name.as_str(), "{which:?}");
-        assert!(leftovers(&tmp).is_empty(), "{which:?}: {:?}", leftovers(&tmp));
+        assert!(
+            leftovers(&tmp).is_empty(),
+            "{which:?}: {:?}",
+            leftovers(&tmp)
+        );
     }
 }

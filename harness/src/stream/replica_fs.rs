@@ -309,6 +309,26 @@ mod tests {
         assert_eq!(dir_of(&replica), dir.path());
     }
 
+    /// The real file system's failures are errors, never skipped: only a replica that is
+    /// already gone counts as removed, and a directory that cannot be synced is not synced.
+    #[test]
+    fn the_real_file_systems_failures_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let not_a_file = dir.path().join("d");
+        std::fs::create_dir(&not_a_file).unwrap();
+        std::fs::write(not_a_file.join("x"), b"x").unwrap();
+        let err = RealFs.remove(&not_a_file).unwrap_err();
+        assert!(format!("{err:#}").contains("removing"), "{err:#}");
+        assert!(not_a_file.exists());
+        let missing = dir.path().join("gone");
+        let err = RealFs.sync_dir(&missing).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("syncing the directory"),
+            "{err:#}"
+        );
+        RealFs.sync_dir(dir.path()).unwrap();
+    }
+
     /// One call a commit made, to be replayed into a model.
     #[derive(Debug, Clone)]
     enum Call {
