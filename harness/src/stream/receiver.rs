@@ -74,16 +74,12 @@ pub fn temp_of(replica: &Path) -> PathBuf {
     super::beside(replica, ".stream-tmp")
 }
 
-/// Runs the receiver until its one connection ends.
-pub fn run(args: &ReceiverArgs) -> Result<()> {
-    crate::process::die_with_parent();
-    let _ = std::fs::remove_file(temp_of(&args.replica));
-    // The receiver owns the database file only: committed frames in a WAL beside it would be
-    // replayed over every replica it writes.
-    // replayed over every replica it writes; a hot journal beside it would be rolled back
-    // over it by the next open.
+/// Refuses a replica with a non-empty `-wal` or `-journal` beside it. The receiver owns the
+/// database file only: committed frames in a WAL beside it would be replayed over every
+/// replica it writes, and a hot journal would be rolled back over it by the next open.
+fn refuse_side_files(replica: &Path) -> Result<()> {
     for suffix in ["-wal", "-journal"] {
-        let side = super::beside(&args.replica, suffix);
+        let side = super::beside(replica, suffix);
         if std::fs::metadata(&side).is_ok_and(|m| m.len() > 0) {
             bail!(
                 "{} has content: the receiver owns the database file only, and this would be \
@@ -92,6 +88,24 @@ pub fn run(args: &ReceiverArgs) -> Result<()> {
             );
         }
     }
+    Ok(())
+}
+
+/// The replica's image as the receiver starts: empty when there is no replica yet; any other
+/// failure to read it is an error (an unreadable replica is not an empty one).
+fn read_image(replica: &Path) -> Result<Vec<u8>> {
+    match std::fs::read(replica) {
+        Ok(b) => Ok(b),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(e).with_context(|| format!("reading {}", replica.display())),
+    }
+}
+
+/// Runs the receiver until its one connection ends.
+pub fn run(args: &ReceiverArgs) -> Result<()> {
+    crate::process::die_with_parent();
+    let _ = std::fs::remove_file(temp_of(&args.replica));
+    refuse_side_files(&args.replica)?;
     let listener = args
         .listen
         .bind()
@@ -108,11 +122,7 @@ pub fn run(args: &ReceiverArgs) -> Result<()> {
     stream.set_read_timeout(Some(FRAME_STALL))?;
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut writer = BufWriter::new(stream);
-    let mut image = match std::fs::read(&args.replica) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(e).with_context(|| format!("reading {}", args.replica.display())),
-    };
+    let mut image = read_image(&args.replica)?;
     for piece in image.chunks(IMAGE_PIECE) {
         Frame::Image {
             data: piece.to_vec(),
@@ -210,6 +220,33 @@ fn replica_file(path: &Path) -> Result<File> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_side_file_with_content_is_refused_an_empty_one_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let replica = dir.path().join("r.db");
+        refuse_side_files(&replica).unwrap();
+        for suffix in ["-wal", "-journal"] {
+            let side = super::super::beside(&replica, suffix);
+            std::fs::write(&side, b"").unwrap();
+            refuse_side_files(&replica).unwrap();
+            std::fs::write(&side, b"x").unwrap();
+            let err = refuse_side_files(&replica).unwrap_err().to_string();
+            assert!(err.contains(suffix) && err.contains("has content"), "{err}");
+            std::fs::remove_file(&side).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_missing_replica_is_empty_an_unreadable_one_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let replica = dir.path().join("r.db");
+        assert!(read_image(&replica).unwrap().is_empty());
+        std::fs::write(&replica, b"image").unwrap();
+        assert_eq!(read_image(&replica).unwrap(), b"image");
+        let err = read_image(dir.path()).unwrap_err();
+        assert!(format!("{err:#}").contains("reading"), "{err:#}");
+    }
     use crate::stream::Conn;
     use std::time::Duration;
 
